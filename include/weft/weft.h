@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* weft: an event-driven networking engine for C. This header includes all of
+ * weft's public headers; each documents one concept. */
+#ifndef WEFT_WEFT_H
+#define WEFT_WEFT_H
+
+#include "alloc.h"
+#include "base.h"
+#include "deferred.h"
+#include "deferred_list.h"
+#include "deferred_queue.h"
+#include "error.h"
+#include "failure.h"
+#include "log.h"
+#include "looping_call.h"
+#include "reactor.h"
+#include "result.h"
+#include "semaphore.h"
+#include "timer.h"
+#include "trigger.h"
+
+#endif

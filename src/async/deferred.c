@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Deferreds. The chain runner follows Twisted's _runCallbacks: when a
+ * Deferred's chain passes its result to a Deferred that was waiting on it,
+ * the waiting one is pushed on an explicit stack and run in the same loop,
+ * so long chains of chains do not grow the C stack. The stack is intrusive
+ * (chain_prev), so running a chain never allocates.
+ *
+ * References: a waiting Deferred (`waiting_on` set) is kept alive by the
+ * continuation entry in the Deferred it waits on (a strong reference); the
+ * waiting side's pointer is weak and is cleared if the other is destroyed
+ * unfired, which leaves the waiter paused for good, as nothing can fire it.
+ */
+#include <assert.h>
+#include <string.h>
+
+#include "../core/internal.h"
+#include "weft/alloc.h"
+#include "weft/deferred.h"
+#include "weft/error.h"
+#include "weft/log.h"
+
+typedef struct entry {
+    weft_callback_fn cb, eb;
+    void *arg;
+    weft_destroy_fn arg_free;
+} entry;
+
+#define INLINE_ENTRIES 4
+
+struct weft_deferred {
+    uint32_t refs;
+    uint32_t paused;
+    bool called;
+    bool running;  /* a callback of this Deferred is being called */
+    bool suppress; /* cancelled with no canceller: absorb one late firing */
+    weft_result result;
+    weft_deferred *waiting_on; /* weak; see the top of this file */
+    weft_deferred *chain_prev; /* the run stack */
+    weft_canceller_fn canceller;
+    void *canceller_arg;
+    entry *ents;
+    uint32_t head, len, cap;
+    weft_reactor *reactor;
+    const char *file;
+    int line;
+    entry inline_ents[INLINE_ENTRIES];
+};
+
+/* The continuation marker: an entry whose functions are this one hands the
+ * result to the Deferred in arg, which waits on this one. Never called. */
+static weft_result continue_marker(void *arg, weft_result r)
+{
+    (void)arg;
+    return r;
+}
+
+weft_deferred *weft__deferred_new(weft_reactor *r, const char *file, int line)
+{
+    weft_deferred *d = weft_malloc(sizeof *d);
+    if (!d)
+        return NULL;
+    memset(d, 0, offsetof(weft_deferred, inline_ents));
+    d->refs = 1;
+    d->ents = d->inline_ents;
+    d->cap = INLINE_ENTRIES;
+    d->reactor = r;
+    d->file = file;
+    d->line = line;
+    return d;
+}
+
+void weft_deferred_set_canceller(weft_deferred *d, weft_canceller_fn fn, void *arg)
+{
+    d->canceller = fn;
+    d->canceller_arg = arg;
+}
+
+weft_reactor *weft_deferred_reactor(const weft_deferred *d)
+{
+    return d->reactor;
+}
+
+weft_deferred *weft_deferred_ref(weft_deferred *d)
+{
+    d->refs++;
+    return d;
+}
+
+static void report_unhandled(weft_deferred *d)
+{
+    weft_logger *lg = weft_reactor_logger(d->reactor);
+    if (!weft_logger_enabled(lg, WEFT_LOG_CRITICAL, "weft.deferred"))
+        return;
+    weft_failure *f = weft_result_failure(d->result);
+    char stack[512];
+    size_t n = weft_failure_describe(f, stack, sizeof stack);
+    char *text = n < sizeof stack ? stack : weft_malloc(n + 1);
+    if (text && text != stack)
+        weft_failure_describe(f, text, n + 1);
+    weft_log(lg, WEFT_LOG_CRITICAL, "weft.deferred", "Unhandled error in Deferred: {failure} (Deferred created at {file}:{line})",
+             WEFT_LOG_STR("failure", text ? text : stack), WEFT_LOG_INT("code", weft_failure_code(f)),
+             WEFT_LOG_STR("file", d->file), WEFT_LOG_INT("line", d->line));
+    if (text != stack)
+        weft_free(text);
+}
+
+/* Drops an entry that will never run. */
+static void drop_entry(entry *e)
+{
+    if (e->cb == continue_marker) {
+        weft_deferred *waiter = e->arg;
+        waiter->waiting_on = NULL;
+        weft_deferred_unref(waiter);
+    } else if (e->arg_free) {
+        e->arg_free(e->arg);
+    }
+}
+
+void weft_deferred_unref(weft_deferred *d)
+{
+    if (!d || --d->refs > 0)
+        return;
+    assert(!d->waiting_on); /* the waited-on Deferred holds a reference */
+    if (weft_failed(d->result))
+        report_unhandled(d);
+    weft_result_free(d->result);
+    d->result = weft_none();
+    /* Entries are dropped from a copy of the bounds: arg_free may be user
+     * code, but d is unreachable now, so nothing can add to it. */
+    for (uint32_t i = d->head; i < d->len; i++)
+        drop_entry(&d->ents[i]);
+    if (d->ents != d->inline_ents)
+        weft_free(d->ents);
+    weft_free(d);
+}
+
+void weft__result_deferred_destroy(void *d)
+{
+    weft_deferred_unref(d);
+}
+
+static int push_entry(weft_deferred *d, entry e)
+{
+    if (d->len == d->cap) {
+        if (d->head > 0) {
+            memmove(d->ents, d->ents + d->head, (d->len - d->head) * sizeof *d->ents);
+            d->len -= d->head;
+            d->head = 0;
+        } else {
+            uint32_t cap = d->cap < 16 ? 16 : d->cap * 2;
+            entry *ents = d->ents == d->inline_ents ? weft_malloc(cap * sizeof *ents)
+                                                    : weft_realloc(d->ents, cap * sizeof *ents);
+            if (!ents)
+                return WEFT_ENOMEM;
+            if (d->ents == d->inline_ents)
+                memcpy(ents, d->inline_ents, d->len * sizeof *ents);
+            d->ents = ents;
+            d->cap = cap;
+        }
+    }
+    d->ents[d->len++] = e;
+    return 0;
+}
+
+static entry pop_entry(weft_deferred *d)
+{
+    entry e = d->ents[d->head++];
+    if (d->head == d->len)
+        d->head = d->len = 0;
+    return e;
+}
+
+/*
+ * Makes `cur`, whose step just returned the Deferred `inner` (one reference
+ * held by cur->result), wait for it - or takes inner's result at once when
+ * it has one. Returns true when cur must stop running for now.
+ */
+static bool wait_on(weft_deferred *cur, weft_deferred *inner)
+{
+    if (inner == cur) {
+        weft_deferred_unref(inner);
+        cur->result = weft_err_new(WEFT_EINVAL, "a callback returned the Deferred it belongs to");
+        return false;
+    }
+    if (inner->called && !inner->paused && !inner->waiting_on) {
+        cur->result = inner->result;
+        inner->result = weft_none();
+        weft_deferred_unref(inner);
+        return false;
+    }
+    entry cont = {continue_marker, continue_marker, cur, NULL};
+    if (push_entry(inner, cont) < 0) {
+        weft_deferred_unref(inner);
+        cur->result = weft_err_new(WEFT_ENOMEM, "out of memory chaining Deferreds");
+        return false;
+    }
+    cur->paused++;
+    cur->waiting_on = inner;
+    cur->refs++; /* held by the continuation entry */
+    /* Drop the result's reference: if it was the last, inner is destroyed
+     * here and its continuation entry releases cur (drop_entry). */
+    cur->result = weft_none();
+    weft_deferred_unref(inner);
+    return true;
+}
+
+static void run_callbacks(weft_deferred *self)
+{
+    if (self->running)
+        return;
+    /* Every Deferred on the stack holds a reference for as long as it is
+     * there: self's is taken here, a waiter's comes from its entry. */
+    self->refs++;
+    self->chain_prev = NULL;
+    weft_deferred *top = self;
+
+    while (top) {
+        weft_deferred *cur = top;
+        if (cur->paused) {
+            /* Nothing more can happen now; the others keep their entries. */
+            while (top) {
+                weft_deferred *prev = top->chain_prev;
+                weft_deferred_unref(top);
+                top = prev;
+            }
+            return;
+        }
+        bool finished = true;
+        while (cur->head < cur->len) {
+            entry e = pop_entry(cur);
+            if (e.cb == continue_marker) {
+                weft_deferred *waiter = e.arg;
+                waiter->result = cur->result;
+                cur->result = weft_none();
+                waiter->paused--;
+                waiter->waiting_on = NULL;
+                waiter->chain_prev = top;
+                top = waiter; /* its entry's reference moves to the stack */
+                finished = false;
+                break;
+            }
+            weft_callback_fn fn = weft_failed(cur->result) ? e.eb : e.cb;
+            if (fn) {
+                cur->running = true;
+                cur->result = fn(e.arg, cur->result);
+                cur->running = false;
+            }
+            if (e.arg_free)
+                e.arg_free(e.arg);
+            if (weft_result_is_deferred(cur->result) && wait_on(cur, cur->result.value))
+                break;
+        }
+        if (finished) {
+            top = cur->chain_prev;
+            weft_deferred_unref(cur);
+        }
+    }
+}
+
+int weft_deferred_fire(weft_deferred *d, weft_result result)
+{
+    if (weft_result_is_deferred(result)) {
+        weft_result_free(result);
+        return WEFT_EINVAL;
+    }
+    if (d->called) {
+        weft_result_free(result);
+        if (d->suppress) {
+            d->suppress = false;
+            return 0;
+        }
+        return WEFT_EALREADYCALLED;
+    }
+    d->called = true;
+    d->result = result;
+    run_callbacks(d);
+    return 0;
+}
+
+int weft_deferred_callback(weft_deferred *d, void *value, weft_destroy_fn destroy)
+{
+    return weft_deferred_fire(d, weft_ok(value, destroy));
+}
+
+int weft_deferred_errback(weft_deferred *d, weft_failure *f)
+{
+    return weft_deferred_fire(d, weft_err(f));
+}
+
+int weft_deferred_add_callbacks_full(weft_deferred *d, weft_callback_fn callback, weft_callback_fn errback,
+                                     void *arg, weft_destroy_fn arg_free)
+{
+    int err = push_entry(d, (entry){callback, errback, arg, arg_free});
+    if (err < 0)
+        return err;
+    if (d->called)
+        run_callbacks(d);
+    return 0;
+}
+
+int weft_deferred_add_callbacks(weft_deferred *d, weft_callback_fn callback, weft_callback_fn errback, void *arg)
+{
+    return weft_deferred_add_callbacks_full(d, callback, errback, arg, NULL);
+}
+
+int weft_deferred_add_callback(weft_deferred *d, weft_callback_fn callback, void *arg)
+{
+    return weft_deferred_add_callbacks_full(d, callback, NULL, arg, NULL);
+}
+
+int weft_deferred_add_errback(weft_deferred *d, weft_callback_fn errback, void *arg)
+{
+    return weft_deferred_add_callbacks_full(d, NULL, errback, arg, NULL);
+}
+
+int weft_deferred_add_both(weft_deferred *d, weft_callback_fn fn, void *arg)
+{
+    return weft_deferred_add_callbacks_full(d, fn, fn, arg, NULL);
+}
+
+static weft_result fire_other(void *arg, weft_result result)
+{
+    int err = weft_deferred_fire(arg, result);
+    if (err < 0)
+        return weft_err_new(err, "chained Deferred could not be fired");
+    return weft_none();
+}
+
+static void unref_deferred(void *d)
+{
+    weft_deferred_unref(d);
+}
+
+int weft_deferred_chain(weft_deferred *d, weft_deferred *other)
+{
+    if (d == other)
+        return WEFT_EINVAL;
+    weft_deferred_ref(other);
+    int err = weft_deferred_add_callbacks_full(d, fire_other, fire_other, other, unref_deferred);
+    if (err < 0)
+        weft_deferred_unref(other);
+    return err;
+}
+
+void weft_deferred_pause(weft_deferred *d)
+{
+    d->paused++;
+}
+
+void weft_deferred_unpause(weft_deferred *d)
+{
+    if (d->paused == 0 || --d->paused > 0)
+        return;
+    if (d->called)
+        run_callbacks(d);
+}
+
+void weft_deferred_cancel(weft_deferred *d)
+{
+    weft_deferred_ref(d);
+    if (!d->called) {
+        if (d->canceller)
+            d->canceller(d->canceller_arg, d);
+        else
+            d->suppress = true;
+        if (!d->called)
+            weft_deferred_errback(d, weft_failure_new(WEFT_ECANCELED, "Deferred cancelled"));
+    } else if (d->waiting_on) {
+        weft_deferred_cancel(d->waiting_on);
+    }
+    weft_deferred_unref(d);
+}
+
+bool weft_deferred_called(const weft_deferred *d)
+{
+    return d->called;
+}
+
+bool weft_deferred_peek(const weft_deferred *d, weft_result *out)
+{
+    if (!d->called || d->paused || d->waiting_on)
+        return false;
+    if (out)
+        *out = d->result;
+    return true;
+}
+
+int weft_deferred_take(weft_deferred *d, weft_result *out)
+{
+    if (!weft_deferred_peek(d, out))
+        return WEFT_EAGAIN;
+    d->result = weft_none();
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static weft_deferred *fired(weft_reactor *r, weft_result result, const char *file, int line)
+{
+    weft_deferred *d = weft__deferred_new(r, file, line);
+    if (!d) {
+        weft_result_free(result);
+        return NULL;
+    }
+    d->called = true;
+    d->result = result;
+    return d;
+}
+
+weft_deferred *weft__succeed(weft_reactor *r, void *value, weft_destroy_fn destroy, const char *file, int line)
+{
+    return fired(r, weft_ok(value, destroy), file, line);
+}
+
+weft_deferred *weft__fail(weft_reactor *r, weft_failure *f, const char *file, int line)
+{
+    return fired(r, weft_err(f), file, line);
+}
+
+weft_deferred *weft_maybe_deferred(weft_reactor *r, weft_result (*fn)(void *arg), void *arg)
+{
+    weft_result result = fn(arg);
+    if (weft_result_is_deferred(result))
+        return result.value;
+    return fired(r, result, __FILE__, __LINE__);
+}

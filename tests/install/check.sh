@@ -1,0 +1,24 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Installs the build into a scratch prefix and builds a tiny program against
+# it twice, the ways a user would: through pkg-config, and through CMake's
+# find_package(weft). Usage: check.sh BUILD_DIR SOURCE_DIR CC
+set -eu
+build=$1 src=$2 cc=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+libdir=$(ls -d "$tmp"/prefix/lib*/ | head -n1)
+
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+# shellcheck disable=SC2046
+"$cc" -o "$tmp/hello_pc" "$src/hello.c" $(pkg-config --cflags --libs weft)
+LD_LIBRARY_PATH="$libdir" "$tmp/hello_pc" | grep -q "hello from weft"
+# shellcheck disable=SC2046
+"$cc" -o "$tmp/hello_static" "$src/hello.c" $(pkg-config --cflags weft) "$libdir/libweft.a" -lpthread -lm
+"$tmp/hello_static" | grep -q "hello from weft"
+
+cmake -S "$src" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_C_COMPILER="$cc" >/dev/null
+cmake --build "$tmp/cmake" >/dev/null
+LD_LIBRARY_PATH="$libdir" "$tmp/cmake/hello" | grep -q "hello from weft"
+echo "install check: pkg-config (shared, static) and find_package all good"
