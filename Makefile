@@ -18,14 +18,14 @@ run: all
 	$(BUILD)/release/examples/clock
 
 # gcc with ASan+UBSan runs every test (reactor suites once per backend);
-# clang builds everything warning-free and runs the suite again, plus the
-# install check.
+# clang builds everything warning-free (fuzz targets included) and runs the
+# suite again, the fuzz targets over their seed corpora and the install check.
 test: deps
 	cmake -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=gcc -DWEFT_SANITIZE=ON $(CMAKE_QUIET)
 	cmake --build $(BUILD)/asan -j $(JOBS)
 	cd $(BUILD)/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS)
-	cmake -S . -B $(BUILD)/clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang $(CMAKE_QUIET)
+	cmake -S . -B $(BUILD)/clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DWEFT_FUZZ=ON $(CMAKE_QUIET)
 	cmake --build $(BUILD)/clang -j $(JOBS)
 	cd $(BUILD)/clang && ctest --output-on-failure -j $(JOBS)
 

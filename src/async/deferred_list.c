@@ -139,7 +139,10 @@ weft_deferred *weft_deferred_list(weft_reactor *r, weft_deferred *const *inputs,
         weft_free(l);
         return NULL;
     }
-    *st = (list_state){.refs = 1, .flags = flags, .out = out, .results = l, .n = n};
+    /* Two references to start: out's head entry, and this function's own
+     * while it adds entries, since inputs that already fired run theirs (and
+     * may fire out) inside the loop. */
+    *st = (list_state){.refs = 2, .flags = flags, .out = out, .results = l, .n = n};
     l->count = n;
     l->index = 0;
     for (size_t i = 0; i < n; i++) {
@@ -167,12 +170,13 @@ weft_deferred *weft_deferred_list(weft_reactor *r, weft_deferred *const *inputs,
     bool aborted = st->aborted;
     if (--st->live == 0 && n > 0)
         weft_deferred_unref(out);
+    if (!aborted && n == 0 && !(flags & WEFT_LIST_FIRE_ON_ONE_CALLBACK))
+        fire_with_list(st, 0);
+    state_release(st);
     if (aborted) {
         weft_deferred_unref(out);
         return NULL;
     }
-    if (n == 0 && !(flags & WEFT_LIST_FIRE_ON_ONE_CALLBACK))
-        fire_with_list(st, 0);
     return out;
 }
 

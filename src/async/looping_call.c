@@ -27,9 +27,7 @@ struct weft_looping_call {
 
 static int64_t now_ns(weft_looping_call *lc)
 {
-    int64_t ns;
-    weft__seconds_to_ns(weft_reactor_now(lc->r), &ns);
-    return ns;
+    return weft__reactor_now_ns(lc->r);
 }
 
 weft_looping_call *weft_looping_call_new(weft_reactor *r, weft_looping_fn fn, void *arg)

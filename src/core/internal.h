@@ -29,6 +29,9 @@ void weft__reactor_crash(weft_reactor *r);
 
 double weft__reactor_shutdown_timeout(const weft_reactor *r);
 
+/* The reactor's time in integer nanoseconds, for code that must not round. */
+int64_t weft__reactor_now_ns(const weft_reactor *r);
+
 /* Converts seconds to nanoseconds, clamping to a century; 0 for negatives.
  * WEFT_EINVAL for NaN. */
 int weft__seconds_to_ns(double seconds, int64_t *out);

@@ -295,8 +295,15 @@ static void sb_format(sbuf *b, const weft_log_event *ev)
             p += 2;
             continue;
         }
-        const char *close = p[0] == '{' ? strchr(p, '}') : NULL;
-        if (!close) { /* a lone brace renders as itself */
+        /* A field name is letters, digits, '_', '.' or '-' between braces;
+         * any other brace renders as itself. */
+        const char *close = NULL;
+        if (p[0] == '{') {
+            close = p + 1 + strspn(p + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+            if (*close != '}' || close == p + 1)
+                close = NULL;
+        }
+        if (!close) {
             sb_put(b, p, 1);
             p++;
             continue;

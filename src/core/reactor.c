@@ -91,6 +91,7 @@ int weft_reactor_new(const weft_reactor_options *opts, weft_reactor **out)
 
 fail_cft:
     ops->fini(r);
+    weft_free(r->fds);
 fail_backend:
     weft_logger_free(r->logger);
 fail:
@@ -128,6 +129,11 @@ weft_logger *weft_reactor_logger(weft_reactor *r)
 double weft_reactor_now(const weft_reactor *r)
 {
     return (double)r->now_ns / 1e9;
+}
+
+int64_t weft__reactor_now_ns(const weft_reactor *r)
+{
+    return r->now_ns;
 }
 
 void weft_reactor_update_time(weft_reactor *r)
