@@ -4,6 +4,7 @@
 #ifndef WEFT_WEFT_H
 #define WEFT_WEFT_H
 
+#include "address.h"
 #include "alloc.h"
 #include "base.h"
 #include "deferred.h"
@@ -13,10 +14,13 @@
 #include "failure.h"
 #include "log.h"
 #include "looping_call.h"
+#include "protocol.h"
 #include "reactor.h"
 #include "result.h"
 #include "semaphore.h"
+#include "socket.h"
 #include "timer.h"
+#include "transport.h"
 #include "trigger.h"
 
 #endif

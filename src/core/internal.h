@@ -36,6 +36,26 @@ int64_t weft__reactor_now_ns(const weft_reactor *r);
  * WEFT_EINVAL for NaN. */
 int weft__seconds_to_ns(double seconds, int64_t *out);
 
+/*
+ * An allocation-free "call this soon": the caller embeds the node and posts
+ * it; fn(arg) runs in the close step at the end of the current iteration
+ * (libuv's closing handles). Used for the second phase of two-phase close,
+ * so that freeing never runs inside the call that closed. A node must not be
+ * posted twice before it has run.
+ */
+typedef struct weft__post {
+    struct weft__post *next;
+    weft_call_fn fn;
+    void *arg;
+} weft__post;
+
+void weft__reactor_post(weft_reactor *r, weft__post *p, weft_call_fn fn, void *arg);
+
+/* A buffer every read on this reactor may use (one read at a time): 64 KiB,
+ * made on first use, so idle connections hold no read memory. NULL when out
+ * of memory. */
+void *weft__reactor_read_buffer(weft_reactor *r, size_t *size);
+
 #define WEFT__CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #endif

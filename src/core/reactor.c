@@ -15,6 +15,8 @@
 #include "weft/alloc.h"
 #include "weft/error.h"
 
+static void run_posts(weft_reactor *r);
+
 int64_t weft__monotonic_ns(void)
 {
     struct timespec ts;
@@ -76,6 +78,7 @@ int weft_reactor_new(const weft_reactor_options *opts, weft_reactor **out)
     r->no_signal_handlers = o.no_signal_handlers || o.fake_clock;
     r->shutdown_timeout = o.shutdown_timeout > 0 ? o.shutdown_timeout : 30.0;
     r->now_ns = r->fake_clock ? 0 : weft__monotonic_ns();
+    r->posts_tail = &r->posts;
     weft__signals_init(r);
 
     int err = WEFT_ENOMEM;
@@ -103,6 +106,9 @@ void weft_reactor_free(weft_reactor *r)
 {
     if (!r)
         return;
+    /* Finish closes still in their second phase. */
+    while (r->posts)
+        run_posts(r);
     if (r->hook.free)
         r->hook.free(r->hook.state);
     weft__signals_fini(r);
@@ -112,6 +118,7 @@ void weft_reactor_free(weft_reactor *r)
     weft_free(r->fds);
     weft_free(r->soon.v);
     weft_free(r->spare.v);
+    weft_free(r->read_buf);
     weft_logger_free(r->logger);
     weft_free(r);
 }
@@ -280,6 +287,39 @@ static void run_soon(weft_reactor *r)
         weft_free(batch.v);
 }
 
+/* ---- the close step ---- */
+
+void weft__reactor_post(weft_reactor *r, weft__post *p, weft_call_fn fn, void *arg)
+{
+    p->next = NULL;
+    p->fn = fn;
+    p->arg = arg;
+    *r->posts_tail = p;
+    r->posts_tail = &p->next;
+}
+
+static void run_posts(weft_reactor *r)
+{
+    /* Posts made while these run wait for the next iteration's step. */
+    weft__post *p = r->posts;
+    r->posts = NULL;
+    r->posts_tail = &r->posts;
+    while (p) {
+        weft__post *next = p->next;
+        p->fn(p->arg);
+        p = next;
+    }
+}
+
+void *weft__reactor_read_buffer(weft_reactor *r, size_t *size)
+{
+    enum { READ_BUFFER = 64 * 1024 };
+    if (!r->read_buf)
+        r->read_buf = weft_malloc(READ_BUFFER);
+    *size = READ_BUFFER;
+    return r->read_buf;
+}
+
 /* ---- the loop ---- */
 
 int weft_reactor_iterate(weft_reactor *r, double timeout)
@@ -305,7 +345,7 @@ int weft_reactor_iterate(weft_reactor *r, double timeout)
         if (next >= 0 && (wait_ns < 0 || next < wait_ns))
             wait_ns = next;
     }
-    if (r->soon.len || r->shutdown_pending || r->stop_now)
+    if (r->soon.len || r->posts || r->shutdown_pending || r->stop_now)
         wait_ns = 0;
 
     /* On the stack, so that a callback iterating the loop itself (a nested
@@ -317,6 +357,7 @@ int weft_reactor_iterate(weft_reactor *r, double timeout)
     weft_reactor_update_time(r);
     for (int i = 0; i < n; i++)
         dispatch(r, &evs[i]);
+    run_posts(r);
     return 0;
 }
 

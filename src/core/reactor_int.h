@@ -121,6 +121,11 @@ struct weft_reactor {
     double shutdown_timeout;
     weft__reactor_hook hook;
 
+    /* the close step: posts in order, appended at the tail */
+    weft__post *posts, **posts_tail;
+
+    void *read_buf;
+
     weft_logger *logger;
 };
 

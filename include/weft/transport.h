@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Transports: Twisted's ITransport, ITCPTransport, IConsumer and
+ * IPushProducer. A transport carries bytes for one protocol over TCP, a UNIX
+ * socket, TLS or memory; every kind answers the same calls.
+ *
+ * Writing never blocks. What the kernel takes at once is not copied; the rest
+ * waits in a buffer (a chain flushed with writev). When the buffer grows past
+ * the high-water mark (64 KiB by default) the registered producer is paused;
+ * when it drains below the low-water mark it is resumed.
+ *
+ * Lifetime: weft owns transports. A transport stays valid until its
+ * protocol's connection_lost returns; closing it (lose, abort) from inside
+ * any callback is safe, and the connection_lost call always comes later, from
+ * the reactor, never from inside the call that closed it.
+ */
+#ifndef WEFT_TRANSPORT_H
+#define WEFT_TRANSPORT_H
+
+#include <sys/uio.h>
+
+#include "address.h"
+#include "base.h"
+#include "protocol.h"
+
+/*
+ * Queues bytes for sending (copied unless sent at once). Returns 0,
+ * WEFT_ENOMEM, or -ENOTCONN when the transport is closing or closed, in
+ * which case nothing is sent.
+ */
+WEFT_API int weft_transport_write(weft_transport *t, const void *data, size_t len);
+WEFT_API int weft_transport_writev(weft_transport *t, const struct iovec *iov, int iovcnt);
+
+/*
+ * Zero-copy write: the bytes stay the caller's and are sent from where they
+ * are; release(arg) is called once weft no longer needs them (sent, or the
+ * connection closed), from the reactor, never inside this call. Returns as
+ * weft_transport_write; on failure release is not called.
+ */
+WEFT_API int weft_transport_write_borrowed(weft_transport *t, const void *data, size_t len, weft_destroy_fn release,
+                                           void *arg);
+
+/* Closes once the buffer has been sent (loseConnection). Idempotent. */
+WEFT_API void weft_transport_lose_connection(weft_transport *t);
+
+/* Closes now, dropping the buffer; TCP sends a reset (abortConnection). */
+WEFT_API void weft_transport_abort_connection(weft_transport *t);
+
+/* Half-close: shuts our writing side once the buffer has been sent
+ * (loseWriteConnection). Reading goes on. Returns 0 or -ENOTCONN. */
+WEFT_API int weft_transport_write_eof(weft_transport *t);
+
+/* Stops / restarts delivering data_received (and eof). */
+WEFT_API void weft_transport_pause_reading(weft_transport *t);
+WEFT_API void weft_transport_resume_reading(weft_transport *t);
+
+/* The addresses of the two ends; 0 or an error (-ENOTCONN...). */
+WEFT_API int weft_transport_peer(const weft_transport *t, weft_address *out);
+WEFT_API int weft_transport_host(const weft_transport *t, weft_address *out);
+
+/* TCP options (TCP_NODELAY is on by default). -EOPNOTSUPP elsewhere. */
+WEFT_API int weft_transport_set_nodelay(weft_transport *t, bool on);
+WEFT_API int weft_transport_set_keepalive(weft_transport *t, bool on);
+
+/* Bytes waiting to be sent. */
+WEFT_API size_t weft_transport_buffered(const weft_transport *t);
+
+/* The water marks (bytes buffered) at which a registered producer is paused
+ * and resumed; low must not exceed high. Returns 0 or WEFT_EINVAL. */
+WEFT_API int weft_transport_set_write_limits(weft_transport *t, size_t high, size_t low);
+
+/*
+ * Consumer side: registers the producer feeding this transport (one at a
+ * time; borrowed until unregistered or stopped). Streaming producers are
+ * paused and resumed by the water marks; pull producers are asked for more
+ * (resume) whenever the buffer drains. When the connection goes, the
+ * producer's stop is called. Returns 0, WEFT_EBUSY (one is registered) or
+ * -ENOTCONN.
+ */
+WEFT_API int weft_transport_register_producer(weft_transport *t, weft_producer *p, bool streaming);
+WEFT_API void weft_transport_unregister_producer(weft_transport *t);
+
+/* Producer side: the transport itself as a push producer of the bytes it
+ * reads (pause = pause_reading, stop = abort). Valid as long as t. */
+WEFT_API weft_producer *weft_transport_producer(weft_transport *t);
+
+/* The protocol this transport carries, and its reactor. */
+WEFT_API weft_protocol *weft_transport_protocol(const weft_transport *t);
+WEFT_API weft_reactor *weft_transport_reactor(const weft_transport *t);
+
+#endif

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Outgoing stream connections: a non-blocking connect watched for
+ * writability, a timeout, and cancellation. Even a connect that succeeds at
+ * once (UNIX sockets) completes from the loop, so connection_made never runs
+ * inside weft_connect.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "stream.h"
+#include "weft/alloc.h"
+#include "weft/deferred.h"
+#include "weft/error.h"
+#include "weft/socket.h"
+#include "weft/timer.h"
+
+typedef struct connector {
+    weft_reactor *r;
+    int fd;
+    weft_factory *factory;
+    weft_address addr;
+    weft_deferred *d; /* our reference, until it fires */
+    weft_timer timer;
+} connector;
+
+static void release(connector *c, bool close_fd)
+{
+    if (c->fd >= 0) {
+        weft_reactor_remove_writer(c->r, c->fd);
+        if (close_fd)
+            close(c->fd);
+    }
+    weft_timer_cancel(c->r, c->timer);
+    weft_factory_stop(c->factory);
+    weft_free(c);
+}
+
+static void fail(connector *c, int code)
+{
+    weft_deferred *d = c->d;
+    weft_deferred_set_canceller(d, NULL, NULL);
+    release(c, true);
+    const char *what = code == -ETIMEDOUT ? "connection attempt timed out" : weft_strerror(code);
+    weft_deferred_errback(d, weft_failure_new(code, "connect failed: %s", what));
+    weft_deferred_unref(d);
+}
+
+static void on_connected(void *arg, int fd, unsigned events)
+{
+    (void)events;
+    connector *c = arg;
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        soerr = errno;
+    if (soerr) {
+        fail(c, -soerr);
+        return;
+    }
+    weft_protocol *p = c->factory->ops->build(c->factory, &c->addr);
+    if (!p) {
+        fail(c, -ECONNABORTED);
+        return;
+    }
+    if (!p->factory)
+        p->factory = c->factory;
+    weft_transport *t;
+    int err = weft__stream_new(c->r, fd, p, &t);
+    if (err < 0) {
+        if (p->ops->destroy)
+            p->ops->destroy(p);
+        fail(c, err);
+        return;
+    }
+    weft_deferred *d = c->d;
+    weft_deferred_set_canceller(d, NULL, NULL);
+    release(c, false); /* the transport owns the socket now */
+    weft__transport_start(t);
+    weft_deferred_callback(d, p, NULL);
+    weft_deferred_unref(d);
+}
+
+static void on_timeout(void *arg)
+{
+    connector *c = arg;
+    c->timer.id = 0;
+    fail(c, -ETIMEDOUT);
+}
+
+static void on_cancel(void *arg, weft_deferred *d)
+{
+    connector *c = arg;
+    (void)d;
+    weft_deferred *mine = c->d;
+    release(c, true);
+    /* cancel errbacks d with WEFT_ECANCELED next, holding its own reference. */
+    weft_deferred_unref(mine);
+}
+
+weft_deferred *weft_connect(weft_reactor *r, const weft_address *addr, weft_factory *factory,
+                            const weft_connect_options *opts)
+{
+    weft_connect_options o = opts ? *opts : (weft_connect_options){0};
+    weft_deferred *d = weft_deferred_new(r);
+    connector *c = d ? weft_calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        weft_deferred_unref(d);
+        return NULL;
+    }
+    *c = (connector){.r = r, .fd = -1, .factory = factory, .addr = *addr, .d = d};
+    weft_factory_start(factory);
+    int family = weft_address_family(addr);
+    int err = 0;
+    c->fd = socket(family == AF_UNSPEC ? AF_INET : family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        err = -errno;
+    } else if (o.bind && bind(c->fd, &o.bind->u.sa, o.bind->len) < 0) {
+        err = -errno;
+    } else if (connect(c->fd, &addr->u.sa, addr->len) < 0 && errno != EINPROGRESS) {
+        err = -errno;
+    } else if ((err = weft_reactor_add_writer(r, c->fd, on_connected, c)) == 0) {
+        double timeout = o.timeout == 0 ? 30 : o.timeout;
+        if (timeout > 0)
+            err = weft_call_later(r, timeout, on_timeout, c, &c->timer);
+    }
+    weft_deferred_ref(d); /* the caller's */
+    if (err < 0) {
+        fail(c, err);
+        return d;
+    }
+    weft_deferred_set_canceller(d, on_cancel, c);
+    return d;
+}

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Listening ports. Each wake-up accepts up to max_accepts connections. When
+ * descriptors run out, a reserve descriptor is given up to accept and close
+ * what waits (so the listening socket stops being readable and the loop does
+ * not spin), and accepting pauses for a back-off that doubles while the
+ * shortage lasts.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "stream.h"
+#include "weft/alloc.h"
+#include "weft/deferred.h"
+#include "weft/error.h"
+#include "weft/log.h"
+#include "weft/socket.h"
+#include "weft/timer.h"
+
+struct weft_port {
+    weft_reactor *r;
+    int fd;
+    weft_factory *factory;
+    weft_address addr;
+    int max_accepts;
+    int reserve_fd;
+    double backoff;
+    weft_timer backoff_timer;
+    int lock_fd;
+    char *unix_path; /* removed when the port stops */
+    char *lock_path;
+};
+
+static void on_accept(void *arg, int fd, unsigned events);
+
+static void serve(weft_port *p, int fd, const weft_address *peer)
+{
+    weft_protocol *proto = p->factory->ops->build(p->factory, peer);
+    if (!proto) {
+        close(fd);
+        return;
+    }
+    if (!proto->factory)
+        proto->factory = p->factory;
+    weft_transport *t;
+    int err = weft__stream_new(p->r, fd, proto, &t);
+    if (err < 0) {
+        close(fd);
+        if (proto->ops->destroy)
+            proto->ops->destroy(proto);
+        return;
+    }
+    weft__transport_start(t);
+}
+
+static void resume_accepting(void *arg)
+{
+    weft_port *p = arg;
+    p->backoff_timer.id = 0;
+    if (p->reserve_fd < 0)
+        p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int err = weft_reactor_add_reader(p->r, p->fd, on_accept, p);
+    if (err < 0)
+        weft_log(weft_reactor_logger(p->r), WEFT_LOG_ERROR, "weft.net", "cannot resume accepting: {error}",
+                 WEFT_LOG_STR("error", weft_strerror(err)));
+}
+
+static void out_of_descriptors(weft_port *p, int err)
+{
+    char where[128];
+    weft_address_format(&p->addr, where, sizeof where);
+    weft_log(weft_reactor_logger(p->r), WEFT_LOG_WARN, "weft.net", "{port}: out of descriptors ({error}); refusing connections for {seconds}s",
+             WEFT_LOG_STR("port", where), WEFT_LOG_STR("error", weft_err_name(err)), WEFT_LOG_DOUBLE("seconds", p->backoff));
+    if (p->reserve_fd >= 0) {
+        close(p->reserve_fd);
+        p->reserve_fd = -1;
+        for (int i = 0; i < 1024; i++) {
+            int c = accept4(p->fd, NULL, NULL, SOCK_CLOEXEC);
+            if (c < 0)
+                break;
+            close(c);
+        }
+    }
+    weft_reactor_remove_reader(p->r, p->fd);
+    if (weft_call_later(p->r, p->backoff, resume_accepting, p, &p->backoff_timer) < 0)
+        resume_accepting(p);
+    p->backoff = p->backoff * 2 > 1.0 ? 1.0 : p->backoff * 2;
+}
+
+static void on_accept(void *arg, int fd, unsigned events)
+{
+    (void)events;
+    weft_port *p = arg;
+    for (int i = 0; i < p->max_accepts; i++) {
+        weft_address peer;
+        peer.len = sizeof peer.u;
+        int c = accept4(fd, &peer.u.sa, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0) {
+            switch (errno) {
+            case EAGAIN:
+                return;
+            case EINTR:
+            case ECONNABORTED:
+            case EPROTO:
+                continue;
+            case EMFILE:
+            case ENFILE:
+            case ENOBUFS:
+            case ENOMEM:
+                out_of_descriptors(p, -errno);
+                return;
+            default:
+                weft_log(weft_reactor_logger(p->r), WEFT_LOG_ERROR, "weft.net", "accept failed: {error}",
+                         WEFT_LOG_STR("error", weft_strerror(-errno)));
+                return;
+            }
+        }
+        p->backoff = 0.1;
+        serve(p, c, &peer);
+    }
+}
+
+static int lock_unix_path(weft_port *p, const char *path)
+{
+    size_t n = strlen(path) + 6;
+    p->lock_path = weft_malloc(n);
+    if (!p->lock_path)
+        return WEFT_ENOMEM;
+    snprintf(p->lock_path, n, "%s.lock", path);
+    p->lock_fd = open(p->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (p->lock_fd < 0)
+        return -errno;
+    if (flock(p->lock_fd, LOCK_EX | LOCK_NB) < 0)
+        return errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+    /* We hold the lock, so a socket file left there is stale. */
+    unlink(path);
+    return 0;
+}
+
+static void port_free(weft_port *p)
+{
+    if (p->fd >= 0) {
+        weft_reactor_remove_reader(p->r, p->fd);
+        close(p->fd);
+    }
+    if (p->unix_path)
+        unlink(p->unix_path);
+    if (p->lock_fd >= 0) {
+        unlink(p->lock_path);
+        close(p->lock_fd);
+    }
+    if (p->reserve_fd >= 0)
+        close(p->reserve_fd);
+    weft_timer_cancel(p->r, p->backoff_timer);
+    weft_free(p->unix_path);
+    weft_free(p->lock_path);
+    weft_free(p);
+}
+
+int weft_listen(weft_reactor *r, const weft_address *addr, weft_factory *factory, const weft_listen_options *opts,
+                weft_port **out)
+{
+    weft_listen_options o = opts ? *opts : (weft_listen_options){0};
+    int family = weft_address_family(addr);
+    if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+        return WEFT_EINVAL;
+    weft_port *p = weft_calloc(1, sizeof *p);
+    if (!p)
+        return WEFT_ENOMEM;
+    p->r = r;
+    p->factory = factory;
+    p->max_accepts = o.max_accepts > 0 ? o.max_accepts : 32;
+    p->backoff = 0.1;
+    p->lock_fd = p->reserve_fd = -1;
+    p->fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int err = 0;
+    if (p->fd < 0) {
+        err = -errno;
+        goto fail;
+    }
+    bool in_filesystem = family == AF_UNIX && addr->u.un.sun_path[0] != '\0';
+    if (family != AF_UNIX) {
+        int one = 1;
+        setsockopt(p->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (o.reuse_port && setsockopt(p->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+            err = -errno;
+            goto fail;
+        }
+        if (family == AF_INET6) /* tcp6: IPv6 only, as Twisted; "::" does not take IPv4 too */
+            setsockopt(p->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    } else if (in_filesystem && o.lockfile && (err = lock_unix_path(p, addr->u.un.sun_path)) < 0) {
+        goto fail;
+    }
+    if (bind(p->fd, &addr->u.sa, addr->len) < 0) {
+        err = -errno;
+        goto fail;
+    }
+    if (in_filesystem) {
+        if (!(p->unix_path = weft_strdup(addr->u.un.sun_path))) {
+            unlink(addr->u.un.sun_path);
+            err = WEFT_ENOMEM;
+            goto fail;
+        }
+        if (o.mode && chmod(p->unix_path, o.mode) < 0) {
+            err = -errno;
+            goto fail;
+        }
+    }
+    if (listen(p->fd, o.backlog > 0 ? o.backlog : 50) < 0) {
+        err = -errno;
+        goto fail;
+    }
+    p->addr.len = sizeof p->addr.u;
+    getsockname(p->fd, &p->addr.u.sa, &p->addr.len);
+    p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if ((err = weft_reactor_add_reader(r, p->fd, on_accept, p)) < 0)
+        goto fail;
+    weft_factory_start(factory);
+    *out = p;
+    return 0;
+fail:
+    port_free(p);
+    return err;
+}
+
+int weft_port_address(const weft_port *p, weft_address *out)
+{
+    *out = p->addr;
+    return 0;
+}
+
+weft_deferred *weft_port_stop(weft_port *p)
+{
+    weft_reactor *r = p->r;
+    weft_factory *f = p->factory;
+    port_free(p);
+    weft_factory_stop(f);
+    return weft_succeed(r, NULL, NULL);
+}
+
+int weft_adopt_stream(weft_reactor *r, int fd, weft_protocol *proto)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -errno;
+    weft_transport *t;
+    int err = weft__stream_new(r, fd, proto, &t);
+    if (err < 0)
+        return err;
+    weft__transport_start(t);
+    return 0;
+}

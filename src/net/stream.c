@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The socket stream transport: TCP and UNIX stream sockets. Reads go into
+ * the reactor's shared read buffer (idle connections hold no read memory),
+ * at most READS_PER_WAKEUP times per wake-up so one fast peer cannot starve
+ * the others; writes go straight to sendmsg (MSG_NOSIGNAL: a closed peer is
+ * an error, not a SIGPIPE).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "stream.h"
+#include "weft/alloc.h"
+#include "weft/error.h"
+
+enum { READS_PER_WAKEUP = 4 };
+
+typedef struct stream {
+    weft_transport base;
+    int fd;
+    bool tcp;
+    bool reading; /* the reader is registered */
+} stream;
+
+static stream *S(const weft_transport *t)
+{
+    return (stream *)(void *)t;
+}
+
+static void on_readable(void *arg, int fd, unsigned events)
+{
+    (void)events;
+    stream *s = arg;
+    weft_transport *t = &s->base;
+    size_t cap;
+    char *buf = weft__reactor_read_buffer(t->r, &cap);
+    if (!buf) {
+        weft__transport_fail(t, WEFT_ENOMEM);
+        return;
+    }
+    for (int i = 0; i < READS_PER_WAKEUP; i++) {
+        ssize_t n = read(fd, buf, cap);
+        if (n > 0) {
+            weft__transport_data(t, buf, (size_t)n);
+            if (!weft__transport_reading(t) || (size_t)n < cap)
+                return;
+        } else if (n == 0) {
+            weft__transport_eof(t);
+            return;
+        } else if (errno == EAGAIN) {
+            return;
+        } else if (errno != EINTR) {
+            weft__transport_fail(t, -errno);
+            return;
+        }
+    }
+}
+
+static void on_writable(void *arg, int fd, unsigned events)
+{
+    (void)fd;
+    (void)events;
+    weft__transport_writable(&((stream *)arg)->base);
+}
+
+static ssize_t stream_send(weft_transport *t, const struct iovec *iov, int iovcnt)
+{
+    struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+    for (;;) {
+        ssize_t n = sendmsg(S(t)->fd, &msg, MSG_NOSIGNAL);
+        if (n >= 0)
+            return n;
+        if (errno == EAGAIN)
+            return WEFT_EAGAIN;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+static void stream_want_writable(weft_transport *t, bool on)
+{
+    stream *s = S(t);
+    if (!on) {
+        weft_reactor_remove_writer(t->r, s->fd);
+        return;
+    }
+    int err = weft_reactor_add_writer(t->r, s->fd, on_writable, s);
+    if (err < 0)
+        weft__transport_fail(t, err);
+}
+
+static void stream_set_reading(weft_transport *t, bool on)
+{
+    stream *s = S(t);
+    if (on == s->reading)
+        return;
+    if (!on) {
+        weft_reactor_remove_reader(t->r, s->fd);
+        s->reading = false;
+        return;
+    }
+    int err = weft_reactor_add_reader(t->r, s->fd, on_readable, s);
+    if (err < 0) {
+        weft__transport_fail(t, err);
+        return;
+    }
+    s->reading = true;
+}
+
+static int stream_shutdown_write(weft_transport *t)
+{
+    return shutdown(S(t)->fd, SHUT_WR) < 0 ? -errno : 0;
+}
+
+static void stream_close(weft_transport *t, bool abort)
+{
+    stream *s = S(t);
+    if (s->reading)
+        weft_reactor_remove_reader(t->r, s->fd);
+    if (t->want_writable)
+        weft_reactor_remove_writer(t->r, s->fd);
+    s->reading = false;
+    if (abort) {
+        /* Linger 0: close sends a reset instead of a FIN. */
+        struct linger lg = {1, 0};
+        setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    close(s->fd);
+    s->fd = -1;
+}
+
+static int stream_peer(const weft_transport *t, weft_address *out)
+{
+    out->len = sizeof out->u;
+    return getpeername(S(t)->fd, &out->u.sa, &out->len) < 0 ? -errno : 0;
+}
+
+static int stream_host(const weft_transport *t, weft_address *out)
+{
+    out->len = sizeof out->u;
+    return getsockname(S(t)->fd, &out->u.sa, &out->len) < 0 ? -errno : 0;
+}
+
+static int stream_set_option(weft_transport *t, int option, bool on)
+{
+    stream *s = S(t);
+    int v = on;
+    int rc;
+    if (option == WEFT__OPT_NODELAY) {
+        if (!s->tcp)
+            return -EOPNOTSUPP;
+        rc = setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
+    } else {
+        rc = setsockopt(s->fd, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof v);
+    }
+    return rc < 0 ? -errno : 0;
+}
+
+static void stream_free(weft_transport *t)
+{
+    weft_free(S(t));
+}
+
+static const weft__transport_kind stream_kind = {
+    .send = stream_send,
+    .want_writable = stream_want_writable,
+    .set_reading = stream_set_reading,
+    .shutdown_write = stream_shutdown_write,
+    .close = stream_close,
+    .peer = stream_peer,
+    .host = stream_host,
+    .set_option = stream_set_option,
+    .free = stream_free,
+};
+
+int weft__stream_new(weft_reactor *r, int fd, weft_protocol *p, weft_transport **out)
+{
+    stream *s = weft_malloc(sizeof *s);
+    if (!s)
+        return WEFT_ENOMEM;
+    weft__transport_init(&s->base, &stream_kind, r, p);
+    s->fd = fd;
+    s->reading = false;
+    weft_address host;
+    s->tcp = stream_host(&s->base, &host) == 0 && (weft_address_family(&host) == AF_INET || weft_address_family(&host) == AF_INET6);
+    if (s->tcp) {
+        /* Nagle delays small replies by a round trip; off by default. */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    *out = &s->base;
+    return 0;
+}

@@ -1,0 +1,519 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The part of every transport that is not about its source: the write
+ * buffer (a chain of copied or borrowed buffers flushed with one writev),
+ * producers and water marks, half-close, and the two-phase close whose
+ * second phase - producer stop, connection_lost, destroy, free - runs in the
+ * reactor's close step, never inside the call that closed.
+ */
+#include <string.h>
+
+#include "transport_int.h"
+#include "weft/alloc.h"
+#include "weft/error.h"
+
+struct weft__wnode {
+    weft__wnode *next;
+    const char *data;
+    size_t len, off;
+    size_t cap; /* room in storage; 0 for a borrowed buffer */
+    weft_destroy_fn release;
+    void *arg;
+    char storage[];
+};
+
+enum { MIN_NODE = 4096, MAX_IOV = 64, DEFAULT_HIGH = 64 * 1024, DEFAULT_LOW = 16 * 1024 };
+
+static void self_pause(weft_producer *p);
+static void self_resume(weft_producer *p);
+static void self_stop(weft_producer *p);
+static const weft_producer_ops self_ops = {self_pause, self_resume, self_stop};
+
+void weft__transport_init(weft_transport *t, const weft__transport_kind *kind, weft_reactor *r, weft_protocol *proto)
+{
+    memset(t, 0, sizeof *t);
+    t->kind = kind;
+    t->r = r;
+    t->proto = proto;
+    t->high = DEFAULT_HIGH;
+    t->low = DEFAULT_LOW;
+    t->self_producer.ops = &self_ops;
+    t->close_code = WEFT_EOF;
+    if (proto->factory)
+        weft_factory_start(proto->factory);
+}
+
+void weft__transport_start(weft_transport *t)
+{
+    t->proto->transport = t;
+    t->started = true;
+    if (t->proto->ops->connection_made)
+        t->proto->ops->connection_made(t->proto);
+    if (t->state != WEFT__T_CLOSED)
+        t->kind->set_reading(t, weft__transport_reading(t));
+}
+
+/* ---- closing ---- */
+
+static void release_borrowed(void *arg)
+{
+    weft_transport *t = arg;
+    t->release_posted = false;
+    weft__wnode *n = t->released;
+    t->released = NULL;
+    while (n) {
+        weft__wnode *next = n->next;
+        n->release(n->arg);
+        weft_free(n);
+        n = next;
+    }
+}
+
+/* A node fully sent or dropped: copies are freed now, borrowed buffers are
+ * given back in the close step (never inside the caller's write). */
+static void retire(weft_transport *t, weft__wnode *n)
+{
+    if (!n->release) {
+        weft_free(n);
+        return;
+    }
+    n->next = t->released;
+    t->released = n;
+    if (!t->release_posted && !t->finish_posted) {
+        t->release_posted = true;
+        weft__reactor_post(t->r, &t->release_post, release_borrowed, t);
+    }
+}
+
+static void finish(void *arg)
+{
+    weft_transport *t = arg;
+    weft_protocol *p = t->proto;
+    release_borrowed(t);
+    if (t->producer) {
+        weft_producer *prod = t->producer;
+        t->producer = NULL;
+        if (prod->ops->stop)
+            prod->ops->stop(prod);
+    }
+    if (t->started && p->ops->connection_lost) {
+        weft_failure *why =
+            t->close_code == WEFT_EOF ? weft_failure_new(WEFT_EOF, "connection closed cleanly")
+            : t->close_code == -ECONNABORTED ? weft_failure_new(-ECONNABORTED, "connection aborted")
+                                              : weft_failure_new(t->close_code, "connection lost: %s", weft_strerror(t->close_code));
+        p->ops->connection_lost(p, why);
+        weft_failure_unref(why);
+    }
+    p->transport = NULL;
+    weft_factory *f = p->factory;
+    if (p->ops->destroy)
+        p->ops->destroy(p);
+    if (f)
+        weft_factory_stop(f);
+    t->kind->free(t);
+}
+
+static void close_now(weft_transport *t, int code, bool abort)
+{
+    if (t->state == WEFT__T_CLOSED)
+        return;
+    t->state = WEFT__T_CLOSED;
+    t->close_code = code;
+    t->kind->close(t, abort);
+    weft__wnode *n = t->head;
+    t->head = t->tail = NULL;
+    t->buffered = 0;
+    while (n) {
+        weft__wnode *next = n->next;
+        retire(t, n);
+        n = next;
+    }
+    /* The release post (if any) was made first, so it runs first. */
+    t->finish_posted = true;
+    weft__reactor_post(t->r, &t->finish_post, finish, t);
+}
+
+void weft__transport_fail(weft_transport *t, int code)
+{
+    close_now(t, code, false);
+}
+
+/* ---- writing ---- */
+
+static void set_want_writable(weft_transport *t, bool on)
+{
+    if (t->want_writable != on && t->state != WEFT__T_CLOSED) {
+        t->want_writable = on;
+        t->kind->want_writable(t, on);
+    }
+}
+
+static void drained(weft_transport *t)
+{
+    if (t->state == WEFT__T_CLOSING && !(t->producer && !t->streaming)) {
+        close_now(t, WEFT_EOF, false);
+        return;
+    }
+    if (t->write_eof && !t->write_closed) {
+        t->write_closed = true;
+        int err = t->kind->shutdown_write(t);
+        if (err < 0) {
+            close_now(t, err, false);
+            return;
+        }
+        if (t->read_closed)
+            close_now(t, WEFT_EOF, false);
+        return;
+    }
+    /* A pull producer writes once each time the buffer empties. */
+    if (t->producer && !t->streaming && t->producer->ops->resume)
+        t->producer->ops->resume(t->producer);
+}
+
+static void below_low_water(weft_transport *t)
+{
+    if (t->producer && t->streaming && t->producer_paused && t->buffered <= t->low) {
+        t->producer_paused = false;
+        t->producer->ops->resume(t->producer);
+    }
+}
+
+static void above_high_water(weft_transport *t)
+{
+    if (t->producer && t->streaming && !t->producer_paused && t->buffered > t->high) {
+        t->producer_paused = true;
+        t->producer->ops->pause(t->producer);
+    }
+}
+
+/* Sends from the buffer until it is empty or the kind takes no more. */
+static void flush(weft_transport *t)
+{
+    while (t->head && t->state != WEFT__T_CLOSED) {
+        struct iovec iov[MAX_IOV];
+        int cnt = 0;
+        size_t total = 0;
+        for (weft__wnode *n = t->head; n && cnt < MAX_IOV; n = n->next, cnt++) {
+            iov[cnt].iov_base = (void *)(n->data + n->off);
+            iov[cnt].iov_len = n->len - n->off;
+            total += iov[cnt].iov_len;
+        }
+        ssize_t sent = t->kind->send(t, iov, cnt);
+        if (sent == WEFT_EAGAIN)
+            break;
+        if (sent < 0) {
+            close_now(t, (int)sent, false);
+            return;
+        }
+        t->buffered -= (size_t)sent;
+        size_t left = (size_t)sent;
+        while (left > 0) {
+            weft__wnode *n = t->head;
+            size_t in = n->len - n->off;
+            if (left < in) {
+                n->off += left;
+                break;
+            }
+            left -= in;
+            t->head = n->next;
+            if (!t->head)
+                t->tail = NULL;
+            retire(t, n);
+        }
+        if ((size_t)sent < total)
+            break;
+    }
+    if (t->state == WEFT__T_CLOSED)
+        return;
+    set_want_writable(t, t->head != NULL);
+    below_low_water(t);
+    if (!t->head && t->state != WEFT__T_CLOSED)
+        drained(t);
+}
+
+void weft__transport_writable(weft_transport *t)
+{
+    flush(t);
+}
+
+static int append_copy(weft_transport *t, const char *data, size_t len)
+{
+    weft__wnode *tail = t->tail;
+    if (tail && tail->cap && tail->cap - tail->len >= len) {
+        memcpy(tail->storage + tail->len, data, len);
+        tail->len += len;
+    } else {
+        size_t cap = len > MIN_NODE ? len : MIN_NODE;
+        weft__wnode *n = weft_malloc(sizeof *n + cap);
+        if (!n)
+            return WEFT_ENOMEM;
+        *n = (weft__wnode){.data = n->storage, .len = len, .cap = cap};
+        memcpy(n->storage, data, len);
+        if (tail)
+            tail->next = n;
+        else
+            t->head = n;
+        t->tail = n;
+    }
+    t->buffered += len;
+    return 0;
+}
+
+static bool can_write(const weft_transport *t)
+{
+    return t->state == WEFT__T_OPEN && !t->write_eof;
+}
+
+int weft_transport_writev(weft_transport *t, const struct iovec *iov, int iovcnt)
+{
+    if (!can_write(t))
+        return -ENOTCONN;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    if (total == 0)
+        return 0;
+    size_t done = 0;
+    if (!t->head) {
+        /* Nothing waiting: offer the caller's bytes to the kernel as they are. */
+        ssize_t sent = t->kind->send(t, iov, iovcnt > MAX_IOV ? MAX_IOV : iovcnt);
+        if (sent < 0 && sent != WEFT_EAGAIN) {
+            close_now(t, (int)sent, false);
+            return 0; /* the loss is reported through connection_lost */
+        }
+        if (sent > 0)
+            done = (size_t)sent;
+        if (done == total)
+            return 0;
+    }
+    size_t skip = done;
+    for (int i = 0; i < iovcnt; i++) {
+        size_t len = iov[i].iov_len;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        if (append_copy(t, (const char *)iov[i].iov_base + skip, len - skip) < 0) {
+            /* Part of the stream is lost: the connection cannot go on. */
+            close_now(t, WEFT_ENOMEM, false);
+            return WEFT_ENOMEM;
+        }
+        skip = 0;
+    }
+    set_want_writable(t, true);
+    above_high_water(t);
+    return 0;
+}
+
+int weft_transport_write(weft_transport *t, const void *data, size_t len)
+{
+    struct iovec iov = {(void *)data, len};
+    return weft_transport_writev(t, &iov, 1);
+}
+
+int weft_transport_write_borrowed(weft_transport *t, const void *data, size_t len, weft_destroy_fn release, void *arg)
+{
+    if (!can_write(t))
+        return -ENOTCONN;
+    weft__wnode *n = weft_malloc(sizeof *n);
+    if (!n)
+        return WEFT_ENOMEM;
+    *n = (weft__wnode){.data = data, .len = len, .release = release, .arg = arg};
+    if (t->tail)
+        t->tail->next = n;
+    else
+        t->head = n;
+    t->tail = n;
+    t->buffered += len;
+    if (t->head == n)
+        flush(t);
+    else
+        set_want_writable(t, true);
+    if (t->state != WEFT__T_CLOSED)
+        above_high_water(t);
+    return 0;
+}
+
+/* ---- closing, as the user asks ---- */
+
+void weft_transport_lose_connection(weft_transport *t)
+{
+    if (t->state != WEFT__T_OPEN)
+        return;
+    t->state = WEFT__T_CLOSING;
+    t->kind->set_reading(t, false);
+    if (!t->head)
+        drained(t);
+}
+
+void weft_transport_abort_connection(weft_transport *t)
+{
+    close_now(t, -ECONNABORTED, true);
+}
+
+int weft_transport_write_eof(weft_transport *t)
+{
+    if (!can_write(t))
+        return -ENOTCONN;
+    t->write_eof = true;
+    if (!t->head)
+        drained(t);
+    return 0;
+}
+
+/* ---- reading ---- */
+
+void weft__transport_data(weft_transport *t, const void *data, size_t len)
+{
+    if (weft__transport_reading(t) && t->proto->ops->data_received)
+        t->proto->ops->data_received(t->proto, data, len);
+}
+
+void weft__transport_eof(weft_transport *t)
+{
+    if (t->read_closed)
+        return;
+    t->read_closed = true;
+    if (t->state != WEFT__T_OPEN) {
+        if (t->state == WEFT__T_CLOSING && !t->head)
+            close_now(t, WEFT_EOF, false);
+        return;
+    }
+    t->kind->set_reading(t, false);
+    bool keep = t->proto->ops->eof_received && t->proto->ops->eof_received(t->proto);
+    if (t->state != WEFT__T_OPEN)
+        return;
+    if (!keep)
+        weft_transport_lose_connection(t);
+    else if (t->write_closed)
+        close_now(t, WEFT_EOF, false);
+}
+
+void weft_transport_pause_reading(weft_transport *t)
+{
+    t->user_paused = true;
+    if (t->state != WEFT__T_CLOSED)
+        t->kind->set_reading(t, false);
+}
+
+void weft_transport_resume_reading(weft_transport *t)
+{
+    t->user_paused = false;
+    if (t->state != WEFT__T_CLOSED)
+        t->kind->set_reading(t, weft__transport_reading(t));
+}
+
+/* ---- the rest of the API ---- */
+
+int weft_transport_peer(const weft_transport *t, weft_address *out)
+{
+    return t->state == WEFT__T_CLOSED ? -ENOTCONN : t->kind->peer(t, out);
+}
+
+int weft_transport_host(const weft_transport *t, weft_address *out)
+{
+    return t->state == WEFT__T_CLOSED ? -ENOTCONN : t->kind->host(t, out);
+}
+
+static int set_option(weft_transport *t, int option, bool on)
+{
+    if (t->state == WEFT__T_CLOSED)
+        return -ENOTCONN;
+    return t->kind->set_option ? t->kind->set_option(t, option, on) : -EOPNOTSUPP;
+}
+
+int weft_transport_set_nodelay(weft_transport *t, bool on)
+{
+    return set_option(t, WEFT__OPT_NODELAY, on);
+}
+
+int weft_transport_set_keepalive(weft_transport *t, bool on)
+{
+    return set_option(t, WEFT__OPT_KEEPALIVE, on);
+}
+
+size_t weft_transport_buffered(const weft_transport *t)
+{
+    return t->buffered;
+}
+
+int weft_transport_set_write_limits(weft_transport *t, size_t high, size_t low)
+{
+    if (low > high)
+        return WEFT_EINVAL;
+    t->high = high;
+    t->low = low;
+    if (t->buffered > high)
+        above_high_water(t);
+    else
+        below_low_water(t);
+    return 0;
+}
+
+int weft_transport_register_producer(weft_transport *t, weft_producer *p, bool streaming)
+{
+    if (t->producer)
+        return WEFT_EBUSY;
+    if (t->state == WEFT__T_CLOSED)
+        return -ENOTCONN;
+    t->producer = p;
+    t->streaming = streaming;
+    t->producer_paused = false;
+    if (streaming)
+        above_high_water(t);
+    else if (p->ops->resume)
+        p->ops->resume(p); /* as Twisted: a pull producer is asked at once */
+    return 0;
+}
+
+void weft_transport_unregister_producer(weft_transport *t)
+{
+    t->producer = NULL;
+    t->producer_paused = false;
+    if (t->state == WEFT__T_CLOSING && !t->head)
+        close_now(t, WEFT_EOF, false);
+}
+
+weft_producer *weft_transport_producer(weft_transport *t)
+{
+    return &t->self_producer;
+}
+
+weft_protocol *weft_transport_protocol(const weft_transport *t)
+{
+    return t->proto;
+}
+
+weft_reactor *weft_transport_reactor(const weft_transport *t)
+{
+    return t->r;
+}
+
+static void self_pause(weft_producer *p)
+{
+    weft_transport_pause_reading(WEFT__CONTAINER_OF(p, weft_transport, self_producer));
+}
+
+static void self_resume(weft_producer *p)
+{
+    weft_transport_resume_reading(WEFT__CONTAINER_OF(p, weft_transport, self_producer));
+}
+
+static void self_stop(weft_producer *p)
+{
+    weft_transport_lose_connection(WEFT__CONTAINER_OF(p, weft_transport, self_producer));
+}
+
+/* ---- factories ---- */
+
+void weft_factory_start(weft_factory *f)
+{
+    if (f->users++ == 0 && f->ops->start)
+        f->ops->start(f);
+}
+
+void weft_factory_stop(weft_factory *f)
+{
+    if (f->users > 0 && --f->users == 0 && f->ops->stop)
+        f->ops->stop(f);
+}
