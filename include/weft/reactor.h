@@ -14,7 +14,9 @@
  *   4. poll for I/O, blocking until the next timer at most (not at all when
  *      calls are queued or the reactor is stopping), then run the ready
  *      descriptors' callbacks; calls from other threads and signal handlers
- *      run here, because they arrive through descriptors.
+ *      run here, because they arrive through descriptors;
+ *   5. the close step: the second half of closes made during this
+ *      iteration (connection_lost deliveries, frees) runs here.
  *
  * Threads: a reactor and everything attached to it belong to the thread that
  * runs it. The only call allowed from other threads is
