@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Endpoint strings, Twisted's serverFromString and clientFromString, with
+ * Twisted's syntax: fields separated by ':', a field either positional or
+ * key=value, and '\' escaping the next character (so "unix:/tmp/a\:b" names
+ * "/tmp/a:b").
+ *
+ * Servers:
+ *   tcp:PORT[:interface=ADDR][:backlog=N]            IPv4 (interface 0.0.0.0)
+ *   tcp6:PORT[:interface=ADDR][:backlog=N]           IPv6 (interface ::)
+ *   unix:PATH[:mode=0660][:lockfile=1][:backlog=N]   PATH may start with '@'
+ *                                                    for an abstract name
+ * Clients:
+ *   tcp:host=H:port=P[:timeout=S][:bindAddress=A]   (also tcp:H:P)
+ *   unix:path=PATH[:timeout=S]                      (also unix:PATH)
+ *
+ * A bad string is refused with a failure whose message names the bad part
+ * ("tcp:80:bogus=1: unknown parameter 'bogus'").
+ */
+#ifndef WEFT_ENDPOINT_H
+#define WEFT_ENDPOINT_H
+
+#include "base.h"
+#include "protocol.h"
+#include "socket.h"
+
+typedef struct weft_endpoint weft_endpoint;
+
+/*
+ * Parses a server (listening) or client (connecting) endpoint string. On
+ * success stores the endpoint (free with weft_endpoint_free) and returns 0;
+ * otherwise returns WEFT_EINVAL (or WEFT_ENOMEM) and, when err is not NULL,
+ * stores a failure saying what is wrong (the caller's reference).
+ */
+WEFT_API int weft_endpoint_server(weft_reactor *r, const char *desc, weft_endpoint **out, weft_failure **err);
+WEFT_API int weft_endpoint_client(weft_reactor *r, const char *desc, weft_endpoint **out, weft_failure **err);
+
+WEFT_API void weft_endpoint_free(weft_endpoint *e);
+
+/* Listens: a Deferred of the weft_port (its value; stop it with
+ * weft_port_stop). The endpoint may be freed once this returns. */
+WEFT_API weft_deferred *weft_endpoint_listen(weft_endpoint *e, weft_factory *factory);
+
+/* Connects: a Deferred of the connected weft_protocol, as weft_connect. */
+WEFT_API weft_deferred *weft_endpoint_connect(weft_endpoint *e, weft_factory *factory);
+
+/* The endpoint in canonical string form ("tcp:8080:interface=127.0.0.1"),
+ * snprintf-style. */
+WEFT_API size_t weft_endpoint_describe(const weft_endpoint *e, char *buf, size_t size);
+
+#endif
