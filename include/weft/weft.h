@@ -10,10 +10,14 @@
 #include "deferred.h"
 #include "deferred_list.h"
 #include "deferred_queue.h"
+#include "endpoint.h"
 #include "error.h"
 #include "failure.h"
+#include "flow.h"
 #include "log.h"
 #include "looping_call.h"
+#include "policies.h"
+#include "portforward.h"
 #include "protocol.h"
 #include "reactor.h"
 #include "result.h"
@@ -22,5 +26,6 @@
 #include "timer.h"
 #include "transport.h"
 #include "trigger.h"
+#include "wire.h"
 
 #endif

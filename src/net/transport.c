@@ -28,6 +28,9 @@ static void self_pause(weft_producer *p);
 static void self_resume(weft_producer *p);
 static void self_stop(weft_producer *p);
 static const weft_producer_ops self_ops = {self_pause, self_resume, self_stop};
+static const weft_fount_ops fount_ops;
+static const weft_drain_ops drain_ops;
+static const weft_producer_ops fount_producer_ops;
 
 void weft__transport_init(weft_transport *t, const weft__transport_kind *kind, weft_reactor *r, weft_protocol *proto)
 {
@@ -38,6 +41,9 @@ void weft__transport_init(weft_transport *t, const weft__transport_kind *kind, w
     t->high = DEFAULT_HIGH;
     t->low = DEFAULT_LOW;
     t->self_producer.ops = &self_ops;
+    t->fount.ops = &fount_ops;
+    t->drain.ops = &drain_ops;
+    t->fount_producer.ops = &fount_producer_ops;
     t->close_code = WEFT_EOF;
     if (proto->factory)
         weft_factory_start(proto->factory);
@@ -96,14 +102,20 @@ static void finish(void *arg)
         if (prod->ops->stop)
             prod->ops->stop(prod);
     }
-    if (t->started && p->ops->connection_lost) {
-        weft_failure *why =
-            t->close_code == WEFT_EOF ? weft_failure_new(WEFT_EOF, "connection closed cleanly")
-            : t->close_code == -ECONNABORTED ? weft_failure_new(-ECONNABORTED, "connection aborted")
-                                              : weft_failure_new(t->close_code, "connection lost: %s", weft_strerror(t->close_code));
-        p->ops->connection_lost(p, why);
-        weft_failure_unref(why);
+    weft_failure *why =
+        t->close_code == WEFT_EOF ? weft_failure_new(WEFT_EOF, "connection closed cleanly")
+        : t->close_code == -ECONNABORTED ? weft_failure_new(-ECONNABORTED, "connection aborted")
+                                          : weft_failure_new(t->close_code, "connection lost: %s", weft_strerror(t->close_code));
+    /* Flow: nothing more will be read, and nothing more can be written. */
+    weft_fount_end(&t->fount, why);
+    if (t->drain.fount) {
+        weft_fount *up = t->drain.fount;
+        weft_flow_to(up, NULL);
+        weft_fount_stop(up);
     }
+    if (t->started && p->ops->connection_lost)
+        p->ops->connection_lost(p, why);
+    weft_failure_unref(why);
     p->transport = NULL;
     weft_factory *f = p->factory;
     if (p->ops->destroy)
@@ -365,7 +377,11 @@ int weft_transport_write_eof(weft_transport *t)
 
 void weft__transport_data(weft_transport *t, const void *data, size_t len)
 {
-    if (weft__transport_reading(t) && t->proto->ops->data_received)
+    if (!weft__transport_reading(t))
+        return;
+    if (t->fount.drain)
+        weft_fount_emit(&t->fount, data, len);
+    else if (t->proto->ops->data_received)
         t->proto->ops->data_received(t->proto, data, len);
 }
 
@@ -380,6 +396,16 @@ void weft__transport_eof(weft_transport *t)
         return;
     }
     t->kind->set_reading(t, false);
+    if (t->fount.drain) {
+        /* Flowing: the end goes downstream, and our writing side stays open
+         * until whatever feeds our drain ends too. */
+        weft_failure *eof = weft_failure_new(WEFT_EOF, "end of input");
+        weft_fount_end(&t->fount, eof);
+        weft_failure_unref(eof);
+        if (t->state == WEFT__T_OPEN && t->write_closed)
+            close_now(t, WEFT_EOF, false);
+        return;
+    }
     bool keep = t->proto->ops->eof_received && t->proto->ops->eof_received(t->proto);
     if (t->state != WEFT__T_OPEN)
         return;
@@ -502,6 +528,89 @@ static void self_resume(weft_producer *p)
 static void self_stop(weft_producer *p)
 {
     weft_transport_lose_connection(WEFT__CONTAINER_OF(p, weft_transport, self_producer));
+}
+
+/* ---- flow: the transport as fount and drain ---- */
+
+#define OF(ptr, member) WEFT__CONTAINER_OF(ptr, weft_transport, member)
+
+static void fount_pause(weft_fount *f)
+{
+    weft_transport_pause_reading(OF(f, fount));
+}
+
+static void fount_resume(weft_fount *f)
+{
+    weft_transport_resume_reading(OF(f, fount));
+}
+
+static void fount_stop(weft_fount *f)
+{
+    weft_transport_lose_connection(OF(f, fount));
+}
+
+static const weft_fount_ops fount_ops = {fount_pause, fount_resume, fount_stop};
+
+/* The upstream fount, seen by the write buffer as a streaming producer. */
+static void upstream_pause(weft_producer *p)
+{
+    weft_transport *t = OF(p, fount_producer);
+    if (t->drain.fount)
+        weft_fount_pause(t->drain.fount);
+}
+
+static void upstream_resume(weft_producer *p)
+{
+    weft_transport *t = OF(p, fount_producer);
+    if (t->drain.fount)
+        weft_fount_resume(t->drain.fount);
+}
+
+static const weft_producer_ops fount_producer_ops = {upstream_pause, upstream_resume, NULL};
+
+static void drain_flowing_from(weft_drain *d, weft_fount *f)
+{
+    weft_transport *t = OF(d, drain);
+    if (t->producer == &t->fount_producer) {
+        /* The old upstream may still be paused by us: let it go. */
+        if (t->producer_paused && f == NULL)
+            t->producer_paused = false;
+        weft_transport_unregister_producer(t);
+    }
+    if (f && t->state != WEFT__T_CLOSED)
+        weft_transport_register_producer(t, &t->fount_producer, true);
+}
+
+static void drain_receive(weft_drain *d, const void *data, size_t len)
+{
+    weft_transport_write(OF(d, drain), data, len);
+}
+
+static void drain_flow_stopped(weft_drain *d, const weft_failure *reason)
+{
+    (void)reason;
+    weft_transport *t = OF(d, drain);
+    if (t->producer == &t->fount_producer)
+        weft_transport_unregister_producer(t);
+    weft_transport_lose_connection(t);
+}
+
+static const weft_drain_ops drain_ops = {drain_flowing_from, drain_receive, drain_flow_stopped};
+
+weft_fount *weft_transport_fount(weft_transport *t)
+{
+    return &t->fount;
+}
+
+weft_drain *weft_transport_drain(weft_transport *t)
+{
+    return &t->drain;
+}
+
+void weft_flow_pipe(weft_transport *a, weft_transport *b)
+{
+    weft_flow_to(&a->fount, &b->drain);
+    weft_flow_to(&b->fount, &a->drain);
 }
 
 /* ---- factories ---- */

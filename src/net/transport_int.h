@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "../core/internal.h"
+#include "weft/flow.h"
 #include "weft/transport.h"
 
 typedef struct weft__transport_kind {
@@ -68,6 +69,12 @@ struct weft_transport {
     bool release_posted, finish_posted;
     int close_code;       /* WEFT_EOF for a clean close */
     weft__post release_post, finish_post;
+
+    /* flow.h: what it reads, as a fount; what it writes, as a drain, whose
+     * upstream fount is registered as a producer through fount_producer. */
+    weft_fount fount;
+    weft_drain drain;
+    weft_producer fount_producer;
 };
 
 /* Sets up the generic part; the protocol is borrowed until destroy. */

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+/* Flow: founts, drains, tubes, series; pause upstream, end downstream. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+
+typedef struct source {
+    weft_fount base;
+    int pauses, resumes, stops;
+} source;
+
+static void src_pause(weft_fount *f)
+{
+    ((source *)f)->pauses++;
+}
+
+static void src_resume(weft_fount *f)
+{
+    ((source *)f)->resumes++;
+}
+
+static void src_stop(weft_fount *f)
+{
+    ((source *)f)->stops++;
+}
+
+static const weft_fount_ops source_ops = {src_pause, src_resume, src_stop};
+
+typedef struct sink {
+    weft_drain base;
+    char got[256];
+    size_t len, items;
+    int ended;
+    int end_code;
+    weft_fount *from;
+} sink;
+
+static void sink_flowing_from(weft_drain *d, weft_fount *f)
+{
+    ((sink *)d)->from = f;
+}
+
+static void sink_receive(weft_drain *d, const void *data, size_t len)
+{
+    sink *s = (sink *)d;
+    memcpy(s->got + s->len, data, len);
+    s->len += len;
+    s->items++;
+}
+
+static void sink_stopped(weft_drain *d, const weft_failure *why)
+{
+    sink *s = (sink *)d;
+    s->ended++;
+    s->end_code = weft_failure_code(why);
+}
+
+static const weft_drain_ops sink_ops = {sink_flowing_from, sink_receive, sink_stopped};
+
+/* A tube that upper-cases, and one that splits on spaces. */
+typedef struct upper {
+    weft_tube base;
+    bool destroyed;
+} upper;
+
+static void upper_received(weft_tube *t, const void *data, size_t len)
+{
+    char buf[256];
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (char)toupper(((const unsigned char *)data)[i]);
+    weft_tube_emit(t, buf, len);
+}
+
+static void upper_destroy(weft_tube *t)
+{
+    ((upper *)t)->destroyed = true;
+}
+
+static const weft_tube_ops upper_ops = {.received = upper_received, .destroy = upper_destroy};
+
+typedef struct words {
+    weft_tube base;
+    char pending[64];
+    size_t n;
+} words;
+
+static void words_received(weft_tube *t, const void *data, size_t len)
+{
+    words *w = (words *)t;
+    for (size_t i = 0; i < len; i++) {
+        char c = ((const char *)data)[i];
+        if (c == ' ') {
+            if (w->n)
+                weft_tube_emit(t, w->pending, w->n);
+            w->n = 0;
+        } else {
+            w->pending[w->n++] = c;
+        }
+    }
+}
+
+static void words_stopped(weft_tube *t, const weft_failure *why)
+{
+    (void)why;
+    words *w = (words *)t;
+    if (w->n)
+        weft_tube_emit(t, w->pending, w->n);
+}
+
+static const weft_tube_ops words_ops = {.received = words_received, .stopped = words_stopped};
+
+WEFT_TEST(flow, series_transforms_in_order)
+{
+    source src = {.base.ops = &source_ops};
+    upper up;
+    words w = {0};
+    weft_tube_init(&up.base, &upper_ops);
+    up.destroyed = false;
+    weft_tube_init(&w.base, &words_ops);
+    sink s = {.base.ops = &sink_ops};
+    weft_tube *tubes[2] = {&up.base, &w.base};
+    weft_flow_to(weft_series(&src.base, tubes, 2), &s.base);
+    cr_assert_eq(s.from, &w.base.out);
+    weft_fount_emit(&src.base, "hello wo", 8);
+    weft_fount_emit(&src.base, "rld and more", 12);
+    cr_assert_eq(s.items, 3); /* HELLO WORLD AND; MORE waits for the end */
+    weft_failure *eof = weft_failure_new(WEFT_EOF, "done");
+    weft_fount_end(&src.base, eof);
+    weft_failure_unref(eof);
+    cr_assert_eq(s.items, 4);
+    cr_assert_eq(memcmp(s.got, "HELLOWORLDANDMORE", 17), 0);
+    cr_assert_eq(s.ended, 1);
+    cr_assert_eq(s.end_code, WEFT_EOF);
+    cr_assert(up.destroyed);
+    cr_assert_null(s.base.fount, "an ended flow unlinks");
+}
+
+WEFT_TEST(flow, pause_propagates_upstream_and_counts)
+{
+    source src = {.base.ops = &source_ops};
+    upper up;
+    weft_tube_init(&up.base, &upper_ops);
+    sink s = {.base.ops = &sink_ops};
+    weft_tube *tubes[1] = {&up.base};
+    weft_flow_to(weft_series(&src.base, tubes, 1), &s.base);
+    weft_fount_pause(s.from);
+    weft_fount_pause(s.from);
+    cr_assert_eq(src.pauses, 1, "the first pause reaches the source");
+    weft_fount_resume(s.from);
+    cr_assert_eq(src.resumes, 0, "one pause still holds");
+    weft_fount_resume(s.from);
+    cr_assert_eq(src.resumes, 1);
+    weft_fount_stop(s.from);
+    cr_assert_eq(src.stops, 1);
+}
+
+WEFT_TEST(flow, joining_a_paused_tube_pauses_the_new_fount)
+{
+    source a = {.base.ops = &source_ops};
+    upper up;
+    weft_tube_init(&up.base, &upper_ops);
+    sink s = {.base.ops = &sink_ops};
+    weft_flow_to(&up.base.out, &s.base);
+    weft_fount_pause(&up.base.out);
+    weft_flow_to(&a.base, &up.base.in);
+    cr_assert_eq(a.pauses, 1);
+}
+
+WEFT_TEST(flow, flow_to_an_ended_fount_ends_at_once)
+{
+    source src = {.base.ops = &source_ops};
+    weft_failure *eof = weft_failure_new(WEFT_EOF, "done");
+    weft_fount_end(&src.base, eof);
+    weft_failure_unref(eof);
+    sink s = {.base.ops = &sink_ops};
+    weft_flow_to(&src.base, &s.base);
+    cr_assert_eq(s.ended, 1);
+    weft_fount_emit(&src.base, "x", 1);
+    cr_assert_eq(s.items, 0);
+}
+
+WEFT_TEST(flow, redirecting_a_fount_detaches_the_old_drain)
+{
+    source src = {.base.ops = &source_ops};
+    sink a = {.base.ops = &sink_ops}, b = {.base.ops = &sink_ops};
+    weft_flow_to(&src.base, &a.base);
+    weft_flow_to(&src.base, &b.base);
+    cr_assert_null(a.from);
+    cr_assert_null(a.base.fount);
+    weft_fount_emit(&src.base, "x", 1);
+    cr_assert_eq(a.items, 0);
+    cr_assert_eq(b.items, 1);
+}
+
+WEFT_TEST(flow, a_failing_tube_stops_upstream_and_ends_downstream)
+{
+    source src = {.base.ops = &source_ops};
+    upper up;
+    weft_tube_init(&up.base, &upper_ops);
+    sink s = {.base.ops = &sink_ops};
+    weft_tube *tubes[1] = {&up.base};
+    weft_flow_to(weft_series(&src.base, tubes, 1), &s.base);
+    weft_failure *bad = weft_failure_new(WEFT_EINVAL, "bad frame");
+    weft_tube_fail(&up.base, bad);
+    weft_failure_unref(bad);
+    cr_assert_eq(src.stops, 1);
+    cr_assert_eq(s.ended, 1);
+    cr_assert_eq(s.end_code, WEFT_EINVAL);
+    cr_assert_null(src.base.drain);
+}
