@@ -25,7 +25,7 @@ test: deps
 	cmake --build $(BUILD)/asan -j $(JOBS)
 	cd $(BUILD)/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS)
-	cmake -S . -B $(BUILD)/clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DWEFT_FUZZ=ON $(CMAKE_QUIET)
+	cmake -S . -B $(BUILD)/clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DWEFT_FUZZ=ON -DWEFT_BENCH=ON $(CMAKE_QUIET)
 	cmake --build $(BUILD)/clang -j $(JOBS)
 	cd $(BUILD)/clang && ctest --output-on-failure -j $(JOBS)
 

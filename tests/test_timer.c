@@ -403,3 +403,15 @@ WEFT_TEST(timer, allocation_failures)
         weft_reactor_free(r);
     }
 }
+
+WEFT_TEST(timer, run_until_sees_a_deferred_fired_by_a_timer, .timeout = 20)
+{
+    /* The timer fires the Deferred in the timer step; the poll step that
+     * follows must not then sleep with nothing left to wake it. */
+    weft_reactor *r = weft_test_reactor();
+    weft_deferred *d = weft_defer_later(r, 0.001, NULL, NULL);
+    cr_assert_eq(weft_reactor_run_until(r, d, -1), 0);
+    cr_assert(weft_deferred_called(d));
+    weft_deferred_unref(d);
+    weft_reactor_free(r);
+}

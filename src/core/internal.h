@@ -24,6 +24,11 @@ typedef struct weft__reactor_hook {
 void *weft__reactor_hook_state(weft_reactor *r);
 void weft__reactor_set_hook(weft_reactor *r, const weft__reactor_hook *hook);
 
+/* Makes this iteration's poll (or the next one's) return at once: for a
+ * caller of iterate waiting on a condition that a callback has just made
+ * true, with nothing left to wake the poll (weft_reactor_run_until). */
+void weft__reactor_wake(weft_reactor *r);
+
 /* Ends run at the end of this iteration, with no more system events. */
 void weft__reactor_crash(weft_reactor *r);
 

@@ -33,7 +33,7 @@ int weft__seconds_to_ns(double seconds, int64_t *out)
     else if (seconds > 3.15e9) /* a century; keeps now + delay far from overflow */
         *out = (int64_t)3.15e18;
     else
-        *out = llround(seconds * 1e9);
+        *out = (int64_t)(seconds * 1e9 + 0.5); /* positive here: this rounds */
     return 0;
 }
 
@@ -345,8 +345,9 @@ int weft_reactor_iterate(weft_reactor *r, double timeout)
         if (next >= 0 && (wait_ns < 0 || next < wait_ns))
             wait_ns = next;
     }
-    if (r->soon.len || r->posts || r->shutdown_pending || r->stop_now)
+    if (r->soon.len || r->posts || r->shutdown_pending || r->stop_now || r->wake_now)
         wait_ns = 0;
+    r->wake_now = false;
 
     /* On the stack, so that a callback iterating the loop itself (a nested
      * run_until) does not overwrite the batch being dispatched. */
@@ -407,6 +408,11 @@ void *weft__reactor_hook_state(weft_reactor *r)
 void weft__reactor_set_hook(weft_reactor *r, const weft__reactor_hook *hook)
 {
     r->hook = *hook;
+}
+
+void weft__reactor_wake(weft_reactor *r)
+{
+    r->wake_now = true;
 }
 
 void weft__reactor_crash(weft_reactor *r)

@@ -118,6 +118,7 @@ struct weft_reactor {
 
     /* running and stopping */
     bool running, stopping, shutdown_pending, stop_now, no_signal_handlers;
+    bool wake_now; /* weft__reactor_wake: the next poll does not block */
     double shutdown_timeout;
     weft__reactor_hook hook;
 
