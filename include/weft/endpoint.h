@@ -5,13 +5,16 @@
  * key=value, and '\' escaping the next character (so "unix:/tmp/a\:b" names
  * "/tmp/a:b").
  *
- * Servers:
- *   tcp:PORT[:interface=ADDR][:backlog=N]            IPv4 (interface 0.0.0.0)
+ * Servers (kind names ignore case; parameters may also be given by position,
+ * in Twisted's order: tcp PORT:BACKLOG:INTERFACE... see the tests):
+ *   tcp:PORT[:interface=ADDR][:backlog=N]            IPv4 (interface 0.0.0.0;
+ *                                                    an IPv6 one listens on IPv6)
  *   tcp6:PORT[:interface=ADDR][:backlog=N]           IPv6 (interface ::)
- *   unix:PATH[:mode=0660][:lockfile=1][:backlog=N]   PATH may start with '@'
- *                                                    for an abstract name
+ *   unix:PATH[:mode=0666][:lockfile=1][:backlog=N]   PATH may start with '@'
+ *                                                    for an abstract name;
+ *                                                    lockfile=1 is the default
  * Clients:
- *   tcp:host=H:port=P[:timeout=S][:bindAddress=A]   (also tcp:H:P)
+ *   tcp:host=H:port=P[:timeout=S][:bindAddress=A]   (also tcp:H:P; timeout 30)
  *   unix:path=PATH[:timeout=S]                      (also unix:PATH)
  *
  * A bad string is refused with a failure whose message names the bad part
@@ -29,8 +32,9 @@ typedef struct weft_endpoint weft_endpoint;
 /*
  * Parses a server (listening) or client (connecting) endpoint string. On
  * success stores the endpoint (free with weft_endpoint_free) and returns 0;
- * otherwise returns WEFT_EINVAL (or WEFT_ENOMEM) and, when err is not NULL,
- * stores a failure saying what is wrong (the caller's reference).
+ * otherwise returns WEFT_EINVAL (or WEFT_ENOMEM), sets *out to NULL and, when
+ * err is not NULL, stores a failure saying what is wrong (the caller's
+ * reference; *err is set to NULL on success).
  */
 WEFT_API int weft_endpoint_server(weft_reactor *r, const char *desc, weft_endpoint **out, weft_failure **err);
 WEFT_API int weft_endpoint_client(weft_reactor *r, const char *desc, weft_endpoint **out, weft_failure **err);

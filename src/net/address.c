@@ -33,7 +33,9 @@ int weft_address_from_unix(const char *path, weft_address *out)
 {
     size_t n = strlen(path);
     memset(out, 0, sizeof *out);
-    if (n == 0 || n >= sizeof out->u.un.sun_path)
+    /* A path needs its NUL; an abstract name ('@' standing for the leading
+     * NUL) fills sun_path exactly. */
+    if (n == 0 || n > sizeof out->u.un.sun_path || (path[0] != '@' && n == sizeof out->u.un.sun_path))
         return WEFT_EINVAL;
     out->u.un.sun_family = AF_UNIX;
     memcpy(out->u.un.sun_path, path, n);

@@ -41,10 +41,12 @@ static void release(connector *c, bool close_fd)
 static void fail(connector *c, int code)
 {
     weft_deferred *d = c->d;
+    char where[128];
+    weft_address_format(&c->addr, where, sizeof where);
     weft_deferred_set_canceller(d, NULL, NULL);
     release(c, true);
     const char *what = code == -ETIMEDOUT ? "connection attempt timed out" : weft_strerror(code);
-    weft_deferred_errback(d, weft_failure_new(code, "connect failed: %s", what));
+    weft_deferred_errback(d, weft_failure_new(code, "cannot connect to %s: %s", where, what));
     weft_deferred_unref(d);
 }
 

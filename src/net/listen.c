@@ -137,8 +137,14 @@ static int lock_unix_path(weft_port *p, const char *path)
     p->lock_fd = open(p->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (p->lock_fd < 0)
         return -errno;
-    if (flock(p->lock_fd, LOCK_EX | LOCK_NB) < 0)
-        return errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+    if (flock(p->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        int err = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+        /* Not ours: forget it, so failing here removes nothing of the port
+         * that holds it. */
+        close(p->lock_fd);
+        p->lock_fd = -1;
+        return err;
+    }
     /* We hold the lock, so a socket file left there is stale. */
     unlink(path);
     return 0;

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* The weft command: its subcommands (built-in plugins) and what they share. */
+#ifndef WEFT_CLI_H
+#define WEFT_CLI_H
+
+#include <stdio.h>
+
+#include "weft/weft.h"
+
+typedef struct weft_cli_plugin {
+    const char *name;
+    const char *summary;
+    /* argv[0] is the subcommand's name. Returns the exit status. */
+    int (*main)(int argc, char **argv);
+} weft_cli_plugin;
+
+extern const weft_cli_plugin weft_cli_echo;
+extern const weft_cli_plugin weft_cli_portforward;
+
+/* Exit statuses: 0 fine, 1 failed at run time, 2 bad usage (as getopt tools). */
+enum { WEFT_CLI_OK = 0, WEFT_CLI_FAILED = 1, WEFT_CLI_USAGE = 2 };
+
+/*
+ * Serves `inner`'s protocols on every listen endpoint until SIGINT or
+ * SIGTERM: then stops accepting, waits up to `grace` seconds for open
+ * connections to finish, closes what remains, and returns WEFT_CLI_OK. Prints
+ * one line on stderr per listening address (with the real port). Returns
+ * WEFT_CLI_USAGE for a bad endpoint, WEFT_CLI_FAILED when one cannot listen.
+ */
+int weft_cli_serve(weft_reactor *r, const char *prog, char *const *listen, size_t nlisten, weft_factory *inner,
+                   double grace);
+
+/* A reactor whose shutdown may take the grace period and a little more. */
+int weft_cli_reactor_new(double grace, weft_reactor **out);
+
+/* Parses a --grace value; false when it is not a non-negative number. */
+bool weft_cli_parse_seconds(const char *text, double *out);
+
+#endif

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What every serving subcommand shares: listening on endpoint strings,
+ * announcing the addresses, and the graceful shutdown - stop accepting, give
+ * open connections `grace` seconds, then close the rest.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "cli.h"
+
+typedef struct server {
+    weft_reactor *r;
+    const char *prog;
+    weft_wrapping_factory *wf;
+    weft_port **ports;
+    size_t nports;
+    double grace;
+} server;
+
+static weft_result close_the_rest(void *arg, weft_result result)
+{
+    server *s = arg;
+    if (weft_failure_check(weft_result_failure(result), WEFT_ETIMEDOUT)) {
+        fprintf(stderr, "%s: grace period over, closing %zu connection(s)\n", s->prog, weft_wrapping_factory_count(s->wf));
+        weft_wrapping_factory_close_all(s->wf, true);
+        weft_result_free(result);
+        return weft_none();
+    }
+    return result;
+}
+
+static weft_deferred *shutdown_gracefully(void *arg)
+{
+    server *s = arg;
+    for (size_t i = 0; i < s->nports; i++)
+        weft_deferred_unref(weft_port_stop(s->ports[i]));
+    s->nports = 0;
+    size_t open = weft_wrapping_factory_count(s->wf);
+    if (open == 0)
+        return NULL;
+    fprintf(stderr, "%s: stopped accepting; waiting up to %gs for %zu connection(s)\n", s->prog, s->grace, open);
+    weft_deferred *d = weft_wrapping_factory_drained(s->wf);
+    if (!d || weft_deferred_add_timeout(d, s->grace) < 0 || weft_deferred_add_errback(d, close_the_rest, s) < 0) {
+        weft_wrapping_factory_close_all(s->wf, true);
+        return d;
+    }
+    return d;
+}
+
+static int listen_one(server *s, const char *desc)
+{
+    weft_failure *why = NULL;
+    weft_endpoint *e;
+    if (weft_endpoint_server(s->r, desc, &e, &why) < 0) {
+        fprintf(stderr, "%s: %s\n", s->prog, why ? weft_failure_message(why) : "out of memory");
+        weft_failure_unref(why);
+        return WEFT_CLI_USAGE;
+    }
+    weft_deferred *d = weft_endpoint_listen(e, weft_wrapping_factory_base(s->wf));
+    weft_endpoint_free(e);
+    weft_result res;
+    if (!d || weft_reactor_run_until(s->r, d, 30) < 0 || weft_deferred_take(d, &res) < 0) {
+        fprintf(stderr, "%s: cannot listen on %s\n", s->prog, desc);
+        weft_deferred_unref(d);
+        return WEFT_CLI_FAILED;
+    }
+    weft_deferred_unref(d);
+    if (weft_failed(res)) {
+        fprintf(stderr, "%s: cannot listen on %s: %s\n", s->prog, desc, weft_failure_message(weft_result_failure(res)));
+        weft_result_free(res);
+        return WEFT_CLI_FAILED;
+    }
+    weft_port *port = res.value;
+    s->ports[s->nports++] = port;
+    weft_address a;
+    char text[256];
+    weft_port_address(port, &a);
+    weft_address_format(&a, text, sizeof text);
+    fprintf(stderr, "%s: listening on %s (%s)\n", s->prog, desc, text);
+    return WEFT_CLI_OK;
+}
+
+int weft_cli_serve(weft_reactor *r, const char *prog, char *const *listen, size_t nlisten, weft_factory *inner,
+                   double grace)
+{
+    server s = {.r = r, .prog = prog, .grace = grace};
+    s.wf = weft_wrapping_factory_new(r, inner);
+    s.ports = calloc(nlisten, sizeof *s.ports);
+    int status = WEFT_CLI_FAILED;
+    if (!s.wf || !s.ports)
+        goto out;
+    for (size_t i = 0; i < nlisten; i++)
+        if ((status = listen_one(&s, listen[i])) != WEFT_CLI_OK)
+            goto out;
+    if (weft_reactor_add_trigger(r, WEFT_PHASE_BEFORE, WEFT_EVENT_SHUTDOWN, shutdown_gracefully, &s, NULL) < 0) {
+        status = WEFT_CLI_FAILED;
+        goto out;
+    }
+    int err = weft_reactor_run(r);
+    status = err < 0 ? WEFT_CLI_FAILED : WEFT_CLI_OK;
+    if (err < 0)
+        fprintf(stderr, "%s: %s\n", prog, weft_strerror(err));
+out:
+    for (size_t i = 0; i < s.nports; i++)
+        weft_deferred_unref(weft_port_stop(s.ports[i]));
+    free(s.ports);
+    weft_wrapping_factory_free(s.wf);
+    return status;
+}
+
+int weft_cli_reactor_new(double grace, weft_reactor **out)
+{
+    weft_reactor_options o = {.shutdown_timeout = grace + 5};
+    return weft_reactor_new(&o, out);
+}
+
+bool weft_cli_parse_seconds(const char *text, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !(v >= 0))
+        return false;
+    *out = v;
+    return true;
+}

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Endpoint strings: Twisted's serverFromString and clientFromString. A
+ * string is split into fields (endpoint_parse.c); the first names the kind,
+ * found in the table of kinds (endpoint_kinds.c); the others are bound to
+ * the kind's parameters the way Python binds a call's arguments, keywords
+ * by name and positional fields by place; the kind then reads the values.
+ *
+ * Where Twisted accepts something by accident, weft refuses it with a
+ * message instead: a parameter given twice (Python's dict keeps the last),
+ * a client's positional host and port beside keywords for them (Twisted's
+ * "tcp:H:P:host=X" silently keeps H), a kind that is not the first field
+ * ("port=80:tcp" works in Twisted), and a backslash at the very end (a
+ * StopIteration escaping Twisted's tokenizer). Kind names match without
+ * regard to case for servers too, where Twisted matches "tcp" and "unix"
+ * exactly but "tcp6" in any case.
+ */
+#define _GNU_SOURCE
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "endpoint_int.h"
+#include "weft/alloc.h"
+#include "weft/error.h"
+
+static int find_kind(weft__ep_parse *p, bool server, const weft__ep_kind **out)
+{
+    const weft__ep_field *first = &p->fields[0];
+    if (first->key)
+        return weft__ep_error(p, "the endpoint type must come first, not the parameter ", first->key, NULL);
+    if (p->nfields == 1 && p->desc[0] == '\0')
+        return weft__ep_error(p, "empty endpoint string", NULL, NULL);
+    char known[128];
+    weft__ep_out list = {.buf = known, .size = sizeof known};
+    weft__ep_out_text(&list, server ? " (servers: " : " (clients: ");
+    const char *sep = "";
+    for (size_t i = 0; i < weft__ep_nkinds; i++) {
+        const weft__ep_kind *k = weft__ep_kinds[i];
+        if (k->server != server)
+            continue;
+        if (strcasecmp(k->name, first->value) == 0) {
+            *out = k;
+            return 0;
+        }
+        weft__ep_out_text(&list, sep);
+        weft__ep_out_text(&list, k->name);
+        sep = ", ";
+    }
+    weft__ep_out_text(&list, ")");
+    return weft__ep_error(p, "unknown endpoint type ", first->value, known);
+}
+
+static int bind_fields(weft__ep_parse *p, const weft__ep_kind *k, const char **values)
+{
+    assert(k->nparams <= WEFT__EP_MAX_PARAMS && k->npositional <= k->nparams);
+    /* Keywords first, so that a kind that fills free places knows which
+     * are free. */
+    for (size_t i = 1; i < p->nfields; i++) {
+        const weft__ep_field *f = &p->fields[i];
+        if (!f->key)
+            continue;
+        size_t j = 0;
+        while (j < k->nparams && strcmp(k->params[j], f->key) != 0)
+            j++;
+        if (j == k->nparams)
+            return weft__ep_error(p, "unknown parameter ", f->key, NULL);
+        if (values[j])
+            return weft__ep_error(p, "duplicate parameter ", f->key, NULL);
+        values[j] = f->value;
+    }
+    size_t next = 0;
+    for (size_t i = 1; i < p->nfields; i++) {
+        const weft__ep_field *f = &p->fields[i];
+        if (f->key)
+            continue;
+        if (k->fill_free)
+            while (next < k->npositional && values[next])
+                next++;
+        if (next >= k->npositional)
+            return weft__ep_error(p, "unexpected positional field ", f->value, NULL);
+        if (values[next])
+            return weft__ep_error(p, "duplicate parameter ", k->params[next], NULL);
+        values[next++] = f->value;
+    }
+    return 0;
+}
+
+static int build(weft__ep_parse *p, weft_reactor *r, bool server, weft_endpoint **out)
+{
+    const weft__ep_kind *k = NULL;
+    const char *values[WEFT__EP_MAX_PARAMS] = {0};
+    int err;
+    if ((err = find_kind(p, server, &k)) < 0 || (err = bind_fields(p, k, values)) < 0)
+        return err;
+    weft_endpoint *e = weft_calloc(1, sizeof *e);
+    if (!e) {
+        p->err = weft_failure_new(WEFT_ENOMEM, "out of memory making an endpoint");
+        return WEFT_ENOMEM;
+    }
+    e->r = r;
+    e->kind = k;
+    weft__ep_args args = {k, values};
+    if ((err = k->build(p, &args, e)) < 0) {
+        weft_free(e);
+        return err;
+    }
+    *out = e;
+    return 0;
+}
+
+static int parse(weft_reactor *r, bool server, const char *desc, weft_endpoint **out, weft_failure **err)
+{
+    weft__ep_parse p = {.desc = ""};
+    weft_endpoint *e = NULL;
+    int rc;
+    if (!desc) {
+        p.err = weft_failure_new(WEFT_EINVAL, "no endpoint string");
+        rc = weft_failure_code(p.err);
+    } else if ((rc = weft__ep_tokenize(&p, desc)) == 0) {
+        rc = build(&p, r, server, &e);
+    }
+    weft__ep_parse_free(&p);
+    *out = e;
+    if (err)
+        *err = p.err;
+    else
+        weft_failure_unref(p.err);
+    return rc;
+}
+
+int weft_endpoint_server(weft_reactor *r, const char *desc, weft_endpoint **out, weft_failure **err)
+{
+    return parse(r, true, desc, out, err);
+}
+
+int weft_endpoint_client(weft_reactor *r, const char *desc, weft_endpoint **out, weft_failure **err)
+{
+    return parse(r, false, desc, out, err);
+}
+
+void weft_endpoint_free(weft_endpoint *e)
+{
+    weft_free(e);
+}
+
+static weft_failure *wrong_direction(const weft_endpoint *e, const char *what)
+{
+    char desc[256];
+    weft_endpoint_describe(e, desc, sizeof desc);
+    return weft_failure_new(WEFT_EINVAL, "%s: a %s endpoint cannot %s", desc, e->kind->server ? "server" : "client",
+                            what);
+}
+
+weft_deferred *weft_endpoint_listen(weft_endpoint *e, weft_factory *factory)
+{
+    /* The Deferred first: made after a successful listen, its failure would
+     * leave a port nobody can stop. */
+    weft_deferred *d = weft_deferred_new(e->r);
+    if (!d)
+        return NULL;
+    if (!e->kind->listen) {
+        weft_deferred_errback(d, wrong_direction(e, "listen"));
+        return d;
+    }
+    char where[160];
+    weft_address_format(&e->addr, where, sizeof where);
+    weft_port *port = NULL;
+    int err = e->kind->listen(e, factory, &port);
+    if (err < 0)
+        weft_deferred_errback(d, weft_failure_new(err, "cannot listen on %s: %s", where, weft_strerror(err)));
+    else
+        weft_deferred_callback(d, port, NULL);
+    return d;
+}
+
+weft_deferred *weft_endpoint_connect(weft_endpoint *e, weft_factory *factory)
+{
+    if (!e->kind->connect)
+        return weft_fail(e->r, wrong_direction(e, "connect"));
+    return e->kind->connect(e, factory);
+}
+
+size_t weft_endpoint_describe(const weft_endpoint *e, char *buf, size_t size)
+{
+    weft__ep_out o = {.buf = buf, .size = size};
+    if (size)
+        buf[0] = '\0';
+    weft__ep_out_text(&o, e->kind->name);
+    e->kind->describe(e, &o);
+    return o.len;
+}
+
+bool weft__endpoint_equal(const weft_endpoint *a, const weft_endpoint *b)
+{
+    return a->kind == b->kind && weft_address_equal(&a->addr, &b->addr) && a->listen.backlog == b->listen.backlog &&
+           a->listen.reuse_port == b->listen.reuse_port && a->listen.mode == b->listen.mode &&
+           a->listen.lockfile == b->listen.lockfile && a->listen.max_accepts == b->listen.max_accepts &&
+           a->timeout == b->timeout && weft_address_equal(&a->bind, &b->bind);
+}

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/* The weft command end to end: a real process, its announced port read from
+ * its stderr, real connections through it, and a graceful SIGTERM. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test.h"
+
+extern char **environ;
+
+typedef struct proc {
+    pid_t pid;
+    int err_fd; /* its stderr */
+    char text[4096];
+    size_t len;
+} proc;
+
+static void spawn_weft(proc *p, char *const argv[])
+{
+    memset(p, 0, sizeof *p);
+    int fds[2];
+    cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    cr_assert_eq(posix_spawn(&p->pid, WEFT_CLI_PATH, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    p->err_fd = fds[0];
+}
+
+/* Reads the child's stderr until `needle` appears (or 10 s pass): waits on
+ * the output itself, never on a sleep. */
+static const char *wait_for(proc *p, const char *needle)
+{
+    for (int i = 0; i < 1000; i++) {
+        p->text[p->len] = '\0';
+        const char *at = strstr(p->text, needle);
+        if (at)
+            return at;
+        struct pollfd pfd = {p->err_fd, POLLIN, 0};
+        if (poll(&pfd, 1, 10000) <= 0)
+            break;
+        ssize_t n = read(p->err_fd, p->text + p->len, sizeof p->text - 1 - p->len);
+        if (n <= 0)
+            break;
+        p->len += (size_t)n;
+    }
+    cr_assert_fail("no '%s' in the output of weft:\n%s", needle, p->text);
+    return NULL;
+}
+
+/* The port after the last ':' of "listening on ... (127.0.0.1:PORT)". */
+static int announced_port(proc *p)
+{
+    const char *line = wait_for(p, "listening on");
+    const char *close = strchr(line, ')');
+    cr_assert_not_null(close);
+    const char *colon = close;
+    while (colon > line && *colon != ':')
+        colon--;
+    return atoi(colon + 1);
+}
+
+static int finish(proc *p, int sig)
+{
+    if (sig)
+        kill(p->pid, sig);
+    /* Keep what it still says: read to the end (it closes at exit). */
+    for (;;) {
+        struct pollfd pfd = {p->err_fd, POLLIN, 0};
+        if (poll(&pfd, 1, 30000) <= 0)
+            break;
+        ssize_t n = read(p->err_fd, p->text + p->len, sizeof p->text - 1 - p->len);
+        if (n <= 0)
+            break;
+        p->len += (size_t)n;
+    }
+    p->text[p->len] = '\0';
+    int status;
+    cr_assert_eq(waitpid(p->pid, &status, 0), p->pid);
+    close(p->err_fd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* A client: connects, sends, collects until it has `want` bytes. */
+typedef struct client {
+    weft_protocol base;
+    char got[1 << 16];
+    size_t len;
+    bool lost;
+} client;
+
+static void client_data(weft_protocol *p, const void *data, size_t len)
+{
+    client *c = (client *)p;
+    memcpy(c->got + c->len, data, len);
+    c->len += len;
+}
+
+static void client_lost(weft_protocol *p, const weft_failure *why)
+{
+    (void)why;
+    ((client *)p)->lost = true;
+}
+
+static const weft_protocol_ops client_ops = {.data_received = client_data, .connection_lost = client_lost};
+
+typedef struct one_factory {
+    weft_factory base;
+    client *c;
+} one_factory;
+
+static weft_protocol *build_one(weft_factory *f, const weft_address *peer)
+{
+    (void)peer;
+    return &((one_factory *)f)->c->base;
+}
+
+static const weft_factory_ops one_ops = {.build = build_one};
+
+static void round_trip(weft_reactor *r, int port, client *c)
+{
+    one_factory f = {.base.ops = &one_ops, .c = c};
+    c->base.ops = &client_ops;
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", port, &a), 0);
+    weft_deferred *d = weft_connect(r, &a, &f.base, NULL);
+    cr_assert_eq(weft_reactor_run_until(r, d, 10), 0);
+    weft_result res;
+    cr_assert(weft_deferred_peek(d, &res));
+    cr_assert(!weft_failed(res), "connect: %s", weft_failure_message(weft_result_failure(res)));
+    weft_deferred_unref(d);
+    char msg[1000];
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg[i] = (char)('a' + i % 26);
+    for (int k = 0; k < 20; k++)
+        cr_assert_eq(weft_transport_write(c->base.transport, msg, sizeof msg), 0);
+    for (int i = 0; i < 1000 && c->len < 20 * sizeof msg; i++)
+        weft_reactor_iterate(r, 1);
+    cr_assert_eq(c->len, 20 * sizeof msg);
+    cr_assert_eq(memcmp(c->got, msg, sizeof msg), 0);
+}
+
+static void close_client(weft_reactor *r, client *c)
+{
+    weft_transport_lose_connection(c->base.transport);
+    for (int i = 0; i < 1000 && !c->lost; i++)
+        weft_reactor_iterate(r, 1);
+    cr_assert(c->lost);
+}
+
+WEFT_TEST(cli, echo_serves_and_stops_gracefully, .timeout = 60)
+{
+    proc p;
+    char *argv[] = {"weft", "echo", "--listen", "tcp:0:interface=127.0.0.1", NULL};
+    spawn_weft(&p, argv);
+    int port = announced_port(&p);
+    cr_assert_gt(port, 0);
+    weft_reactor *r = weft_test_reactor();
+    client c = {0};
+    round_trip(r, port, &c);
+    close_client(r, &c);
+    weft_reactor_free(r);
+    cr_assert_eq(finish(&p, SIGTERM), 0);
+}
+
+WEFT_TEST(cli, portforward_end_to_end, .timeout = 60)
+{
+    proc echo, fwd;
+    char *eargv[] = {"weft", "echo", "--listen", "tcp:0:interface=127.0.0.1", NULL};
+    spawn_weft(&echo, eargv);
+    int eport = announced_port(&echo);
+    char target[64];
+    snprintf(target, sizeof target, "tcp:host=127.0.0.1:port=%d", eport);
+    char *fargv[] = {"weft", "portforward", "--listen", "tcp:0:interface=127.0.0.1", "--connect", target, NULL};
+    spawn_weft(&fwd, fargv);
+    int fport = announced_port(&fwd);
+    weft_reactor *r = weft_test_reactor();
+    client c = {0};
+    round_trip(r, fport, &c);
+    close_client(r, &c);
+    weft_reactor_free(r);
+    cr_assert_eq(finish(&fwd, SIGINT), 0);
+    cr_assert_eq(finish(&echo, SIGTERM), 0);
+}
+
+WEFT_TEST(cli, sigterm_waits_for_open_connections_then_closes_them, .timeout = 60)
+{
+    proc p;
+    char *argv[] = {"weft", "echo", "--listen", "tcp:0:interface=127.0.0.1", "--grace", "0.2", NULL};
+    spawn_weft(&p, argv);
+    int port = announced_port(&p);
+    weft_reactor *r = weft_test_reactor();
+    client c = {0};
+    round_trip(r, port, &c);
+    kill(p.pid, SIGTERM);
+    wait_for(&p, "waiting up to 0.2s for 1 connection");
+    /* Our connection stays open past the grace period: the server closes it. */
+    for (int i = 0; i < 1000 && !c.lost; i++)
+        weft_reactor_iterate(r, 1);
+    cr_assert(c.lost, "the server closed the connection after the grace period");
+    cr_assert_eq(finish(&p, 0), 0);
+    cr_assert(strstr(p.text, "grace period over") != NULL);
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(cli, usage_errors)
+{
+    proc p;
+    char *bad_endpoint[] = {"weft", "echo", "--listen", "tcp:notaport", NULL};
+    spawn_weft(&p, bad_endpoint);
+    wait_for(&p, "notaport");
+    cr_assert_eq(finish(&p, 0), 2);
+
+    char *missing[] = {"weft", "portforward", "--listen", "tcp:0", NULL};
+    spawn_weft(&p, missing);
+    wait_for(&p, "--connect");
+    cr_assert_eq(finish(&p, 0), 2);
+
+    char *unknown[] = {"weft", "frobnicate", NULL};
+    spawn_weft(&p, unknown);
+    wait_for(&p, "no subcommand 'frobnicate'");
+    cr_assert_eq(finish(&p, 0), 2);
+
+    char *help[] = {"weft", "portforward", "--help", NULL};
+    spawn_weft(&p, help);
+    cr_assert_eq(finish(&p, 0), 0);
+}

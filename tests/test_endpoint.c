@@ -1,0 +1,663 @@
+/* SPDX-License-Identifier: MIT */
+/* Endpoint strings: what parses and how it describes itself (with the
+ * round trip through describe), what is refused and how the message names
+ * the bad part, escapes, and real listening and connecting through
+ * endpoints over 127.0.0.1, ::1, UNIX paths and abstract names. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../src/net/endpoint_int.h"
+#include "test.h"
+
+/* ---- parsing helpers ---- */
+
+typedef int (*parse_fn)(weft_reactor *, const char *, weft_endpoint **, weft_failure **);
+
+static weft_endpoint *parse_ok(weft_reactor *r, parse_fn parse, const char *s)
+{
+    weft_endpoint *e = NULL;
+    weft_failure *f = NULL;
+    int rc = parse(r, s, &e, &f);
+    cr_assert_eq(rc, 0, "\"%s\" should parse: %s", s, f ? weft_failure_message(f) : "(no failure)");
+    cr_assert_null(f);
+    cr_assert_not_null(e);
+    return e;
+}
+
+/* Parses `in`, checks its description is `want`, and that the description
+ * parses back to an equal endpoint with the same description. */
+static void check_describe(parse_fn parse, const char *in, const char *want)
+{
+    weft_reactor *r = weft_test_clock();
+    weft_endpoint *e = parse_ok(r, parse, in);
+    char got[512];
+    size_t n = weft_endpoint_describe(e, got, sizeof got);
+    cr_assert_str_eq(got, want, "\"%s\" describes as \"%s\", not \"%s\"", in, got, want);
+    cr_assert_eq(n, strlen(want));
+    weft_endpoint *again = parse_ok(r, parse, got);
+    cr_assert(weft__endpoint_equal(e, again), "\"%s\" does not round-trip through \"%s\"", in, got);
+    char got2[512];
+    weft_endpoint_describe(again, got2, sizeof got2);
+    cr_assert_str_eq(got2, got);
+    weft_endpoint_free(again);
+    weft_endpoint_free(e);
+    weft_reactor_free(r);
+}
+
+/* Checks `in` is refused with WEFT_EINVAL and exactly this message. */
+static void check_refused(parse_fn parse, const char *in, const char *message)
+{
+    weft_reactor *r = weft_test_clock();
+    weft_endpoint *e = (weft_endpoint *)&e; /* anything but NULL */
+    weft_failure *f = NULL;
+    int rc = parse(r, in, &e, &f);
+    cr_assert_eq(rc, WEFT_EINVAL, "\"%s\" should be refused (got %d)", in, rc);
+    cr_assert_null(e, "no endpoint is stored on failure");
+    cr_assert_not_null(f);
+    cr_assert_eq(weft_failure_code(f), WEFT_EINVAL);
+    cr_assert_str_eq(weft_failure_message(f), message, "\"%s\"", in);
+    weft_failure_unref(f);
+    weft_reactor_free(r);
+}
+
+/* ---- servers ---- */
+
+WEFT_TEST(endpoint, tcp_servers)
+{
+    static const char *const cases[][2] = {
+        {"tcp:80", "tcp:80"},
+        {"tcp:80:interface=127.0.0.1", "tcp:80:interface=127.0.0.1"},
+        {"tcp:1234:backlog=12:interface=10.0.0.1", "tcp:1234:interface=10.0.0.1:backlog=12"},
+        /* Positional fields in the order of Twisted's _parseTCP. */
+        {"tcp:80:127.0.0.1:5", "tcp:80:interface=127.0.0.1:backlog=5"},
+        {"tcp:port=80", "tcp:80"},
+        {"tcp:80:", "tcp:80"},
+        {"tcp:0", "tcp:0"},
+        {"tcp:65535", "tcp:65535"},
+        {"tcp:00080", "tcp:80"},
+        {"TCP:80", "tcp:80"},
+        {"tcp:80:interface=0.0.0.0", "tcp:80"},
+        {"tcp:80:backlog=50", "tcp:80"},
+        {"tcp:80:interface=", "tcp:80"},
+        {"tcp:80:interface=\\:\\:1", "tcp:80:interface=\\:\\:1"},
+        {"tcp6:80", "tcp6:80"},
+        /* tcp6's positional order is Twisted's too: port, backlog, interface. */
+        {"tcp6:80:5:\\:\\:1", "tcp6:80:interface=\\:\\:1:backlog=5"},
+        {"tcp6:80:interface=\\:\\:", "tcp6:80"},
+        {"tcp6:443:interface=127.0.0.1", "tcp6:443:interface=127.0.0.1"},
+        {"tcp6:80:interface=\\:\\:ffff\\:1.2.3.4", "tcp6:80:interface=\\:\\:ffff\\:1.2.3.4"},
+        /* A backslash may escape any character, even in the kind. */
+        {"\\t\\c\\p:\\8\\0", "tcp:80"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_describe(weft_endpoint_server, cases[i][0], cases[i][1]);
+}
+
+WEFT_TEST(endpoint, unix_servers)
+{
+    static const char *const cases[][2] = {
+        {"unix:/var/run/finger", "unix:/var/run/finger"},
+        {"unix:/var/run/finger:mode=0660", "unix:/var/run/finger:mode=0660"},
+        {"unix:/var/run/finger:mode=660", "unix:/var/run/finger:mode=0660"},
+        {"unix:/x:mode=0o600:lockfile=0:backlog=7", "unix:/x:mode=0600:lockfile=0:backlog=7"},
+        {"unix:/x:lockfile=1:mode=666", "unix:/x"},
+        {"unix:/p:0600:10:0", "unix:/p:mode=0600:lockfile=0:backlog=10"},
+        {"unix:address=/p", "unix:/p"},
+        {"unix:relative.sock", "unix:relative.sock"},
+        {"unix:@abstract", "unix:@abstract"},
+        {"unix:@abstract:lockfile=0", "unix:@abstract:lockfile=0"},
+        /* Twisted's test_escape and test_impliedEscape. */
+        {"unix:foo\\:bar\\=baz\\:qux\\\\", "unix:foo\\:bar\\=baz\\:qux\\\\"},
+        {"unix:address=foo=bar", "unix:foo\\=bar"},
+        {"unix:/tmp/a\\:b", "unix:/tmp/a\\:b"},
+        {"unix:@a\\:b\\\\c", "unix:@a\\:b\\\\c"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_describe(weft_endpoint_server, cases[i][0], cases[i][1]);
+}
+
+WEFT_TEST(endpoint, escapes_reach_the_address)
+{
+    weft_reactor *r = weft_test_clock();
+    weft_endpoint *e = parse_ok(r, weft_endpoint_server, "unix:/tmp/a\\:b\\\\c\\=d");
+    char text[128];
+    weft_address_format(&e->addr, text, sizeof text);
+    cr_assert_str_eq(text, "unix:/tmp/a:b\\c=d");
+    weft_endpoint_free(e);
+    e = parse_ok(r, weft_endpoint_client, "unix:@x\\:y");
+    weft_address_format(&e->addr, text, sizeof text);
+    cr_assert_str_eq(text, "unix:@x:y");
+    weft_endpoint_free(e);
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(endpoint, bad_servers)
+{
+    char long_path[300] = "unix:/";
+    memset(long_path + 6, 'a', 200);
+    char long_message[600];
+    snprintf(long_message, sizeof long_message, "%s: path '%s' is too long (at most 107 bytes)", long_path,
+             long_path + 5);
+    const char *const cases[][2] = {
+        {"", "empty endpoint string"},
+        {"bogus-type:nothing", "bogus-type:nothing: unknown endpoint type 'bogus-type' (servers: tcp, tcp6, unix)"},
+        {"ssl:443", "ssl:443: unknown endpoint type 'ssl' (servers: tcp, tcp6, unix)"},
+        {"tcp", "tcp: missing port"},
+        {"tcp:backlog=5", "tcp:backlog=5: missing port"},
+        {"tcp:abc", "tcp:abc: port 'abc' is not a number"},
+        {"tcp:", "tcp:: port '' is not a number"},
+        {"tcp:+80", "tcp:+80: port '+80' is not a number"},
+        {"tcp: 80", "tcp: 80: port ' 80' is not a number"},
+        {"tcp:65536", "tcp:65536: port '65536' is out of range (0-65535)"},
+        {"tcp:-1", "tcp:-1: port '-1' is out of range (0-65535)"},
+        {"tcp:99999999999999999999999", "tcp:99999999999999999999999: port '99999999999999999999999' is out of range (0-65535)"},
+        /* The example in endpoint.h. */
+        {"tcp:80:bogus=1", "tcp:80:bogus=1: unknown parameter 'bogus'"},
+        {"tcp:80:Interface=1.2.3.4", "tcp:80:Interface=1.2.3.4: unknown parameter 'Interface'"},
+        {"tcp:=5", "tcp:=5: unknown parameter ''"},
+        {"tcp:80:backlog=1:backlog=2", "tcp:80:backlog=1:backlog=2: duplicate parameter 'backlog'"},
+        {"tcp:80:127.0.0.1:interface=127.0.0.1", "tcp:80:127.0.0.1:interface=127.0.0.1: duplicate parameter 'interface'"},
+        {"tcp:port=80:81", "tcp:port=80:81: duplicate parameter 'port'"},
+        {"tcp:80:1.2.3.4:5:6", "tcp:80:1.2.3.4:5:6: unexpected positional field '6'"},
+        {"tcp:80:backlog=0", "tcp:80:backlog=0: backlog '0' is not a positive integer"},
+        {"tcp:80:backlog=x", "tcp:80:backlog=x: backlog 'x' is not a positive integer"},
+        {"tcp:80:backlog=99999999999", "tcp:80:backlog=99999999999: backlog '99999999999' is not a positive integer"},
+        {"tcp:80:interface=localhost",
+         "tcp:80:interface=localhost: interface 'localhost' is not an IP address (host names are not resolved yet)"},
+        {"tcp:80:interface=1.2.3", "tcp:80:interface=1.2.3: interface '1.2.3' is not an IP address (host names are not resolved yet)"},
+        {"port=80:tcp", "port=80:tcp: the endpoint type must come first, not the parameter 'port'"},
+        {"tcp:80\\", "tcp:80\\: a backslash at the end escapes nothing"},
+        {"\\", "\\: a backslash at the end escapes nothing"},
+        {"tcp:80:interface=\x01\xff", "tcp:80:interface=\\x01\\xff: interface '\\x01\\xff' is not an IP address (host names are not resolved yet)"},
+        {"unix", "unix: missing path"},
+        {"unix:", "unix:: empty path"},
+        {"unix:address=", "unix:address=: empty path"},
+        {"unix:@", "unix:@: empty abstract socket name after '@'"},
+        {"unix:/x:mode=999", "unix:/x:mode=999: bad mode '999' (octal permissions such as 0660)"},
+        {"unix:/x:mode=0", "unix:/x:mode=0: bad mode '0' (octal permissions such as 0660)"},
+        {"unix:/x:mode=", "unix:/x:mode=: bad mode '' (octal permissions such as 0660)"},
+        {"unix:/x:mode=0o", "unix:/x:mode=0o: bad mode '0o' (octal permissions such as 0660)"},
+        {"unix:/x:mode=17777", "unix:/x:mode=17777: bad mode '17777' (octal permissions such as 0660)"},
+        {"unix:/x:lockfile=2", "unix:/x:lockfile=2: bad lockfile '2' (0 or 1)"},
+        {"unix:/x:lockfile=yes", "unix:/x:lockfile=yes: bad lockfile 'yes' (0 or 1)"},
+        {"unix:/x:path=/y", "unix:/x:path=/y: unknown parameter 'path'"},
+        {"unix:/x:timeout=3", "unix:/x:timeout=3: unknown parameter 'timeout'"},
+        {long_path, long_message},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_refused(weft_endpoint_server, cases[i][0], cases[i][1]);
+}
+
+/* ---- clients ---- */
+
+WEFT_TEST(endpoint, clients)
+{
+    static const char *const cases[][2] = {
+        {"tcp:host=127.0.0.1:port=80", "tcp:host=127.0.0.1:port=80"},
+        {"tcp:127.0.0.1:80", "tcp:host=127.0.0.1:port=80"},
+        /* One positional field is whichever of host and port is missing. */
+        {"tcp:host=127.0.0.1:80", "tcp:host=127.0.0.1:port=80"},
+        {"tcp:127.0.0.1:port=80", "tcp:host=127.0.0.1:port=80"},
+        {"tcp:port=80:127.0.0.1", "tcp:host=127.0.0.1:port=80"},
+        {"TCP:1.2.3.4:80", "tcp:host=1.2.3.4:port=80"},
+        {"tcp:\\:\\:1:443:timeout=2.5", "tcp:host=\\:\\:1:port=443:timeout=2.5"},
+        {"tcp:10.0.0.1:80:bindAddress=192.0.2.100:timeout=9",
+         "tcp:host=10.0.0.1:port=80:timeout=9:bindAddress=192.0.2.100"},
+        {"tcp:host=\\:\\:1:port=80:bindAddress=\\:\\:1", "tcp:host=\\:\\:1:port=80:bindAddress=\\:\\:1"},
+        {"tcp:10.0.0.1:80:timeout=30", "tcp:host=10.0.0.1:port=80"},
+        {"tcp:10.0.0.1:80:timeout=30.0", "tcp:host=10.0.0.1:port=80"},
+        {"tcp:10.0.0.1:80:timeout=0.1", "tcp:host=10.0.0.1:port=80:timeout=0.1"},
+        {"tcp:10.0.0.1:80:timeout=.25", "tcp:host=10.0.0.1:port=80:timeout=0.25"},
+        {"tcp:10.0.0.1:80:timeout=1e-5", "tcp:host=10.0.0.1:port=80:timeout=1e-05"},
+        {"tcp:10.0.0.1:80:timeout=1e20", "tcp:host=10.0.0.1:port=80:timeout=1e+20"},
+        {"tcp:10.0.0.1:80:timeout=120", "tcp:host=10.0.0.1:port=80:timeout=120"},
+        {"tcp:10.0.0.1:80:bindAddress=", "tcp:host=10.0.0.1:port=80"},
+        {"tcp:10.0.0.1:65535", "tcp:host=10.0.0.1:port=65535"},
+        {"unix:path=/var/foo/bar", "unix:path=/var/foo/bar"},
+        {"unix:/var/foo/bar", "unix:path=/var/foo/bar"},
+        {"unix:/var/foo/bar:timeout=9", "unix:path=/var/foo/bar:timeout=9"},
+        {"unix:@name", "unix:path=@name"},
+        {"unix:path=a\\:b\\\\c=d", "unix:path=a\\:b\\\\c\\=d"},
+        {"UNIX:path=/x", "unix:path=/x"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_describe(weft_endpoint_client, cases[i][0], cases[i][1]);
+}
+
+WEFT_TEST(endpoint, bad_clients)
+{
+    static const char *const cases[][2] = {
+        {"tcp:example.com:80", "tcp:example.com:80: host 'example.com' is not an IP address (host names are not resolved yet)"},
+        {"tcp:host=localhost:port=80", "tcp:host=localhost:port=80: host 'localhost' is not an IP address (host names are not resolved yet)"},
+        {"tcp:host=[\\:\\:1]:port=80",
+         "tcp:host=[\\:\\:1]:port=80: host '[::1]': write IPv6 addresses without brackets, escaping their colons"},
+        {"tcp", "tcp: missing host"},
+        {"tcp:port=80", "tcp:port=80: missing host"},
+        {"tcp:host=1.2.3.4", "tcp:host=1.2.3.4: missing port"},
+        {"tcp:1.2.3.4", "tcp:1.2.3.4: missing port"},
+        {"tcp::80", "tcp::80: empty host"},
+        {"tcp:1.2.3.4:0", "tcp:1.2.3.4:0: port '0' is out of range (1-65535)"},
+        {"tcp:1.2.3.4:http", "tcp:1.2.3.4:http: port 'http' is not a number"},
+        {"tcp:1.2.3.4:80:x", "tcp:1.2.3.4:80:x: unexpected positional field 'x'"},
+        {"tcp:host=1.2.3.4:port=80:81", "tcp:host=1.2.3.4:port=80:81: unexpected positional field '81'"},
+        {"tcp:1.2.3.4:80:host=1.2.3.4", "tcp:1.2.3.4:80:host=1.2.3.4: unexpected positional field '80'"},
+        {"tcp:1.2.3.4:80:timeout=0", "tcp:1.2.3.4:80:timeout=0: timeout '0' is not a positive number of seconds"},
+        {"tcp:1.2.3.4:80:timeout=-1", "tcp:1.2.3.4:80:timeout=-1: timeout '-1' is not a positive number of seconds"},
+        {"tcp:1.2.3.4:80:timeout=abc", "tcp:1.2.3.4:80:timeout=abc: timeout 'abc' is not a positive number of seconds"},
+        {"tcp:1.2.3.4:80:timeout=inf", "tcp:1.2.3.4:80:timeout=inf: timeout 'inf' is not a positive number of seconds"},
+        {"tcp:1.2.3.4:80:timeout=nan", "tcp:1.2.3.4:80:timeout=nan: timeout 'nan' is not a positive number of seconds"},
+        {"tcp:1.2.3.4:80:timeout=0x10", "tcp:1.2.3.4:80:timeout=0x10: timeout '0x10' is not a positive number of seconds"},
+        {"tcp:1.2.3.4:80:timeout=1e999", "tcp:1.2.3.4:80:timeout=1e999: timeout '1e999' is not a positive number of seconds"},
+        {"tcp:1.2.3.4:80:timeout=1.5s", "tcp:1.2.3.4:80:timeout=1.5s: timeout '1.5s' is not a positive number of seconds"},
+        {"tcp:1.2.3.4:80:timeout=", "tcp:1.2.3.4:80:timeout=: timeout '' is not a positive number of seconds"},
+        {"tcp:1.2.3.4:80:bindAddress=\\:\\:1", "tcp:1.2.3.4:80:bindAddress=\\:\\:1: bindAddress '::1' is not of the host's address family"},
+        {"tcp:1.2.3.4:80:bindAddress=me",
+         "tcp:1.2.3.4:80:bindAddress=me: bindAddress 'me' is not an IP address (host names are not resolved yet)"},
+        {"tcp:1.2.3.4:80:interface=1.2.3.4", "tcp:1.2.3.4:80:interface=1.2.3.4: unknown parameter 'interface'"},
+        {"tcp:1.2.3.4:80:timeout=1:timeout=2", "tcp:1.2.3.4:80:timeout=1:timeout=2: duplicate parameter 'timeout'"},
+        {"tcp6:\\:\\:1:80", "tcp6:\\:\\:1:80: unknown endpoint type 'tcp6' (clients: tcp, unix)"},
+        {"unix", "unix: missing path"},
+        {"unix:path=", "unix:path=: empty path"},
+        {"unix:/a:/b", "unix:/a:/b: unexpected positional field '/b'"},
+        {"unix:path=/a:/b", "unix:path=/a:/b: duplicate parameter 'path'"},
+        {"unix:/a:lockfile=1", "unix:/a:lockfile=1: unknown parameter 'lockfile'"},
+        {"unix:/a:timeout=x", "unix:/a:timeout=x: timeout 'x' is not a positive number of seconds"},
+        {"host=1.2.3.4:tcp:80", "host=1.2.3.4:tcp:80: the endpoint type must come first, not the parameter 'host'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_refused(weft_endpoint_client, cases[i][0], cases[i][1]);
+}
+
+WEFT_TEST(endpoint, error_out_parameter_is_optional)
+{
+    weft_reactor *r = weft_test_clock();
+    weft_endpoint *e = NULL;
+    cr_assert_eq(weft_endpoint_server(r, "tcp:nope", &e, NULL), WEFT_EINVAL);
+    cr_assert_null(e);
+    cr_assert_eq(weft_endpoint_client(r, NULL, &e, NULL), WEFT_EINVAL);
+    weft_failure *f = NULL;
+    cr_assert_eq(weft_endpoint_client(r, NULL, &e, &f), WEFT_EINVAL);
+    cr_assert_str_eq(weft_failure_message(f), "no endpoint string");
+    weft_failure_unref(f);
+    f = (weft_failure *)&f;
+    cr_assert_eq(weft_endpoint_server(r, "tcp:80", &e, &f), 0);
+    cr_assert_null(f, "no failure is stored on success");
+    weft_endpoint_free(e);
+    weft_endpoint_free(NULL);
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(endpoint, describe_is_snprintf_like)
+{
+    weft_reactor *r = weft_test_clock();
+    weft_endpoint *e = parse_ok(r, weft_endpoint_server, "tcp:8080:interface=127.0.0.1");
+    const char *want = "tcp:8080:interface=127.0.0.1";
+    cr_assert_eq(weft_endpoint_describe(e, NULL, 0), strlen(want));
+    char small[9];
+    memset(small, 'x', sizeof small);
+    cr_assert_eq(weft_endpoint_describe(e, small, sizeof small), strlen(want));
+    cr_assert_str_eq(small, "tcp:8080");
+    char one[1] = {'x'};
+    cr_assert_eq(weft_endpoint_describe(e, one, 1), strlen(want));
+    cr_assert_eq(one[0], '\0');
+    weft_endpoint_free(e);
+    weft_reactor_free(r);
+}
+
+/* Every allocation failing in turn: parsing, refusing and describing must
+ * report WEFT_ENOMEM (never crash) and leak nothing. */
+static void parse_many(void *arg)
+{
+    weft_reactor *r = arg;
+    static const char *const servers[] = {"tcp:80:interface=\\:\\:1", "unix:/a\\:b:mode=0600", "tcp:80:bogus=1",
+                                          "nope:1", "tcp:80\\"};
+    static const char *const clients[] = {"tcp:127.0.0.1:80:timeout=2.5", "tcp:example.com:80", "unix:path="};
+    for (size_t i = 0; i < sizeof servers / sizeof servers[0] + sizeof clients / sizeof clients[0]; i++) {
+        bool server = i < sizeof servers / sizeof servers[0];
+        const char *s = server ? servers[i] : clients[i - sizeof servers / sizeof servers[0]];
+        weft_endpoint *e = NULL;
+        weft_failure *f = NULL;
+        int rc = (server ? weft_endpoint_server : weft_endpoint_client)(r, s, &e, &f);
+        cr_assert(rc == 0 || rc == WEFT_EINVAL || rc == WEFT_ENOMEM);
+        cr_assert((rc == 0) == (f == NULL));
+        if (f)
+            cr_assert_eq(weft_failure_code(f), rc);
+        char buf[128];
+        if (e)
+            weft_endpoint_describe(e, buf, sizeof buf);
+        weft_failure_unref(f);
+        weft_endpoint_free(e);
+    }
+}
+
+WEFT_TEST(endpoint, allocation_failures)
+{
+    weft_reactor *r = weft_test_clock();
+    cr_assert_gt(weft_test_each_alloc_failure(parse_many, r), 1);
+    weft_reactor_free(r);
+}
+
+/* ---- real sockets ---- */
+
+typedef struct echo {
+    weft_protocol base;
+} echo;
+
+static void echo_data(weft_protocol *p, const void *data, size_t len)
+{
+    cr_assert_eq(weft_transport_write(p->transport, data, len), 0);
+}
+
+static void free_protocol(weft_protocol *p)
+{
+    free(p);
+}
+
+static const weft_protocol_ops echo_ops = {.data_received = echo_data, .destroy = free_protocol};
+
+static weft_protocol *build_echo(weft_factory *f, const weft_address *peer)
+{
+    (void)f, (void)peer;
+    echo *e = calloc(1, sizeof *e);
+    e->base.ops = &echo_ops;
+    return &e->base;
+}
+
+static const weft_factory_ops echo_factory_ops = {.build = build_echo};
+
+typedef struct client {
+    weft_protocol base;
+    char got[64];
+    size_t len;
+    weft_deferred *done; /* fires on connection_lost */
+} client;
+
+static void client_data(weft_protocol *p, const void *data, size_t len)
+{
+    client *c = (client *)p;
+    cr_assert_leq(c->len + len, sizeof c->got);
+    memcpy(c->got + c->len, data, len);
+    c->len += len;
+    if (c->len == 5)
+        weft_transport_lose_connection(p->transport);
+}
+
+static void client_lost(weft_protocol *p, const weft_failure *why)
+{
+    (void)why;
+    weft_deferred_callback(((client *)p)->done, NULL, NULL);
+}
+
+static const weft_protocol_ops client_ops = {.data_received = client_data, .connection_lost = client_lost};
+
+typedef struct client_factory {
+    weft_factory base;
+    client *c;
+} client_factory;
+
+static weft_protocol *build_client(weft_factory *f, const weft_address *peer)
+{
+    (void)peer;
+    return &((client_factory *)f)->c->base;
+}
+
+static const weft_factory_ops client_factory_ops = {.build = build_client};
+
+/* Listens through a server string; returns the port from the Deferred. */
+static weft_port *listen_on(weft_reactor *r, weft_factory *f, const char *desc)
+{
+    weft_endpoint *e = parse_ok(r, weft_endpoint_server, desc);
+    weft_deferred *d = weft_endpoint_listen(e, f);
+    weft_endpoint_free(e); /* the endpoint may go once listen returns */
+    cr_assert_not_null(d);
+    weft_result res;
+    cr_assert(weft_deferred_peek(d, &res), "listen's Deferred has fired");
+    cr_assert(!weft_failed(res), "%s: %s", desc, weft_failed(res) ? weft_failure_message(weft_result_failure(res)) : "");
+    weft_port *port = res.value;
+    cr_assert_not_null(port);
+    weft_deferred_unref(d);
+    return port;
+}
+
+/* Connects through a client string, sends "hello", reads the echo. */
+static void echo_through(weft_reactor *r, const char *desc, weft_address *host)
+{
+    client c = {.base.ops = &client_ops, .done = weft_deferred_new(r)};
+    client_factory cf = {.base.ops = &client_factory_ops, .c = &c};
+    weft_endpoint *e = parse_ok(r, weft_endpoint_client, desc);
+    weft_deferred *d = weft_endpoint_connect(e, &cf.base);
+    weft_endpoint_free(e);
+    cr_assert_not_null(d);
+    cr_assert_eq(weft_reactor_run_until(r, d, 10), 0);
+    weft_result res;
+    cr_assert(weft_deferred_peek(d, &res));
+    cr_assert(!weft_failed(res), "%s: %s", desc, weft_failed(res) ? weft_failure_message(weft_result_failure(res)) : "");
+    cr_assert_eq(res.value, &c.base);
+    weft_deferred_unref(d);
+    if (host)
+        cr_assert_eq(weft_transport_host(c.base.transport, host), 0);
+    cr_assert_eq(weft_transport_write(c.base.transport, "hello", 5), 0);
+    cr_assert_eq(weft_reactor_run_until(r, c.done, 10), 0);
+    cr_assert_eq(c.len, 5);
+    cr_assert_eq(memcmp(c.got, "hello", 5), 0);
+    weft_deferred_unref(c.done);
+}
+
+/* Takes d's failure out (so it counts as handled), checks its code, and
+ * copies its message into msg. Drops d. */
+static void take_failure(weft_deferred *d, int code, char *msg, size_t size)
+{
+    cr_assert_not_null(d);
+    weft_result res;
+    cr_assert_eq(weft_deferred_take(d, &res), 0, "the Deferred has fired");
+    cr_assert(weft_failed(res));
+    weft_failure *why = weft_result_failure(res);
+    cr_assert_eq(weft_failure_code(why), code, "%s: %s", weft_err_name(weft_failure_code(why)),
+                 weft_failure_message(why));
+    snprintf(msg, size, "%s", weft_failure_message(why));
+    weft_result_free(res);
+    weft_deferred_unref(d);
+}
+
+static void stop(weft_reactor *r, weft_port *port)
+{
+    weft_deferred_unref(weft_port_stop(port));
+    weft_reactor_iterate(r, 0); /* the second phase of closes */
+}
+
+static void echo_over_ip(const char *server, const char *host_text, const char *client_fmt)
+{
+    weft_reactor *r = weft_test_reactor();
+    weft_factory f = {.ops = &echo_factory_ops};
+    weft_port *port = listen_on(r, &f, server);
+    weft_address a;
+    cr_assert_eq(weft_port_address(port, &a), 0);
+    int n = weft_address_port(&a);
+    cr_assert_gt(n, 0, "the real port is read back from the port");
+    char want[64], got[64];
+    snprintf(want, sizeof want, strchr(host_text, ':') ? "[%s]:%d" : "%s:%d", host_text, n);
+    weft_address_format(&a, got, sizeof got);
+    cr_assert_str_eq(got, want);
+    char desc[128];
+    snprintf(desc, sizeof desc, client_fmt, n);
+    echo_through(r, desc, NULL);
+    stop(r, port);
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(endpoint, echo_tcp_ipv4)
+{
+    echo_over_ip("tcp:0:interface=127.0.0.1", "127.0.0.1", "tcp:127.0.0.1:%d");
+}
+
+WEFT_TEST(endpoint, echo_tcp_ipv6)
+{
+    echo_over_ip("tcp6:0:interface=\\:\\:1", "::1", "tcp:host=\\:\\:1:port=%d:timeout=5");
+}
+
+WEFT_TEST(endpoint, echo_tcp_with_ipv6_interface_on_tcp)
+{
+    /* As in Twisted, "tcp" listens on IPv6 when given an IPv6 interface. */
+    echo_over_ip("tcp:0:\\:\\:1:5", "::1", "tcp:\\:\\:1:%d");
+}
+
+WEFT_TEST(endpoint, connect_with_bind_address)
+{
+    weft_reactor *r = weft_test_reactor();
+    weft_factory f = {.ops = &echo_factory_ops};
+    weft_port *port = listen_on(r, &f, "tcp:0:interface=127.0.0.1");
+    weft_address a;
+    cr_assert_eq(weft_port_address(port, &a), 0);
+    char desc[128];
+    snprintf(desc, sizeof desc, "tcp:127.0.0.1:%d:bindAddress=127.0.0.1", weft_address_port(&a));
+    weft_address host;
+    echo_through(r, desc, &host);
+    char text[64];
+    weft_address_format(&host, text, sizeof text);
+    cr_assert_eq(strncmp(text, "127.0.0.1:", 10), 0, "bound to %s", text);
+    stop(r, port);
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(endpoint, echo_unix_path)
+{
+    char path[64], lock[80], server[128], client_desc[128];
+    snprintf(path, sizeof path, "/tmp/weft-endpoint-%d.sock", (int)getpid());
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    unlink(path);
+    unlink(lock);
+    snprintf(server, sizeof server, "unix:%s:mode=0600", path);
+    snprintf(client_desc, sizeof client_desc, "unix:path=%s:timeout=5", path);
+    weft_reactor *r = weft_test_reactor();
+    weft_factory f = {.ops = &echo_factory_ops};
+    weft_port *port = listen_on(r, &f, server);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0600, "mode=0600 was applied (got %o)", st.st_mode & 07777);
+    cr_assert_eq(access(lock, F_OK), 0, "lockfile defaults to 1, as in Twisted");
+    weft_address a;
+    cr_assert_eq(weft_port_address(port, &a), 0);
+    char text[128], want[128];
+    weft_address_format(&a, text, sizeof text);
+    snprintf(want, sizeof want, "unix:%s", path);
+    cr_assert_str_eq(text, want);
+    echo_through(r, client_desc, NULL);
+    stop(r, port);
+    cr_assert_neq(access(path, F_OK), 0, "the socket file is gone");
+    cr_assert_neq(access(lock, F_OK), 0, "the lock file is gone");
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(endpoint, echo_unix_path_with_escaped_colon)
+{
+    char path[64], server[128], client_desc[128];
+    snprintf(path, sizeof path, "/tmp/weft-endpoint-%d:colon.sock", (int)getpid());
+    unlink(path);
+    snprintf(server, sizeof server, "unix:/tmp/weft-endpoint-%d\\:colon.sock:lockfile=0", (int)getpid());
+    snprintf(client_desc, sizeof client_desc, "unix:/tmp/weft-endpoint-%d\\:colon.sock", (int)getpid());
+    weft_reactor *r = weft_test_reactor();
+    weft_factory f = {.ops = &echo_factory_ops};
+    weft_port *port = listen_on(r, &f, server);
+    cr_assert_eq(access(path, F_OK), 0, "the escaped colon is part of the path");
+    echo_through(r, client_desc, NULL);
+    stop(r, port);
+    cr_assert_neq(access(path, F_OK), 0);
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(endpoint, echo_unix_abstract)
+{
+    char server[64], client_desc[64];
+    snprintf(server, sizeof server, "unix:@weft-endpoint-%d", (int)getpid());
+    snprintf(client_desc, sizeof client_desc, "unix:path=@weft-endpoint-%d", (int)getpid());
+    weft_reactor *r = weft_test_reactor();
+    weft_factory f = {.ops = &echo_factory_ops};
+    weft_port *port = listen_on(r, &f, server);
+    weft_address a;
+    cr_assert_eq(weft_port_address(port, &a), 0);
+    char text[64];
+    weft_address_format(&a, text, sizeof text);
+    cr_assert_str_eq(text, server, "%s", text);
+    echo_through(r, client_desc, NULL);
+    stop(r, port);
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(endpoint, listen_error_names_the_address)
+{
+    weft_reactor *r = weft_test_reactor();
+    weft_factory f = {.ops = &echo_factory_ops};
+    weft_port *port = listen_on(r, &f, "tcp:0:interface=127.0.0.1");
+    weft_address a;
+    cr_assert_eq(weft_port_address(port, &a), 0);
+    char desc[64], where[64];
+    snprintf(desc, sizeof desc, "tcp:%d:interface=127.0.0.1", weft_address_port(&a));
+    snprintf(where, sizeof where, "127.0.0.1:%d", weft_address_port(&a));
+    weft_endpoint *e = parse_ok(r, weft_endpoint_server, desc);
+    weft_deferred *d = weft_endpoint_listen(e, &f);
+    weft_endpoint_free(e);
+    char msg[256];
+    take_failure(d, -EADDRINUSE, msg, sizeof msg);
+    cr_assert(strstr(msg, where), "\"%s\" names %s", msg, where);
+    stop(r, port);
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(endpoint, wrong_direction)
+{
+    weft_reactor *r = weft_test_clock();
+    weft_factory f = {.ops = &echo_factory_ops};
+    weft_endpoint *e = parse_ok(r, weft_endpoint_client, "tcp:127.0.0.1:9");
+    char msg[256];
+    take_failure(weft_endpoint_listen(e, &f), WEFT_EINVAL, msg, sizeof msg);
+    cr_assert_str_eq(msg, "tcp:host=127.0.0.1:port=9: a client endpoint cannot listen");
+    weft_endpoint_free(e);
+    e = parse_ok(r, weft_endpoint_server, "tcp:0");
+    take_failure(weft_endpoint_connect(e, &f), WEFT_EINVAL, msg, sizeof msg);
+    cr_assert_str_eq(msg, "tcp:0: a server endpoint cannot connect");
+    weft_endpoint_free(e);
+    weft_reactor_free(r);
+}
+
+/* The timeout reaches weft_connect: on a fake clock, the attempt's timer is
+ * due at exactly the timeout, and firing it fails the attempt. */
+static void check_timeout(const char *suffix, double want)
+{
+    char path[64], server[96], client_desc[128];
+    snprintf(path, sizeof path, "@weft-endpoint-timeout-%d", (int)getpid());
+    snprintf(server, sizeof server, "unix:%s", path);
+    snprintf(client_desc, sizeof client_desc, "unix:%s%s", path, suffix);
+    weft_reactor *r = weft_test_clock();
+    weft_factory f = {.ops = &echo_factory_ops};
+    weft_port *port = listen_on(r, &f, server);
+    client c = {.base.ops = &client_ops};
+    client_factory cf = {.base.ops = &client_factory_ops, .c = &c};
+    weft_endpoint *e = parse_ok(r, weft_endpoint_client, client_desc);
+    weft_deferred *d = weft_endpoint_connect(e, &cf.base);
+    weft_endpoint_free(e);
+    weft_timer t;
+    cr_assert_eq(weft_clock_calls(r, &t, 1), 1);
+    cr_assert_float_eq(weft_timer_time(r, t), want, 1e-9);
+    /* No iteration has run, so the connection cannot have completed. */
+    cr_assert_eq(weft_clock_advance(r, want - 0.125), 0);
+    cr_assert(!weft_deferred_called(d));
+    cr_assert_eq(weft_clock_advance(r, 0.125), 0);
+    char msg[256];
+    take_failure(d, WEFT_ETIMEDOUT, msg, sizeof msg);
+    stop(r, port);
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(endpoint, connect_timeout_given)
+{
+    check_timeout(":timeout=2.5", 2.5);
+}
+
+WEFT_TEST(endpoint, connect_timeout_default)
+{
+    check_timeout("", 30);
+}
