@@ -15,7 +15,7 @@ deps:
 	@./scripts/deps
 
 run: all
-	$(BUILD)/release/examples/clock
+	$(BUILD)/release/weft echo --listen tcp:8000
 
 # gcc with ASan+UBSan runs every test (reactor suites once per backend);
 # clang builds everything warning-free (fuzz targets included) and runs the
