@@ -26,6 +26,7 @@
 #include "timer.h"
 #include "transport.h"
 #include "trigger.h"
+#include "udp.h"
 #include "wire.h"
 
 #endif
