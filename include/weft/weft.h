@@ -7,6 +7,7 @@
 #include "address.h"
 #include "alloc.h"
 #include "base.h"
+#include "client_service.h"
 #include "deferred.h"
 #include "deferred_list.h"
 #include "deferred_queue.h"
@@ -16,7 +17,6 @@
 #include "flow.h"
 #include "log.h"
 #include "looping_call.h"
-#include "policies.h"
 #include "portforward.h"
 #include "protocol.h"
 #include "reactor.h"
@@ -27,6 +27,7 @@
 #include "transport.h"
 #include "trigger.h"
 #include "udp.h"
+#include "wrapping_factory.h"
 #include "wire.h"
 
 #endif

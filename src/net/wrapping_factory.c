@@ -4,11 +4,11 @@
  * forwards every event to the inner protocol and sits on the factory's list
  * of open connections while its connection lives.
  */
-#include "../../core/internal.h"
-#include "../../core/list.h"
+#include "../core/internal.h"
+#include "../core/list.h"
 #include "weft/alloc.h"
 #include "weft/deferred.h"
-#include "weft/policies.h"
+#include "weft/wrapping_factory.h"
 #include "weft/transport.h"
 
 struct weft_wrapping_factory {

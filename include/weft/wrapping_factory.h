@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Protocol wrappers, after twisted.protocols.policies: a wrapping factory
+ * The wrapping factory, after twisted.protocols.policies.WrappingFactory: it
  * builds each connection's protocol with another factory and wraps it, so it
  * can watch every connection: count them, close them all, and tell when the
  * last one is gone (what a graceful shutdown needs), or refuse connections
  * past a limit (LimitConnectionsByPeer / limitTotalConnectionsFactory).
  */
-#ifndef WEFT_POLICIES_H
-#define WEFT_POLICIES_H
+#ifndef WEFT_WRAPPING_FACTORY_H
+#define WEFT_WRAPPING_FACTORY_H
 
 #include "base.h"
 #include "protocol.h"
