@@ -29,6 +29,12 @@ void weft__reactor_set_hook(weft_reactor *r, const weft__reactor_hook *hook);
  * true, with nothing left to wake the poll (weft_reactor_run_until). */
 void weft__reactor_wake(weft_reactor *r);
 
+/* Extension slots: state an upper layer hangs off a reactor, freed (by the
+ * given function) when the reactor is. One per slot. */
+enum { WEFT__EXT_MEMORY, WEFT__EXT_COUNT };
+void *weft__reactor_ext(const weft_reactor *r, int slot);
+void weft__reactor_set_ext(weft_reactor *r, int slot, void *state, weft_destroy_fn free_state);
+
 /* Ends run at the end of this iteration, with no more system events. */
 void weft__reactor_crash(weft_reactor *r);
 

@@ -111,6 +111,9 @@ void weft_reactor_free(weft_reactor *r)
         run_posts(r);
     if (r->hook.free)
         r->hook.free(r->hook.state);
+    for (int i = 0; i < WEFT__EXT_COUNT; i++)
+        if (r->ext[i].free)
+            r->ext[i].free(r->ext[i].state);
     weft__signals_fini(r);
     weft__cft_fini(r);
     weft__timers_fini(r);
@@ -408,6 +411,17 @@ void *weft__reactor_hook_state(weft_reactor *r)
 void weft__reactor_set_hook(weft_reactor *r, const weft__reactor_hook *hook)
 {
     r->hook = *hook;
+}
+
+void *weft__reactor_ext(const weft_reactor *r, int slot)
+{
+    return r->ext[slot].state;
+}
+
+void weft__reactor_set_ext(weft_reactor *r, int slot, void *state, weft_destroy_fn free_state)
+{
+    r->ext[slot].state = state;
+    r->ext[slot].free = free_state;
 }
 
 void weft__reactor_wake(weft_reactor *r)

@@ -121,6 +121,10 @@ struct weft_reactor {
     bool wake_now; /* weft__reactor_wake: the next poll does not block */
     double shutdown_timeout;
     weft__reactor_hook hook;
+    struct {
+        void *state;
+        weft_destroy_fn free;
+    } ext[WEFT__EXT_COUNT];
 
     /* the close step: posts in order, appended at the tail */
     weft__post *posts, **posts_tail;

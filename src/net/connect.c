@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "socket_int.h"
 #include "stream.h"
 #include "weft/alloc.h"
 #include "weft/deferred.h"
@@ -105,6 +106,8 @@ static void on_cancel(void *arg, weft_deferred *d)
 weft_deferred *weft_connect(weft_reactor *r, const weft_address *addr, weft_factory *factory,
                             const weft_connect_options *opts)
 {
+    if (weft__memory_reactor(r))
+        return weft__memory_connect(r, addr, factory, opts);
     weft_connect_options o = opts ? *opts : (weft_connect_options){0};
     weft_deferred *d = weft_deferred_new(r);
     connector *c = d ? weft_calloc(1, sizeof *c) : NULL;

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "socket_int.h"
 #include "stream.h"
 #include "weft/alloc.h"
 #include "weft/deferred.h"
@@ -173,6 +174,8 @@ static void port_free(weft_port *p)
 int weft_listen(weft_reactor *r, const weft_address *addr, weft_factory *factory, const weft_listen_options *opts,
                 weft_port **out)
 {
+    if (weft__memory_reactor(r))
+        return weft__memory_listen(r, addr, factory, opts, out);
     weft_listen_options o = opts ? *opts : (weft_listen_options){0};
     int family = weft_address_family(addr);
     if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
@@ -242,10 +245,25 @@ int weft_port_address(const weft_port *p, weft_address *out)
     return 0;
 }
 
+weft_port *weft__port_fake(weft_reactor *r, const weft_address *addr, weft_factory *factory)
+{
+    weft_port *p = weft_calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->r = r;
+    p->factory = factory;
+    p->addr = *addr;
+    p->fd = p->lock_fd = p->reserve_fd = -1;
+    weft_factory_start(factory);
+    return p;
+}
+
 weft_deferred *weft_port_stop(weft_port *p)
 {
     weft_reactor *r = p->r;
     weft_factory *f = p->factory;
+    if (p->fd < 0 && weft__memory_reactor(r))
+        weft__memory_port_stopped(r, p);
     port_free(p);
     weft_factory_stop(f);
     return weft_succeed(r, NULL, NULL);

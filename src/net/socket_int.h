@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* Between listen.c, connect.c and memory_reactor.c: how a memory reactor
+ * takes over listening and connecting. */
+#ifndef WEFT_NET_SOCKET_INT_H
+#define WEFT_NET_SOCKET_INT_H
+
+#include "../core/internal.h"
+#include "weft/socket.h"
+
+/* A port with no socket, for the memory reactor. NULL when out of memory. */
+weft_port *weft__port_fake(weft_reactor *r, const weft_address *addr, weft_factory *factory);
+
+/* Whether r records instead of connecting; then these do the recording. */
+static inline bool weft__memory_reactor(const weft_reactor *r)
+{
+    return weft__reactor_ext(r, WEFT__EXT_MEMORY) != NULL;
+}
+int weft__memory_listen(weft_reactor *r, const weft_address *addr, weft_factory *factory,
+                        const weft_listen_options *opts, weft_port **out);
+weft_deferred *weft__memory_connect(weft_reactor *r, const weft_address *addr, weft_factory *factory,
+                                    const weft_connect_options *opts);
+/* A fake port stopped: the memory reactor marks its record. */
+void weft__memory_port_stopped(weft_reactor *r, weft_port *port);
+
+#endif
