@@ -10,7 +10,8 @@
  *     callback may fail (return weft_err) and an errback may recover (return
  *     a value). A NULL function in a pair passes the result through.
  *   - Firing twice returns WEFT_EALREADYCALLED. Pairs added after firing run
- *     at once, inside the add call.
+ *     at once, inside the add call - except pairs added from inside the
+ *     Deferred's own running chain, which run when the chain reaches them.
  *   - A step that returns a Deferred (weft_chain) pauses the chain until that
  *     Deferred fires, then goes on with its result.
  *   - pause/unpause hold the chain; cancel runs the canceller, or errbacks
@@ -35,7 +36,9 @@
  * freed with it.
  *
  * Every Deferred belongs to a reactor (for its logger and, through
- * add_timeout and defer_later, its clock) and to that reactor's thread.
+ * add_timeout and defer_later, its clock) and to that reactor's thread. All
+ * of a reactor's Deferreds must be gone before it is freed: cancel or fire
+ * what is pending (a defer_later timer still pending holds a reference).
  */
 #ifndef WEFT_DEFERRED_H
 #define WEFT_DEFERRED_H
@@ -141,7 +144,9 @@ WEFT_API weft_deferred *weft__fail(weft_reactor *r, weft_failure *f, const char 
 /* maybeDeferred: calls fn(arg) and returns its result as a Deferred - the
  * Deferred it returned, or a new one fired with its value or failure. NULL
  * when out of memory (the result is then freed). */
-WEFT_API weft_deferred *weft_maybe_deferred(weft_reactor *r, weft_result (*fn)(void *arg), void *arg);
+#define weft_maybe_deferred(r, fn, arg) weft__maybe_deferred((r), (fn), (arg), __FILE__, __LINE__)
+WEFT_API weft_deferred *weft__maybe_deferred(weft_reactor *r, weft_result (*fn)(void *arg), void *arg, const char *file,
+                                             int line);
 
 /*
  * addTimeout: cancels d if it has not fired `seconds` from now; a
@@ -154,7 +159,8 @@ WEFT_API WEFT_NODISCARD int weft_deferred_add_timeout(weft_deferred *d, double s
 /*
  * deferLater: a Deferred that, `seconds` from now, fires with fn(arg)'s
  * result (fn may be NULL: fires with none). Cancelling it cancels the call
- * and errbacks with WEFT_ECANCELED. NULL when out of memory.
+ * and errbacks with WEFT_ECANCELED; firing it first cancels the timer too.
+ * NULL when out of memory.
  */
 WEFT_API weft_deferred *weft_defer_later(weft_reactor *r, double seconds, weft_result (*fn)(void *arg), void *arg);
 

@@ -3,7 +3,8 @@
  * DeferredSemaphore and DeferredLock: limits on how many callers proceed at
  * once, waited for through Deferreds. A lock is a semaphore of one token.
  * Waiters are served first come, first served. Single-threaded, like every
- * Deferred.
+ * Deferred. A semaphore must outlive the Deferreds weft_semaphore_run
+ * returned, whose chains release it.
  */
 #ifndef WEFT_SEMAPHORE_H
 #define WEFT_SEMAPHORE_H

@@ -64,6 +64,7 @@ int weft_deferred_add_timeout(weft_deferred *d, double seconds)
 /* ---- defer_later ---- */
 
 typedef struct later_ctx {
+    weft_reactor *r;
     weft_deferred *d; /* the timer's reference, until it fires */
     weft_timer timer;
     weft_result (*fn)(void *arg);
@@ -74,9 +75,24 @@ static void later_fire(void *arg)
 {
     later_ctx *c = arg;
     weft_deferred *d = c->d;
+    c->d = NULL; /* the timer has done its part */
     /* The chain's first step frees c. */
     weft_deferred_callback(d, NULL, NULL);
     weft_deferred_unref(d);
+}
+
+/* Frees the context once the chain's first step has run or been dropped.
+ * If the caller fired the Deferred before the timer did, the timer goes
+ * too, with the reference it held. */
+static void later_free(void *arg)
+{
+    later_ctx *c = arg;
+    if (c->d && weft_timer_cancel(c->r, c->timer) == 0) {
+        weft_deferred *d = c->d;
+        c->d = NULL;
+        weft_deferred_unref(d);
+    }
+    weft_free(c);
 }
 
 static weft_result later_call(void *arg, weft_result ignored)
@@ -89,9 +105,10 @@ static weft_result later_call(void *arg, weft_result ignored)
 static void later_cancel(void *arg, weft_deferred *d)
 {
     later_ctx *c = arg;
-    weft_timer_cancel(weft_deferred_reactor(d), c->timer);
-    c->d = NULL;
-    weft_deferred_unref(d); /* the timer's reference; cancel holds its own */
+    if (weft_timer_cancel(c->r, c->timer) == 0) {
+        c->d = NULL;
+        weft_deferred_unref(d); /* the timer's reference; cancel holds its own */
+    }
 }
 
 weft_deferred *weft_defer_later(weft_reactor *r, double seconds, weft_result (*fn)(void *arg), void *arg)
@@ -102,9 +119,9 @@ weft_deferred *weft_defer_later(weft_reactor *r, double seconds, weft_result (*f
         weft_free(c);
         return NULL;
     }
-    *c = (later_ctx){.d = d, .fn = fn, .arg = arg};
+    *c = (later_ctx){.r = r, .d = d, .fn = fn, .arg = arg};
     /* A fresh Deferred has inline room, so this cannot fail; checked anyway. */
-    if (weft_deferred_add_callbacks_full(d, later_call, NULL, c, weft_free) < 0) {
+    if (weft_deferred_add_callbacks_full(d, later_call, NULL, c, later_free) < 0) {
         weft_free(c);
         weft_deferred_unref(d);
         return NULL;

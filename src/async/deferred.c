@@ -6,6 +6,13 @@
  * so long chains of chains do not grow the C stack. The stack is intrusive
  * (chain_prev), so running a chain never allocates.
  *
+ * A Deferred on a run stack (`stacked`) is in the middle of its own loop,
+ * like Twisted's _runningCallbacks but for the whole time it is on the
+ * stack, not only while a callback runs: pairs added to it (or an unpause)
+ * from a callback higher up run when the loop gets back to it, still within
+ * the outermost fire/add/unpause call. Running it again in a nested loop
+ * would reuse its chain_prev link and corrupt the outer stack.
+ *
  * References: a waiting Deferred (`waiting_on` set) is kept alive by the
  * continuation entry in the Deferred it waits on (a strong reference); the
  * waiting side's pointer is weak and is cleared if the other is destroyed
@@ -32,11 +39,11 @@ struct weft_deferred {
     uint32_t refs;
     uint32_t paused;
     bool called;
-    bool running;  /* a callback of this Deferred is being called */
+    bool stacked;  /* on a run stack: its chain is being run (see above) */
     bool suppress; /* cancelled with no canceller: absorb one late firing */
     weft_result result;
     weft_deferred *waiting_on; /* weak; see the top of this file */
-    weft_deferred *chain_prev; /* the run stack */
+    weft_deferred *chain_prev; /* the run stack; the destroy list once unreachable */
     weft_canceller_fn canceller;
     void *canceller_arg;
     entry *ents;
@@ -105,22 +112,25 @@ static void report_unhandled(weft_deferred *d)
         weft_free(text);
 }
 
-/* Drops an entry that will never run. */
-static void drop_entry(entry *e)
+/* Drops an entry that will never run. A waiter whose last reference was
+ * that entry's joins the destroy list `later` instead of being destroyed here:
+ * recursing would overflow the stack on a long chain of waiting Deferreds. */
+static void drop_entry(entry *e, weft_deferred **later)
 {
     if (e->cb == continue_marker) {
         weft_deferred *waiter = e->arg;
         waiter->waiting_on = NULL;
-        weft_deferred_unref(waiter);
+        if (--waiter->refs == 0) {
+            waiter->chain_prev = *later;
+            *later = waiter;
+        }
     } else if (e->arg_free) {
         e->arg_free(e->arg);
     }
 }
 
-void weft_deferred_unref(weft_deferred *d)
+static void destroy_deferred(weft_deferred *d, weft_deferred **later)
 {
-    if (!d || --d->refs > 0)
-        return;
     assert(!d->waiting_on); /* the waited-on Deferred holds a reference */
     if (weft_failed(d->result))
         report_unhandled(d);
@@ -129,10 +139,24 @@ void weft_deferred_unref(weft_deferred *d)
     /* Entries are dropped from a copy of the bounds: arg_free may be user
      * code, but d is unreachable now, so nothing can add to it. */
     for (uint32_t i = d->head; i < d->len; i++)
-        drop_entry(&d->ents[i]);
+        drop_entry(&d->ents[i], later);
     if (d->ents != d->inline_ents)
         weft_free(d->ents);
     weft_free(d);
+}
+
+void weft_deferred_unref(weft_deferred *d)
+{
+    if (!d || --d->refs > 0)
+        return;
+    /* An unreachable Deferred is on no run stack (the stack holds a
+     * reference), so chain_prev is free to link the destroy list. */
+    d->chain_prev = NULL;
+    while (d) {
+        weft_deferred *later = d->chain_prev;
+        destroy_deferred(d, &later);
+        d = later;
+    }
 }
 
 void weft__result_deferred_destroy(void *d)
@@ -189,7 +213,10 @@ static bool wait_on(weft_deferred *cur, weft_deferred *inner)
         cur->result = weft_err_new(WEFT_EINVAL, "a callback returned the Deferred it belongs to");
         return false;
     }
-    if (inner->called && !inner->paused && !inner->waiting_on) {
+    /* Steal inner's result only when it has one now. A stacked inner is
+     * still running its chain (its result may be in a callback's hands):
+     * wait for it like for an unfired one, so the result is owned once. */
+    if (inner->called && !inner->paused && !inner->waiting_on && !inner->stacked) {
         cur->result = inner->result;
         inner->result = weft_none();
         weft_deferred_unref(inner);
@@ -212,12 +239,13 @@ static bool wait_on(weft_deferred *cur, weft_deferred *inner)
 
 static void run_callbacks(weft_deferred *self)
 {
-    if (self->running)
-        return;
+    if (self->stacked)
+        return; /* its loop, lower on the stack, will get to it */
     /* Every Deferred on the stack holds a reference for as long as it is
      * there: self's is taken here, a waiter's comes from its entry. */
     self->refs++;
     self->chain_prev = NULL;
+    self->stacked = true;
     weft_deferred *top = self;
 
     while (top) {
@@ -226,6 +254,7 @@ static void run_callbacks(weft_deferred *self)
             /* Nothing more can happen now; the others keep their entries. */
             while (top) {
                 weft_deferred *prev = top->chain_prev;
+                top->stacked = false;
                 weft_deferred_unref(top);
                 top = prev;
             }
@@ -241,15 +270,18 @@ static void run_callbacks(weft_deferred *self)
                 waiter->paused--;
                 waiter->waiting_on = NULL;
                 waiter->chain_prev = top;
+                waiter->stacked = true;
                 top = waiter; /* its entry's reference moves to the stack */
                 finished = false;
                 break;
             }
             weft_callback_fn fn = weft_failed(cur->result) ? e.eb : e.cb;
             if (fn) {
-                cur->running = true;
-                cur->result = fn(e.arg, cur->result);
-                cur->running = false;
+                /* The argument is the callback's now: leave none behind so
+                 * nothing (take, a steal) can hand it out a second time. */
+                weft_result arg = cur->result;
+                cur->result = weft_none();
+                cur->result = fn(e.arg, arg);
             }
             if (e.arg_free)
                 e.arg_free(e.arg);
@@ -258,6 +290,7 @@ static void run_callbacks(weft_deferred *self)
         }
         if (finished) {
             top = cur->chain_prev;
+            cur->stacked = false;
             weft_deferred_unref(cur);
         }
     }
@@ -423,10 +456,11 @@ weft_deferred *weft__fail(weft_reactor *r, weft_failure *f, const char *file, in
     return fired(r, weft_err(f), file, line);
 }
 
-weft_deferred *weft_maybe_deferred(weft_reactor *r, weft_result (*fn)(void *arg), void *arg)
+weft_deferred *weft__maybe_deferred(weft_reactor *r, weft_result (*fn)(void *arg), void *arg, const char *file,
+                                    int line)
 {
     weft_result result = fn(arg);
     if (weft_result_is_deferred(result))
         return result.value;
-    return fired(r, result, __FILE__, __LINE__);
+    return fired(r, result, file, line);
 }

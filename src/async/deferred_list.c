@@ -155,7 +155,14 @@ weft_deferred *weft_deferred_list(weft_reactor *r, weft_deferred *const *inputs,
     if (n > 0)
         weft_deferred_ref(out);
     st->live = 1; /* held until every entry is added, so no early release */
+    /* Each input is paused while entries are added, so that an input that
+     * already fired does not hand its value (or, consuming, its failure)
+     * to the list before we know the list can be made: on failure no input
+     * may have been touched. Unpausing below runs the entries in order. */
+    size_t paused = 0;
     for (size_t i = 0; i < n; i++) {
+        weft_deferred_pause(inputs[i]);
+        paused++;
         st->slots[i].d = inputs[i];
         st->refs++;
         st->live++;
@@ -167,6 +174,9 @@ weft_deferred *weft_deferred_list(weft_reactor *r, weft_deferred *const *inputs,
             break;
         }
     }
+    /* Aborted: the entries already added pass every result through. */
+    for (size_t i = 0; i < paused; i++)
+        weft_deferred_unpause(inputs[i]);
     bool aborted = st->aborted;
     if (--st->live == 0 && n > 0)
         weft_deferred_unref(out);
