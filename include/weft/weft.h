@@ -17,6 +17,7 @@
 #include "flow.h"
 #include "log.h"
 #include "looping_call.h"
+#include "policies.h"
 #include "portforward.h"
 #include "protocol.h"
 #include "reactor.h"
@@ -27,6 +28,7 @@
 #include "transport.h"
 #include "trigger.h"
 #include "udp.h"
+#include "wrapper.h"
 #include "wrapping_factory.h"
 #include "wire.h"
 

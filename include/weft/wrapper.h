@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Protocol wrappers, after Twisted's ProtocolWrapper (and the shape of its
+ * TLSMemoryBIOProtocol): a wrapper is the protocol of an outer transport and
+ * gives the protocol it wraps an inner transport of its own, so it sees -
+ * and may change - every byte both ways: counting, throttling, logging,
+ * timing out, encrypting.
+ *
+ *     outer transport <-> wrapper (incoming / outgoing hooks) <-> inner
+ *     transport <-> inner protocol
+ *
+ * The inner transport is a real weft transport: buffering, producers,
+ * half-close and the two-phase close all work as usual. Backpressure passes
+ * through: when the outer transport's buffer fills, the inner one stops
+ * sending, so the inner protocol's producers pause.
+ */
+#ifndef WEFT_WRAPPER_H
+#define WEFT_WRAPPER_H
+
+#include "base.h"
+#include "failure.h"
+#include "protocol.h"
+
+typedef struct weft_wrapper weft_wrapper;
+
+typedef struct weft_wrapper_ops {
+    /* Bytes from the network: hand them to the inner protocol with
+     * weft_wrapper_pass_up, changed or not, now or later. NULL: passed up. */
+    void (*incoming)(weft_wrapper *w, const void *data, size_t len);
+    /* Bytes the inner protocol wrote: send them with weft_wrapper_pass_down.
+     * NULL: sent as they are. */
+    void (*outgoing)(weft_wrapper *w, const void *data, size_t len);
+    /* The outer connection is up; the inner connection starts when this
+     * returns, unless the wrapper called weft_wrapper_hold_start (then it
+     * starts at weft_wrapper_start). May be NULL. */
+    void (*connected)(weft_wrapper *w);
+    /* The connection is gone; the inner protocol hears next. May be NULL. */
+    void (*lost)(weft_wrapper *w, const weft_failure *why);
+    /* Frees the wrapper's own state (ctx), last. May be NULL. */
+    void (*destroy)(weft_wrapper *w);
+} weft_wrapper_ops;
+
+/*
+ * Wraps `inner` (ownership passes to the wrapper, which destroys it with
+ * itself; on failure it is still the caller's). ops are borrowed for the
+ * wrapper's life, ctx is the caller's. The result is the protocol to give
+ * the outer transport (from a factory's build). NULL when out of memory.
+ */
+WEFT_API weft_protocol *weft_wrapper_new(const weft_wrapper_ops *ops, void *ctx, weft_protocol *inner);
+
+/* From the wrapper's protocol back to the wrapper, and its parts. */
+WEFT_API weft_wrapper *weft_wrapper_of(weft_protocol *wrapper_protocol);
+WEFT_API void *weft_wrapper_ctx(const weft_wrapper *w);
+WEFT_API weft_protocol *weft_wrapper_inner(const weft_wrapper *w);
+/* The outer transport, valid from connected until lost returns. */
+WEFT_API weft_transport *weft_wrapper_outer(const weft_wrapper *w);
+
+/* Delivers bytes to the inner protocol / sends bytes to the network. */
+WEFT_API void weft_wrapper_pass_up(weft_wrapper *w, const void *data, size_t len);
+WEFT_API int weft_wrapper_pass_down(weft_wrapper *w, const void *data, size_t len);
+
+/* Holds the inner connection_made back (from connected) until
+ * weft_wrapper_start; bytes arriving meanwhile still reach incoming. */
+WEFT_API void weft_wrapper_hold_start(weft_wrapper *w);
+
+/* Throttling: stop (or restart) reading from the network, and stop (or
+ * restart) sending what the inner protocol writes - it is buffered, and the
+ * inner protocol's producers pause at the usual water marks. These combine
+ * with the inner protocol's own pause_reading; neither undoes the other. */
+WEFT_API void weft_wrapper_throttle_input(weft_wrapper *w, bool throttled);
+WEFT_API void weft_wrapper_throttle_output(weft_wrapper *w, bool throttled);
+WEFT_API void weft_wrapper_start(weft_wrapper *w);
+
+#endif
