@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "base.h"
 #include "client_service.h"
+#include "coro.h"
 #include "deferred.h"
 #include "deferred_list.h"
 #include "deferred_queue.h"
