@@ -25,6 +25,7 @@
 #include "result.h"
 #include "semaphore.h"
 #include "socket.h"
+#include "threadpool.h"
 #include "timer.h"
 #include "transport.h"
 #include "trigger.h"
