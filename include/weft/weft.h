@@ -20,6 +20,7 @@
 #include "looping_call.h"
 #include "policies.h"
 #include "portforward.h"
+#include "process.h"
 #include "protocol.h"
 #include "reactor.h"
 #include "result.h"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The socket stream transport: TCP and UNIX stream sockets. Reads go into
+ * The stream transport: TCP and UNIX stream sockets, and pipes (a child
+ * process's standard streams). Reads go into
  * the reactor's shared read buffer (idle connections hold no read memory),
  * at most READS_PER_WAKEUP times per wake-up so one fast peer cannot starve
  * the others; writes go straight to sendmsg (MSG_NOSIGNAL: a closed peer is
@@ -11,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "stream.h"
@@ -23,6 +25,7 @@ typedef struct stream {
     weft_transport base;
     int fd;
     bool tcp;
+    bool sock;    /* a socket, not a pipe */
     bool reading; /* the reader is registered */
 } stream;
 
@@ -53,6 +56,11 @@ static void on_readable(void *arg, int fd, unsigned events)
             return;
         } else if (errno == EAGAIN) {
             return;
+        } else if (errno == EBADF && !S(t)->sock) {
+            /* The write end of a pipe "reads" only when its reader is gone
+             * (EPOLLERR/POLLERR): the child closed its stdin. */
+            weft__transport_fail(t, -EPIPE);
+            return;
         } else if (errno != EINTR) {
             weft__transport_fail(t, -errno);
             return;
@@ -69,9 +77,13 @@ static void on_writable(void *arg, int fd, unsigned events)
 
 static ssize_t stream_send(weft_transport *t, const struct iovec *iov, int iovcnt)
 {
+    stream *s = S(t);
     struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
     for (;;) {
-        ssize_t n = sendmsg(S(t)->fd, &msg, MSG_NOSIGNAL);
+        /* Pipes have no MSG_NOSIGNAL: process.c keeps SIGPIPE blocked in
+         * the reactor's thread while it has children, so a closed pipe is
+         * EPIPE here too. */
+        ssize_t n = s->sock ? sendmsg(s->fd, &msg, MSG_NOSIGNAL) : writev(s->fd, iov, iovcnt);
         if (n >= 0)
             return n;
         if (errno == EAGAIN)
@@ -113,7 +125,7 @@ static void stream_set_reading(weft_transport *t, bool on)
 
 static int stream_shutdown_write(weft_transport *t)
 {
-    return shutdown(S(t)->fd, SHUT_WR) < 0 ? -errno : 0;
+    return S(t)->sock && shutdown(S(t)->fd, SHUT_WR) < 0 ? -errno : 0;
 }
 
 static void stream_close(weft_transport *t, bool abort)
@@ -186,7 +198,11 @@ int weft__stream_new(weft_reactor *r, int fd, weft_protocol *p, weft_transport *
     s->fd = fd;
     s->reading = false;
     weft_address host;
-    s->tcp = stream_host(&s->base, &host) == 0 && (weft_address_family(&host) == AF_INET || weft_address_family(&host) == AF_INET6);
+    int type;
+    socklen_t tlen = sizeof type;
+    s->sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0;
+    s->tcp = s->sock && stream_host(&s->base, &host) == 0 &&
+             (weft_address_family(&host) == AF_INET || weft_address_family(&host) == AF_INET6);
     if (s->tcp) {
         /* Nagle delays small replies by a round trip; off by default. */
         int one = 1;
