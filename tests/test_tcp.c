@@ -471,3 +471,58 @@ WEFT_TEST(tcp, listen_errors)
     cr_assert_eq(sf.stopped, 1);
     weft_reactor_free(r);
 }
+
+/* A pull producer writes one chunk each time it is asked; the transport
+ * must keep asking (from the loop) while its writes go straight out. */
+typedef struct puller {
+    weft_producer base;
+    weft_transport *t;
+    int asked, left;
+} puller;
+
+static void pull_resume(weft_producer *p)
+{
+    puller *pl = (puller *)p;
+    pl->asked++;
+    if (pl->left-- > 0)
+        cr_assert_eq(weft_transport_write(pl->t, "chunk;", 6), 0);
+    else
+        weft_transport_unregister_producer(pl->t);
+}
+
+static const weft_producer_ops pull_ops = {NULL, pull_resume, NULL};
+
+WEFT_TEST(tcp, pull_producer_is_asked_until_done)
+{
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", 0, &a), 0);
+    fixture fx;
+    setup_on(&fx, &a);
+    connect_client(&fx);
+    puller pl = {.base.ops = &pull_ops, .t = fx.c.base.transport, .left = 3};
+    cr_assert_eq(weft_transport_register_producer(pl.t, &pl.base, false), 0);
+    cr_assert_eq(pl.asked, 1, "asked at once, as Twisted");
+    wait_for_bytes(&fx, 18);
+    cr_assert_eq(memcmp(fx.c.got, "chunk;chunk;chunk;", 18), 0);
+    cr_assert_eq(pl.asked, 4, "asked again after each write until it unregistered");
+    weft_transport_abort_connection(pl.t);
+    cr_assert_eq(weft_reactor_run_until(fx.r, fx.c.done, 10), 0);
+    teardown(&fx);
+}
+
+WEFT_TEST(tcp, zero_length_borrowed_write, .timeout = 10)
+{
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", 0, &a), 0);
+    fixture fx;
+    setup_on(&fx, &a);
+    connect_client(&fx);
+    released_bytes = 0;
+    cr_assert_eq(weft_transport_write_borrowed(fx.c.base.transport, "", 0, note_release, (void *)(size_t)1), 0);
+    cr_assert_eq(weft_transport_write(fx.c.base.transport, "x", 1), 0);
+    wait_for_bytes(&fx, 1);
+    cr_assert_eq(released_bytes, 1, "the empty buffer was given back");
+    weft_transport_abort_connection(fx.c.base.transport);
+    cr_assert_eq(weft_reactor_run_until(fx.r, fx.c.done, 10), 0);
+    teardown(&fx);
+}

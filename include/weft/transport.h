@@ -40,6 +40,11 @@ WEFT_API int weft_transport_writev(weft_transport *t, const struct iovec *iov, i
 WEFT_API int weft_transport_write_borrowed(weft_transport *t, const void *data, size_t len, weft_destroy_fn release,
                                            void *arg);
 
+/* Whether the transport is closing or closed (Twisted's
+ * transport.disconnecting): nothing more will be delivered to its protocol
+ * after the current call, and writes are refused. */
+WEFT_API bool weft_transport_disconnecting(const weft_transport *t);
+
 /* Closes once the buffer has been sent (loseConnection). Idempotent. */
 WEFT_API void weft_transport_lose_connection(weft_transport *t);
 

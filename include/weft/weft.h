@@ -7,6 +7,7 @@
 #include "address.h"
 #include "alloc.h"
 #include "base.h"
+#include "basic.h"
 #include "client_service.h"
 #include "coro.h"
 #include "deferred.h"

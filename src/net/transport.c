@@ -219,7 +219,8 @@ static void flush(weft_transport *t)
         }
         t->buffered -= (size_t)sent;
         size_t left = (size_t)sent;
-        while (left > 0) {
+        /* Empty nodes (a zero-length borrowed write) go with the rest. */
+        while (t->head) {
             weft__wnode *n = t->head;
             size_t in = n->len - n->off;
             if (left < in) {
@@ -295,8 +296,14 @@ int weft_transport_writev(weft_transport *t, const struct iovec *iov, int iovcnt
         }
         if (sent > 0)
             done = (size_t)sent;
-        if (done == total)
+        if (done == total) {
+            /* All sent. A pull producer is asked for more from the reactor,
+             * as after any flush (Twisted's startWriting): never from inside
+             * its own write. */
+            if (t->producer && !t->streaming)
+                set_want_writable(t, true);
             return 0;
+        }
     }
     size_t skip = done;
     for (int i = 0; i < iovcnt; i++) {
@@ -327,6 +334,7 @@ int weft_transport_write_borrowed(weft_transport *t, const void *data, size_t le
 {
     if (!can_write(t))
         return -ENOTCONN;
+
     weft__wnode *n = weft_malloc(sizeof *n);
     if (!n)
         return WEFT_ENOMEM;
@@ -344,6 +352,11 @@ int weft_transport_write_borrowed(weft_transport *t, const void *data, size_t le
     if (t->state != WEFT__T_CLOSED)
         above_high_water(t);
     return 0;
+}
+
+bool weft_transport_disconnecting(const weft_transport *t)
+{
+    return t->state != WEFT__T_OPEN;
 }
 
 /* ---- closing, as the user asks ---- */
