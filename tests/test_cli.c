@@ -130,7 +130,10 @@ static const weft_factory_ops one_ops = {.build = build_one};
 
 static void round_trip(weft_reactor *r, int port, client *c)
 {
-    one_factory f = {.base.ops = &one_ops, .c = c};
+    /* A factory must outlive its connections (it is stopped when the last
+     * goes): not on this function's stack. */
+    static one_factory f;
+    f = (one_factory){.base.ops = &one_ops, .c = c};
     c->base.ops = &client_ops;
     weft_address a;
     cr_assert_eq(weft_address_from_ip("127.0.0.1", port, &a), 0);

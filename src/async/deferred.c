@@ -62,11 +62,59 @@ static weft_result continue_marker(void *arg, weft_result r)
     return r;
 }
 
+/*
+ * Freed Deferreds are kept (up to CACHE_MAX per reactor, linked through
+ * chain_prev) and reused, so a program that makes and drops Deferreds at a
+ * steady rate - every await, every call - stops allocating for them.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT__NO_CACHE 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT__NO_CACHE 1
+#endif
+#endif
+/* Not under AddressSanitizer: a reused Deferred would hide a use after
+ * free. */
+enum { CACHE_MAX = 256 };
+
+typedef struct cache {
+    weft_deferred *free;
+    unsigned n;
+} cache;
+
+#ifndef WEFT__NO_CACHE
+static void cache_free(void *arg)
+{
+    cache *c = arg;
+    while (c->free) {
+        weft_deferred *d = c->free;
+        c->free = d->chain_prev;
+        weft_free(d);
+    }
+    weft_free(c);
+}
+
+static cache *cache_of(weft_reactor *r)
+{
+    cache *c = weft__reactor_ext(r, WEFT__EXT_DEFERREDS);
+    if (!c && (c = weft_calloc(1, sizeof *c)))
+        weft__reactor_set_ext(r, WEFT__EXT_DEFERREDS, c, cache_free);
+    return c;
+}
+#endif
+
 weft_deferred *weft__deferred_new(weft_reactor *r, const char *file, int line)
 {
-    weft_deferred *d = weft_malloc(sizeof *d);
-    if (!d)
+    cache *c = weft__reactor_ext(r, WEFT__EXT_DEFERREDS);
+    weft_deferred *d;
+    if (c && c->free && !weft__allocator_replaced()) {
+        d = c->free;
+        c->free = d->chain_prev;
+        c->n--;
+    } else if (!(d = weft_malloc(sizeof *d))) {
         return NULL;
+    }
     memset(d, 0, offsetof(weft_deferred, inline_ents));
     d->refs = 1;
     d->ents = d->inline_ents;
@@ -142,6 +190,15 @@ static void destroy_deferred(weft_deferred *d, weft_deferred **later)
         drop_entry(&d->ents[i], later);
     if (d->ents != d->inline_ents)
         weft_free(d->ents);
+#ifndef WEFT__NO_CACHE
+    cache *c = weft__allocator_replaced() ? NULL : cache_of(d->reactor);
+    if (c && c->n < CACHE_MAX) {
+        d->chain_prev = c->free;
+        c->free = d;
+        c->n++;
+        return;
+    }
+#endif
     weft_free(d);
 }
 

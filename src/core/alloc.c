@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "weft/alloc.h"
+#include "internal.h"
 #include "weft/error.h"
 
 static void *default_malloc(void *ctx, size_t size)
@@ -40,6 +41,11 @@ int weft_replace_allocator(const weft_allocator *a)
         return WEFT_EINVAL;
     allocator = *a;
     return 0;
+}
+
+bool weft__allocator_replaced(void)
+{
+    return allocator.malloc != default_malloc;
 }
 
 void *weft_malloc(size_t size)

@@ -55,8 +55,13 @@ static int epoll_wait_events(weft_reactor *r, int64_t timeout_ns, weft__event *o
     }
     /* epoll_pwait2 (Linux 5.11) takes nanoseconds, so timers are not rounded
      * to milliseconds. */
-    int n = epoll_pwait2(r->backend_fd, evs, max, tsp, NULL);
+    int n = -1;
+    errno = ENOSYS;
+    if (!r->no_pwait2)
+        n = epoll_pwait2(r->backend_fd, evs, max, tsp, NULL);
     if (n < 0 && errno == ENOSYS) {
+        /* Kernels before 5.11, and valgrind: fall back for good. */
+        r->no_pwait2 = true;
         int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
         n = epoll_wait(r->backend_fd, evs, max, ms);
     }

@@ -29,9 +29,14 @@ void weft__reactor_set_hook(weft_reactor *r, const weft__reactor_hook *hook);
  * true, with nothing left to wake the poll (weft_reactor_run_until). */
 void weft__reactor_wake(weft_reactor *r);
 
+/* Whether weft_replace_allocator installed an allocator of the user's. Caches
+ * of freed objects stand aside then, so that a counting or failing
+ * allocator (testing.h) sees every allocation. */
+bool weft__allocator_replaced(void);
+
 /* Extension slots: state an upper layer hangs off a reactor, freed (by the
  * given function) when the reactor is. One per slot. */
-enum { WEFT__EXT_MEMORY, WEFT__EXT_CORO, WEFT__EXT_THREADS, WEFT__EXT_PROCESSES, WEFT__EXT_COUNT };
+enum { WEFT__EXT_MEMORY, WEFT__EXT_CORO, WEFT__EXT_THREADS, WEFT__EXT_PROCESSES, WEFT__EXT_DEFERREDS, WEFT__EXT_COUNT };
 void *weft__reactor_ext(const weft_reactor *r, int slot);
 void weft__reactor_set_ext(weft_reactor *r, int slot, void *state, weft_destroy_fn free_state);
 

@@ -342,7 +342,8 @@ int weft_reactor_iterate(weft_reactor *r, double timeout)
     int64_t wait_ns = -1;
     if (timeout >= 0 && weft__seconds_to_ns(timeout, &wait_ns) < 0)
         wait_ns = 0;
-    if (!r->fake_clock) {
+    if (!r->fake_clock && r->nheap > 0) {
+        /* Only a timer's deadline needs the time after the callbacks ran. */
         weft_reactor_update_time(r);
         int64_t next = weft__timers_next(r);
         if (next >= 0 && (wait_ns < 0 || next < wait_ns))

@@ -81,6 +81,7 @@ typedef struct weft__heap_ent {
 struct weft_reactor {
     const weft__backend_ops *backend;
     int backend_fd;          /* epoll */
+    bool no_pwait2;          /* epoll_pwait2 said ENOSYS once: do not ask again */
     struct pollfd *pfds;     /* poll */
     size_t npfds, cap_pfds;
 
