@@ -210,3 +210,173 @@ WEFT_TEST(flow, a_failing_tube_stops_upstream_and_ends_downstream)
     cr_assert_eq(s.end_code, WEFT_EINVAL);
     cr_assert_null(src.base.drain);
 }
+
+/* ---- framing tubes ---- */
+
+static void feed(source *src, const char *data, size_t len, size_t step)
+{
+    if (len == 0)
+        weft_fount_emit(&src->base, data, 0); /* an empty item is an item */
+    for (size_t i = 0; i < len; i += step)
+        weft_fount_emit(&src->base, data + i, len - i < step ? len - i : step);
+}
+
+static void end_flow(source *src)
+{
+    weft_failure *eof = weft_failure_new(WEFT_EOF, "done");
+    weft_fount_end(&src->base, eof);
+    weft_failure_unref(eof);
+}
+
+WEFT_TEST(flow, lines_tube_splits_whatever_the_chunks)
+{
+    const char *input = "one\r\ntwo\r\n\r\nthree\r\npartial";
+    for (size_t step = 1; step <= 8; step++) {
+        source src = {.base.ops = &source_ops};
+        sink s = {.base.ops = &sink_ops};
+        weft_tube *t = weft_tube_lines(NULL, 0);
+        weft_flow_to(weft_series(&src.base, &t, 1), &s.base);
+        feed(&src, input, strlen(input), step);
+        cr_assert_eq(s.items, 4, "step %zu", step);
+        cr_assert_eq(memcmp(s.got, "onetwothree", 11), 0);
+        end_flow(&src);
+        cr_assert_eq(s.ended, 1);
+    }
+}
+
+WEFT_TEST(flow, lines_tube_refuses_a_line_too_long)
+{
+    source src = {.base.ops = &source_ops};
+    sink s = {.base.ops = &sink_ops};
+    weft_tube *t = weft_tube_lines("\n", 4);
+    weft_flow_to(weft_series(&src.base, &t, 1), &s.base);
+    feed(&src, "ok\nmuch too long", 16, 3);
+    cr_assert_eq(s.items, 1);
+    cr_assert_eq(s.ended, 1);
+    cr_assert_eq(s.end_code, -EMSGSIZE);
+    cr_assert_eq(src.stops, 1, "the source was told to stop");
+}
+
+static void round_trip_through(weft_tube *encode, weft_tube *decode, size_t step)
+{
+    source src = {.base.ops = &source_ops};
+    sink s = {.base.ops = &sink_ops};
+    weft_tube *tubes[2] = {encode, decode};
+    weft_flow_to(weft_series(&src.base, tubes, 2), &s.base);
+    const char *msgs[4] = {"", "a", "hello, world", "with : and , inside"};
+    for (int i = 0; i < 4; i++)
+        feed(&src, msgs[i], strlen(msgs[i]), step);
+    cr_assert_eq(s.items, 4);
+    cr_assert_eq(s.len, strlen("ahello, worldwith : and , inside"));
+    end_flow(&src);
+}
+
+WEFT_TEST(flow, netstring_and_prefixed_round_trips)
+{
+    round_trip_through(weft_tube_to_netstrings(), weft_tube_netstrings(0), 100);
+    for (unsigned p = 1; p <= 4; p *= 2)
+        round_trip_through(weft_tube_to_prefixed(p), weft_tube_prefixed(p, 0), 100);
+    cr_assert_null(weft_tube_prefixed(3, 0));
+    weft_tube_free(weft_tube_to_lines(NULL));
+}
+
+WEFT_TEST(flow, malformed_netstring_fails_the_tube)
+{
+    const char *bad[] = {"x:abc,", "3:abcd", "03:abc,", ":abc,"};
+    for (int i = 0; i < 4; i++) {
+        source src = {.base.ops = &source_ops};
+        sink s = {.base.ops = &sink_ops};
+        weft_tube *t = weft_tube_netstrings(0);
+        weft_flow_to(weft_series(&src.base, &t, 1), &s.base);
+        feed(&src, bad[i], strlen(bad[i]), 1);
+        cr_assert_eq(s.ended, 1, "%s", bad[i]);
+        cr_assert_eq(s.end_code, WEFT_EINVAL, "%s", bad[i]);
+        cr_assert_eq(s.items, 0);
+    }
+}
+
+/* A line echo server made of nothing but tubes: the connection's fount
+ * through bytes->lines->bytes back into its own drain. */
+static void line_echo_made(weft_protocol *p)
+{
+    weft_tube *tubes[2] = {weft_tube_lines("\n", 0), weft_tube_to_lines("\n")};
+    weft_flow_to(weft_series(weft_transport_fount(p->transport), tubes, 2), weft_transport_drain(p->transport));
+}
+
+static void free_proto(weft_protocol *p)
+{
+    free(p);
+}
+
+static const weft_protocol_ops line_echo_ops = {.connection_made = line_echo_made, .destroy = free_proto};
+
+static weft_protocol *build_line_echo(weft_factory *f, const weft_address *peer)
+{
+    (void)f, (void)peer;
+    weft_protocol *p = calloc(1, sizeof *p);
+    p->ops = &line_echo_ops;
+    return p;
+}
+
+typedef struct reader {
+    weft_protocol base;
+    char got[64];
+    size_t len;
+    bool lost;
+} reader;
+
+static void reader_data(weft_protocol *p, const void *d, size_t n)
+{
+    reader *r = (reader *)p;
+    memcpy(r->got + r->len, d, n);
+    r->len += n;
+}
+
+static void reader_lost(weft_protocol *p, const weft_failure *why)
+{
+    (void)why;
+    ((reader *)p)->lost = true;
+}
+
+static const weft_protocol_ops reader_ops = {.data_received = reader_data, .connection_lost = reader_lost};
+
+typedef struct one_reader {
+    weft_factory base;
+    reader *r;
+} one_reader;
+
+static weft_protocol *build_reader(weft_factory *f, const weft_address *peer)
+{
+    (void)peer;
+    return &((one_reader *)f)->r->base;
+}
+
+WEFT_TEST(flow, line_echo_server_made_of_tubes)
+{
+    weft_reactor *r = weft_test_reactor();
+    weft_factory sf = {.ops = &(weft_factory_ops){.build = build_line_echo}};
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", 0, &a), 0);
+    weft_port *port;
+    cr_assert_eq(weft_listen(r, &a, &sf, NULL, &port), 0);
+    weft_port_address(port, &a);
+    reader rd = {.base.ops = &reader_ops};
+    one_reader cf = {.base.ops = &(weft_factory_ops){.build = build_reader}, .r = &rd};
+    weft_deferred *d = weft_connect(r, &a, &cf.base, NULL);
+    cr_assert_eq(weft_reactor_run_until(r, d, 10), 0);
+    weft_deferred_unref(d);
+    cr_assert_eq(weft_transport_write(rd.base.transport, "first\nsec", 9), 0);
+    cr_assert_eq(weft_transport_write(rd.base.transport, "ond\nthird-unfinished", 20), 0);
+    for (int i = 0; i < 500 && rd.len < 13; i++)
+        weft_reactor_iterate(r, 0.01);
+    cr_assert_eq(rd.len, 13);
+    cr_assert_eq(memcmp(rd.got, "first\nsecond\n", 13), 0);
+    /* Our EOF ends the server's flow, which closes it. */
+    cr_assert_eq(weft_transport_write_eof(rd.base.transport), 0);
+    for (int i = 0; i < 500 && !rd.lost; i++)
+        weft_reactor_iterate(r, 0.01);
+    cr_assert(rd.lost);
+    weft_deferred_unref(weft_port_stop(port));
+    weft_reactor_iterate(r, 0);
+    weft_reactor_free(r);
+}

@@ -101,6 +101,30 @@ WEFT_API void weft_tube_fail(weft_tube *t, const weft_failure *reason);
  * n is 0), to flow into a drain. */
 WEFT_API weft_fount *weft_series(weft_fount *f, weft_tube *const *tubes, size_t n);
 
+/* ---- framing tubes ----
+ * Each is made unconnected (join it with weft_series or weft_flow_to) and
+ * frees itself when its flow ends; weft_tube_free frees one never used.
+ * Decoders emit one item per frame, its payload; encoders emit each item
+ * framed, as one item. Bad input (a frame longer than max_length, a
+ * malformed netstring) fails the tube: its upstream is stopped - a
+ * transport closes - and downstream sees flow_stopped with -EMSGSIZE or
+ * WEFT_EINVAL. NULL when out of memory or for a bad parameter. */
+
+/* bytes -> lines ending in `delimiter` (NULL: "\r\n"; at most 7 bytes),
+ * each at most max_length (0: 16384) */
+WEFT_API weft_tube *weft_tube_lines(const char *delimiter, size_t max_length);
+/* lines -> bytes, each followed by the delimiter */
+WEFT_API weft_tube *weft_tube_to_lines(const char *delimiter);
+/* bytes -> netstring payloads (max_length 0: 99999), and back */
+WEFT_API weft_tube *weft_tube_netstrings(size_t max_length);
+WEFT_API weft_tube *weft_tube_to_netstrings(void);
+/* bytes -> strings after a big-endian length prefix of 1, 2 or 4 bytes
+ * (max_length 0: 99999), and back */
+WEFT_API weft_tube *weft_tube_prefixed(unsigned prefix_bytes, size_t max_length);
+WEFT_API weft_tube *weft_tube_to_prefixed(unsigned prefix_bytes);
+
+WEFT_API void weft_tube_free(weft_tube *t);
+
 /* ---- transports ---- */
 
 typedef struct weft_transport weft_transport;
