@@ -29,8 +29,9 @@ void *weft__coro_prepare(void *base, size_t size, void (*entry)(void *arg), void
  * pointers to ucontext_t storage that the caller provides: each side of a
  * switch must have *save pointing at its own storage before switching. */
 #if defined(WEFT_CORO_UCONTEXT) || !(defined(__x86_64__) || defined(__aarch64__))
+#include <ucontext.h>
 #define WEFT__CORO_UCONTEXT 1
-#define WEFT__CORO_CTX_SIZE 1024
+#define WEFT__CORO_CTX_SIZE sizeof(ucontext_t) /* 936 bytes on x86-64, 4560 on aarch64 */
 #else
 #define WEFT__CORO_CTX_SIZE 1
 #endif
