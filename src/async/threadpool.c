@@ -13,6 +13,7 @@
 
 #include "../core/internal.h"
 #include "../core/list.h"
+#include "waitq.h"
 #include "weft/alloc.h"
 #include "weft/deferred.h"
 #include "weft/error.h"
@@ -47,25 +48,15 @@ struct pool {
     bool stopping;
     worker *workers;
     size_t nworkers, cap_workers;
-    weft_deferred **drain_waiters; /* shutdown waits for unsettled == 0 */
-    size_t ndrain;
+    weft__waitq drained; /* shutdown waits for unsettled == 0 */
 };
 
 /* ---- on the reactor's thread ---- */
 
 static void settle_drain(pool *p)
 {
-    if (p->unsettled || !p->ndrain)
-        return;
-    weft_deferred **w = p->drain_waiters;
-    size_t n = p->ndrain;
-    p->drain_waiters = NULL;
-    p->ndrain = 0;
-    for (size_t i = 0; i < n; i++) {
-        weft_deferred_callback(w[i], NULL, NULL);
-        weft_deferred_unref(w[i]);
-    }
-    weft_free(w);
+    if (p->unsettled == 0)
+        weft__waitq_fire_all(&p->drained, NULL);
 }
 
 static void deliver(void *arg)
@@ -170,9 +161,7 @@ static void pool_free(void *arg)
     /* Jobs never started or never delivered are dropped with the reactor. */
     while (!weft__list_empty(&p->queue))
         weft_free(WEFT__CONTAINER_OF(weft__list_pop_front(&p->queue), job, node));
-    for (size_t i = 0; i < p->ndrain; i++)
-        weft_deferred_unref(p->drain_waiters[i]);
-    weft_free(p->drain_waiters);
+    weft__waitq_drop_all(&p->drained);
     weft_free(p->workers);
     pthread_cond_destroy(&p->work);
     pthread_mutex_destroy(&p->lock);
@@ -183,17 +172,7 @@ static void pool_free(void *arg)
 static weft_deferred *wait_for_jobs(void *arg)
 {
     pool *p = arg;
-    if (p->unsettled == 0)
-        return NULL;
-    weft_deferred *d = weft_deferred_new(p->r);
-    weft_deferred **v = d ? weft_realloc(p->drain_waiters, (p->ndrain + 1) * sizeof *v) : NULL;
-    if (!v) {
-        weft_deferred_unref(d);
-        return NULL;
-    }
-    p->drain_waiters = v;
-    v[p->ndrain++] = d;
-    return weft_deferred_ref(d);
+    return p->unsettled ? weft__waitq_add(&p->drained, p->r) : NULL;
 }
 
 static pool *pool_of(weft_reactor *r)
@@ -208,6 +187,7 @@ static pool *pool_of(weft_reactor *r)
     p->max_threads = 10;
     p->queue_limit = 1024;
     weft__list_init(&p->queue);
+    weft__waitq_init(&p->drained);
     if (pthread_mutex_init(&p->lock, NULL)) {
         weft_free(p);
         return NULL;

@@ -59,6 +59,27 @@ weft_deferred *weft__waitq_pop(weft__waitq *q)
     return d;
 }
 
+void weft__waitq_fire_all(weft__waitq *q, weft_failure *f)
+{
+    /* Waiters added while these run wait for the next time. */
+    size_t n = q->count;
+    weft_deferred *d;
+    while (n-- > 0 && (d = weft__waitq_pop(q))) {
+        if (f)
+            weft_deferred_errback(d, weft_failure_ref(f));
+        else
+            weft_deferred_callback(d, NULL, NULL);
+        weft_deferred_unref(d);
+    }
+}
+
+void weft__waitq_drop_all(weft__waitq *q)
+{
+    weft_deferred *d;
+    while ((d = weft__waitq_pop(q)))
+        weft_deferred_unref(d);
+}
+
 void weft__waitq_cancel_all(weft__waitq *q)
 {
     while (!weft__list_empty(&q->head)) {

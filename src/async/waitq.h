@@ -28,4 +28,11 @@ weft_deferred *weft__waitq_pop(weft__waitq *q);
 /* Cancels every waiter (each errbacks with WEFT_ECANCELED). */
 void weft__waitq_cancel_all(weft__waitq *q);
 
+/* Fires every waiter there is now, oldest first: with none, or when f is
+ * not NULL with f (each takes a reference; the caller keeps its own). */
+void weft__waitq_fire_all(weft__waitq *q, weft_failure *f);
+
+/* Drops every waiter unfired (the owner is going away with its reactor). */
+void weft__waitq_drop_all(weft__waitq *q);
+
 #endif

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <sys/random.h>
 
+#include "../async/waitq.h"
+
 #include "weft/alloc.h"
 #include "weft/client_service.h"
 #include "weft/deferred.h"
@@ -28,8 +30,7 @@ struct weft_client_service {
     weft_deferred *attempt; /* the connect under way */
     weft_protocol *connected;
     weft_timer retry;
-    weft_deferred **waiters; /* when_connected */
-    size_t nwaiters;
+    weft__waitq waiters; /* when_connected */
 };
 
 double weft_backoff_delay(const weft_backoff *b, unsigned attempt)
@@ -64,20 +65,22 @@ static void schedule_retry(weft_client_service *s)
     }
 }
 
+/* when_connected's waiters get the protocol (a value the queue cannot
+ * carry: each is fired by hand) or, when the service stops, a cancel. */
 static void tell_waiters(weft_client_service *s, weft_protocol *p)
 {
-    weft_deferred **w = s->waiters;
-    size_t n = s->nwaiters;
-    s->waiters = NULL;
-    s->nwaiters = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p)
-            weft_deferred_callback(w[i], p, NULL);
-        else
-            weft_deferred_errback(w[i], weft_failure_new(WEFT_ECANCELED, "client service stopped"));
-        weft_deferred_unref(w[i]);
+    if (!p) {
+        weft_failure *f = weft_failure_new(WEFT_ECANCELED, "client service stopped");
+        weft__waitq_fire_all(&s->waiters, f);
+        weft_failure_unref(f);
+        return;
     }
-    weft_free(w);
+    size_t n = s->waiters.count;
+    weft_deferred *d;
+    while (n-- > 0 && (d = weft__waitq_pop(&s->waiters))) {
+        weft_deferred_callback(d, p, NULL);
+        weft_deferred_unref(d);
+    }
 }
 
 static weft_result connection_gone(void *arg, weft_result r)
@@ -147,6 +150,7 @@ weft_client_service *weft_client_service_new(weft_reactor *r, weft_endpoint *end
     }
     s->r = r;
     s->endpoint = endpoint;
+    weft__waitq_init(&s->waiters);
     if (policy)
         s->policy = *policy;
     if (!seed && getrandom(&seed, sizeof seed, 0) != sizeof seed)
@@ -169,15 +173,7 @@ weft_deferred *weft_client_service_when_connected(weft_client_service *s)
 {
     if (s->connected)
         return weft_succeed(s->r, s->connected, NULL);
-    weft_deferred *d = weft_deferred_new(s->r);
-    weft_deferred **v = d ? weft_realloc(s->waiters, (s->nwaiters + 1) * sizeof *v) : NULL;
-    if (!v) {
-        weft_deferred_unref(d);
-        return NULL;
-    }
-    s->waiters = v;
-    v[s->nwaiters++] = d;
-    return weft_deferred_ref(d);
+    return weft__waitq_add(&s->waiters, s->r);
 }
 
 weft_deferred *weft_client_service_stop(weft_client_service *s)
@@ -204,6 +200,6 @@ void weft_client_service_free(weft_client_service *s)
         weft_deferred_unref(weft_client_service_stop(s));
     weft_wrapping_factory_free(s->wf);
     weft_endpoint_free(s->endpoint);
-    weft_free(s->waiters);
+    weft__waitq_drop_all(&s->waiters);
     weft_free(s);
 }

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../async/waitq.h"
 #include "../core/list.h"
 #include "stream.h"
 #include "weft/alloc.h"
@@ -63,8 +64,7 @@ struct procs {
     weft__list live;
     bool sigchld;        /* the SIGCHLD fallback is installed */
     bool sigpipe_was_blocked;
-    weft_deferred **waiters; /* shutdown waits for kill_on_shutdown children */
-    size_t nwaiters;
+    weft__waitq killed; /* shutdown waits for kill_on_shutdown children */
 };
 
 static void procs_free(void *arg)
@@ -80,9 +80,7 @@ static void procs_free(void *arg)
         ;
     if (!ps->sigpipe_was_blocked)
         pthread_sigmask(SIG_UNBLOCK, &pipe_only, NULL);
-    for (size_t i = 0; i < ps->nwaiters; i++)
-        weft_deferred_unref(ps->waiters[i]);
-    weft_free(ps->waiters);
+    weft__waitq_drop_all(&ps->killed);
     weft_free(ps);
 }
 
@@ -91,15 +89,7 @@ static void wake_shutdown_waiters(procs *ps)
     for (weft__list *n = ps->live.next; n != &ps->live; n = n->next)
         if (WEFT__CONTAINER_OF(n, weft_process, node)->kill_on_shutdown)
             return;
-    weft_deferred **w = ps->waiters;
-    size_t n = ps->nwaiters;
-    ps->waiters = NULL;
-    ps->nwaiters = 0;
-    for (size_t i = 0; i < n; i++) {
-        weft_deferred_callback(w[i], NULL, NULL);
-        weft_deferred_unref(w[i]);
-    }
-    weft_free(w);
+    weft__waitq_fire_all(&ps->killed, NULL);
 }
 
 static weft_deferred *kill_children(void *arg)
@@ -113,17 +103,7 @@ static weft_deferred *kill_children(void *arg)
             any = true;
         }
     }
-    if (!any)
-        return NULL;
-    weft_deferred *d = weft_deferred_new(ps->r);
-    weft_deferred **v = d ? weft_realloc(ps->waiters, (ps->nwaiters + 1) * sizeof *v) : NULL;
-    if (!v) {
-        weft_deferred_unref(d);
-        return NULL;
-    }
-    ps->waiters = v;
-    v[ps->nwaiters++] = d;
-    return weft_deferred_ref(d);
+    return any ? weft__waitq_add(&ps->killed, ps->r) : NULL;
 }
 
 static procs *procs_of(weft_reactor *r)
@@ -136,6 +116,7 @@ static procs *procs_of(weft_reactor *r)
         return NULL;
     ps->r = r;
     weft__list_init(&ps->live);
+    weft__waitq_init(&ps->killed);
     if (weft_reactor_add_trigger(r, WEFT_PHASE_BEFORE, WEFT_EVENT_SHUTDOWN, kill_children, ps, NULL) < 0) {
         weft_free(ps);
         return NULL;

@@ -5,6 +5,7 @@
  * of open connections while its connection lives.
  */
 #include "../core/internal.h"
+#include "../async/waitq.h"
 #include "../core/list.h"
 #include "weft/alloc.h"
 #include "weft/deferred.h"
@@ -17,8 +18,7 @@ struct weft_wrapping_factory {
     weft_factory *inner;
     size_t count, limit;
     weft__list open;
-    weft_deferred **drained; /* waiting for count == 0 */
-    size_t ndrained;
+    weft__waitq drained; /* waiting for count == 0 */
 };
 
 typedef struct wrapper {
@@ -30,19 +30,6 @@ typedef struct wrapper {
 } wrapper;
 
 #define W(p) ((wrapper *)(void *)(p))
-
-static void fire_drained(weft_wrapping_factory *wf)
-{
-    weft_deferred **d = wf->drained;
-    size_t n = wf->ndrained;
-    wf->drained = NULL;
-    wf->ndrained = 0;
-    for (size_t i = 0; i < n; i++) {
-        weft_deferred_callback(d[i], NULL, NULL);
-        weft_deferred_unref(d[i]);
-    }
-    weft_free(d);
-}
 
 static void w_made(weft_protocol *p)
 {
@@ -82,7 +69,7 @@ static void w_lost(weft_protocol *p, const weft_failure *why)
     in->transport = NULL;
     weft__list_remove(&w->node);
     if (--w->wf->count == 0)
-        fire_drained(w->wf);
+        weft__waitq_fire_all(&w->wf->drained, NULL);
 }
 
 static void w_destroy(weft_protocol *p)
@@ -135,6 +122,7 @@ weft_wrapping_factory *weft_wrapping_factory_new(weft_reactor *r, weft_factory *
     wf->r = r;
     wf->inner = inner;
     weft__list_init(&wf->open);
+    weft__waitq_init(&wf->drained);
     return wf;
 }
 
@@ -159,9 +147,7 @@ void weft_wrapping_factory_free(weft_wrapping_factory *wf)
     /* Let the aborts finish their second phase: the wrappers point here. */
     while (wf->count > 0)
         weft_reactor_iterate(wf->r, 0);
-    for (size_t i = 0; i < wf->ndrained; i++)
-        weft_deferred_unref(wf->drained[i]);
-    weft_free(wf->drained);
+    weft__waitq_drop_all(&wf->drained);
     weft_free(wf);
 }
 
@@ -184,13 +170,5 @@ weft_deferred *weft_wrapping_factory_drained(weft_wrapping_factory *wf)
 {
     if (wf->count == 0)
         return weft_succeed(wf->r, NULL, NULL);
-    weft_deferred *d = weft_deferred_new(wf->r);
-    weft_deferred **v = d ? weft_realloc(wf->drained, (wf->ndrained + 1) * sizeof *v) : NULL;
-    if (!v) {
-        weft_deferred_unref(d);
-        return NULL;
-    }
-    wf->drained = v;
-    v[wf->ndrained++] = d;
-    return weft_deferred_ref(d);
+    return weft__waitq_add(&wf->drained, wf->r);
 }
