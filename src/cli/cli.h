@@ -30,6 +30,22 @@ enum { WEFT_CLI_OK = 0, WEFT_CLI_FAILED = 1, WEFT_CLI_USAGE = 2 };
 int weft_cli_serve(weft_reactor *r, const char *prog, char *const *listen, size_t nlisten, weft_factory *inner,
                    double grace);
 
+/* What serving subcommands take: --listen (repeatable), --grace, --help,
+ * and --connect when asked for. */
+typedef struct weft_cli_args {
+    char **listen; /* argv's strings; the array is freed by weft_cli_args_free */
+    size_t nlisten;
+    const char *connect;
+    double grace;
+} weft_cli_args;
+
+/* Parses argv for the subcommand `name`, printing usage() on --help (then
+ * returns -1 with *status WEFT_CLI_OK) or on a mistake (-1, WEFT_CLI_USAGE).
+ * Returns 0 when the command should run. */
+int weft_cli_parse(int argc, char **argv, const char *name, bool with_connect, void (*usage)(FILE *out),
+                   weft_cli_args *args, int *status);
+void weft_cli_args_free(weft_cli_args *args);
+
 /* A reactor whose shutdown may take the grace period and a little more. */
 int weft_cli_reactor_new(double grace, weft_reactor **out);
 

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* `weft echo`: an echo server on one or more endpoints. */
-#include <getopt.h>
 #include <stdlib.h>
 
 #include "cli.h"
@@ -21,55 +20,21 @@ static void usage(FILE *out)
 
 static int echo_main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'},
-        {"grace", required_argument, NULL, 'g'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
-    };
-    char **listen = calloc((size_t)argc + 1, sizeof *listen);
-    size_t nlisten = 0;
-    double grace = 5;
-    int c, status = WEFT_CLI_USAGE;
-    if (!listen)
-        return WEFT_CLI_FAILED;
-    while ((c = getopt_long(argc, argv, "l:g:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'l':
-            listen[nlisten++] = optarg;
-            break;
-        case 'g':
-            if (!weft_cli_parse_seconds(optarg, &grace)) {
-                fprintf(stderr, "weft echo: --grace wants a number of seconds, not '%s'\n", optarg);
-                goto out;
-            }
-            break;
-        case 'h':
-            usage(stdout);
-            status = WEFT_CLI_OK;
-            goto out;
-        default:
-            usage(stderr);
-            goto out;
+    weft_cli_args a;
+    int status;
+    if (weft_cli_parse(argc, argv, "echo", false, usage, &a, &status) == 0) {
+        if (a.nlisten == 0)
+            a.listen[a.nlisten++] = "tcp:8000";
+        weft_reactor *r;
+        status = WEFT_CLI_FAILED;
+        if (weft_cli_reactor_new(a.grace, &r) == 0) {
+            weft_factory echo;
+            weft_echo_factory_init(&echo);
+            status = weft_cli_serve(r, "weft echo", a.listen, a.nlisten, &echo, a.grace);
+            weft_reactor_free(r);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "weft echo: unexpected argument '%s'\n", argv[optind]);
-        goto out;
-    }
-    if (nlisten == 0)
-        listen[nlisten++] = "tcp:8000";
-    weft_reactor *r;
-    if (weft_cli_reactor_new(grace, &r) < 0) {
-        status = WEFT_CLI_FAILED;
-        goto out;
-    }
-    weft_factory echo;
-    weft_echo_factory_init(&echo);
-    status = weft_cli_serve(r, "weft echo", listen, nlisten, &echo, grace);
-    weft_reactor_free(r);
-out:
-    free(listen);
+    weft_cli_args_free(&a);
     return status;
 }
 

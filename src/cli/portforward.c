@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* `weft portforward`: forwards every connection to another endpoint. */
-#include <getopt.h>
 #include <stdlib.h>
 
 #include "cli.h"
@@ -22,76 +21,45 @@ static void usage(FILE *out)
           out);
 }
 
-static int portforward_main(int argc, char **argv)
+static int forward(weft_cli_args *a)
 {
-    static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'},
-        {"connect", required_argument, NULL, 'c'},
-        {"grace", required_argument, NULL, 'g'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
-    };
-    char **listen = calloc((size_t)argc + 1, sizeof *listen);
-    size_t nlisten = 0;
-    const char *connect = NULL;
-    double grace = 5;
-    int c, status = WEFT_CLI_USAGE;
-    if (!listen)
-        return WEFT_CLI_FAILED;
-    while ((c = getopt_long(argc, argv, "l:c:g:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'l':
-            listen[nlisten++] = optarg;
-            break;
-        case 'c':
-            connect = optarg;
-            break;
-        case 'g':
-            if (!weft_cli_parse_seconds(optarg, &grace)) {
-                fprintf(stderr, "weft portforward: --grace wants a number of seconds, not '%s'\n", optarg);
-                goto out;
-            }
-            break;
-        case 'h':
-            usage(stdout);
-            status = WEFT_CLI_OK;
-            goto out;
-        default:
-            usage(stderr);
-            goto out;
-        }
-    }
-    if (optind < argc || nlisten == 0 || !connect) {
-        fprintf(stderr, "weft portforward: %s\n",
-                optind < argc ? "unexpected argument" : "--listen and --connect are both required");
-        usage(stderr);
-        goto out;
-    }
     weft_reactor *r;
-    if (weft_cli_reactor_new(grace, &r) < 0) {
-        status = WEFT_CLI_FAILED;
-        goto out;
-    }
+    if (weft_cli_reactor_new(a->grace, &r) < 0)
+        return WEFT_CLI_FAILED;
     weft_failure *why = NULL;
     weft_endpoint *target;
-    if (weft_endpoint_client(r, connect, &target, &why) < 0) {
+    int status = WEFT_CLI_USAGE;
+    if (weft_endpoint_client(r, a->connect, &target, &why) < 0) {
         fprintf(stderr, "weft portforward: %s\n", why ? weft_failure_message(why) : "out of memory");
         weft_failure_unref(why);
-        weft_reactor_free(r);
-        goto out;
+    } else {
+        weft_portforward *pf = weft_portforward_new(r, target);
+        if (pf) {
+            status = weft_cli_serve(r, "weft portforward", a->listen, a->nlisten, weft_portforward_factory(pf), a->grace);
+            weft_portforward_free(pf);
+        } else {
+            weft_endpoint_free(target);
+            status = WEFT_CLI_FAILED;
+        }
     }
-    weft_portforward *pf = weft_portforward_new(r, target);
-    if (!pf) {
-        weft_endpoint_free(target);
-        weft_reactor_free(r);
-        status = WEFT_CLI_FAILED;
-        goto out;
-    }
-    status = weft_cli_serve(r, "weft portforward", listen, nlisten, weft_portforward_factory(pf), grace);
-    weft_portforward_free(pf);
     weft_reactor_free(r);
-out:
-    free(listen);
+    return status;
+}
+
+static int portforward_main(int argc, char **argv)
+{
+    weft_cli_args a;
+    int status;
+    if (weft_cli_parse(argc, argv, "portforward", true, usage, &a, &status) == 0) {
+        if (a.nlisten == 0 || !a.connect) {
+            fprintf(stderr, "weft portforward: --listen and --connect are both required\n");
+            usage(stderr);
+            status = WEFT_CLI_USAGE;
+        } else {
+            status = forward(&a);
+        }
+    }
+    weft_cli_args_free(&a);
     return status;
 }
 

@@ -5,6 +5,7 @@
  * open connections `grace` seconds, then close the rest.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdlib.h>
 
 #include "cli.h"
@@ -107,6 +108,62 @@ out:
     free(s.ports);
     weft_wrapping_factory_free(s.wf);
     return status;
+}
+
+int weft_cli_parse(int argc, char **argv, const char *name, bool with_connect, void (*usage)(FILE *out),
+                   weft_cli_args *args, int *status)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"connect", required_argument, NULL, 'c'},
+        {"grace", required_argument, NULL, 'g'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    *args = (weft_cli_args){.listen = calloc((size_t)argc + 1, sizeof *args->listen), .grace = 5};
+    *status = WEFT_CLI_USAGE;
+    if (!args->listen) {
+        *status = WEFT_CLI_FAILED;
+        return -1;
+    }
+    int c;
+    while ((c = getopt_long(argc, argv, with_connect ? "l:c:g:h" : "l:g:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            args->listen[args->nlisten++] = optarg;
+            break;
+        case 'c':
+            if (!with_connect)
+                goto bad;
+            args->connect = optarg;
+            break;
+        case 'g':
+            if (!weft_cli_parse_seconds(optarg, &args->grace)) {
+                fprintf(stderr, "weft %s: --grace wants a number of seconds, not '%s'\n", name, optarg);
+                return -1;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            *status = WEFT_CLI_OK;
+            return -1;
+        default:
+            goto bad;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "weft %s: unexpected argument '%s'\n", name, argv[optind]);
+        goto bad;
+    }
+    return 0;
+bad:
+    usage(stderr);
+    return -1;
+}
+
+void weft_cli_args_free(weft_cli_args *args)
+{
+    free(args->listen);
 }
 
 int weft_cli_reactor_new(double grace, weft_reactor **out)
