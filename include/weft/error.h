@@ -32,6 +32,9 @@ enum {
     WEFT_ENOTRUNNING,           /* a looping call or reactor is not running */
     WEFT_ERUNNING,              /* ... or is already running */
     WEFT_EFAILED,               /* generic failure raised by user code */
+    WEFT_ETLS,                  /* TLS handshake or record error */
+    WEFT_ETLSVERIFY,            /* the TLS peer's certificate did not verify */
+    WEFT_ETLSTRUNCATED,         /* the TLS peer closed without close_notify */
     WEFT__ELAST
 };
 

@@ -29,6 +29,7 @@
 #include "socket.h"
 #include "threadpool.h"
 #include "timer.h"
+#include "tls.h"
 #include "transport.h"
 #include "trigger.h"
 #include "udp.h"

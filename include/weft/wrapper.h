@@ -36,6 +36,14 @@ typedef struct weft_wrapper_ops {
     void (*connected)(weft_wrapper *w);
     /* The connection is gone; the inner protocol hears next. May be NULL. */
     void (*lost)(weft_wrapper *w, const weft_failure *why);
+    /* The network's EOF. Return true to pass it to the inner protocol as
+     * usual; false when the wrapper deals with it (e.g. with
+     * weft_wrapper_fail). NULL: passed on. */
+    bool (*eof)(weft_wrapper *w);
+    /* The inner side is closing (lose_connection or write_eof, not abort):
+     * the last chance to send something (TLS's close_notify) before the
+     * outer transport closes or half-closes. May be NULL. */
+    void (*closing)(weft_wrapper *w);
     /* Frees the wrapper's own state (ctx), last. May be NULL. */
     void (*destroy)(weft_wrapper *w);
 } weft_wrapper_ops;
@@ -58,6 +66,16 @@ WEFT_API weft_transport *weft_wrapper_outer(const weft_wrapper *w);
 /* Delivers bytes to the inner protocol / sends bytes to the network. */
 WEFT_API void weft_wrapper_pass_up(weft_wrapper *w, const void *data, size_t len);
 WEFT_API int weft_wrapper_pass_down(weft_wrapper *w, const void *data, size_t len);
+
+/* Ends the inner side's input as an EOF would (TLS's close_notify). */
+WEFT_API void weft_wrapper_pass_up_eof(weft_wrapper *w);
+
+/* Closes the connection with `code` as the inner protocol's reason (the
+ * outer transport is aborted). */
+WEFT_API void weft_wrapper_fail(weft_wrapper *w, int code);
+
+/* The wrapper whose inner transport t is, or NULL for other transports. */
+WEFT_API weft_wrapper *weft_wrapper_of_transport(weft_transport *t);
 
 /* Holds the inner connection_made back (from connected) until
  * weft_wrapper_start; bytes arriving meanwhile still reach incoming. */

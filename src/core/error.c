@@ -19,6 +19,9 @@ static const struct {
     [WEFT_ENOTRUNNING - WEFT_EOF] = {"WEFT_ENOTRUNNING", "not running"},
     [WEFT_ERUNNING - WEFT_EOF] = {"WEFT_ERUNNING", "already running"},
     [WEFT_EFAILED - WEFT_EOF] = {"WEFT_EFAILED", "operation failed"},
+    [WEFT_ETLS - WEFT_EOF] = {"WEFT_ETLS", "TLS error"},
+    [WEFT_ETLSVERIFY - WEFT_EOF] = {"WEFT_ETLSVERIFY", "TLS certificate verification failed"},
+    [WEFT_ETLSTRUNCATED - WEFT_EOF] = {"WEFT_ETLSTRUNCATED", "TLS connection truncated (no close_notify)"},
 };
 
 _Static_assert(sizeof own / sizeof own[0] == (size_t)(WEFT__ELAST - WEFT_EOF), "every weft code has a name");

@@ -34,6 +34,7 @@ struct weft_wrapper {
     bool inner_ready; /* inner_t set up: from connection_made on */
     bool inner_reading;   /* what the inner transport asked */
     bool throttled_in, throttled_out;
+    bool failing; /* weft_wrapper_fail: no goodbye, the outer side is aborted */
 };
 
 #define OF(ptr, member) WEFT__CONTAINER_OF(ptr, weft_wrapper, member)
@@ -95,6 +96,10 @@ static void inner_set_reading(weft_transport *t, bool on)
 static int inner_shutdown_write(weft_transport *t)
 {
     weft_wrapper *w = OF(t, inner_t);
+    if (!w->outer)
+        return -ENOTCONN;
+    if (w->ops->closing)
+        w->ops->closing(w);
     return w->outer ? weft_transport_write_eof(w->outer) : -ENOTCONN;
 }
 
@@ -104,9 +109,13 @@ static void inner_close(weft_transport *t, bool abort)
     w->inner_closed = true;
     if (!w->outer)
         return;
-    if (abort)
+    if (abort || w->failing) {
         weft_transport_abort_connection(w->outer);
-    else
+        return;
+    }
+    if (w->ops->closing && !w->inner_t.write_closed)
+        w->ops->closing(w);
+    if (w->outer)
         weft_transport_lose_connection(w->outer);
 }
 
@@ -202,6 +211,8 @@ static void w_data(weft_protocol *p, const void *data, size_t len)
 static bool w_eof(weft_protocol *p)
 {
     weft_wrapper *w = OF(p, proto);
+    if (w->ops->eof && !w->ops->eof(w))
+        return true;
     if (w->started)
         weft__transport_eof(&w->inner_t);
     /* The inner transport decides: half-close, or lose (which closes us). */
@@ -277,6 +288,27 @@ void weft_wrapper_pass_up(weft_wrapper *w, const void *data, size_t len)
 int weft_wrapper_pass_down(weft_wrapper *w, const void *data, size_t len)
 {
     return w->outer ? weft_transport_write(w->outer, data, len) : -ENOTCONN;
+}
+
+void weft_wrapper_pass_up_eof(weft_wrapper *w)
+{
+    if (w->started)
+        weft__transport_eof(&w->inner_t);
+}
+
+void weft_wrapper_fail(weft_wrapper *w, int code)
+{
+    if (!w->inner_ready)
+        return;
+    /* The inner transport closes with this reason; its close aborts the
+     * outer transport. */
+    w->failing = true;
+    weft__transport_fail(&w->inner_t, code);
+}
+
+weft_wrapper *weft_wrapper_of_transport(weft_transport *t)
+{
+    return t && t->kind == &inner_kind ? OF(t, inner_t) : NULL;
 }
 
 void weft_wrapper_hold_start(weft_wrapper *w)

@@ -164,7 +164,8 @@ static void destroy(weft_wrapper *w)
         pf_destroy(pf);
 }
 
-static const weft_wrapper_ops policy_ops = {incoming, outgoing, connected, lost, destroy};
+static const weft_wrapper_ops policy_ops = {
+    .incoming = incoming, .outgoing = outgoing, .connected = connected, .lost = lost, .destroy = destroy};
 
 static weft_protocol *build(weft_factory *f, const weft_address *peer)
 {

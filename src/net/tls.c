@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TLS over memory BIOs, as a protocol wrapper (wrapper.h). Records from the
+ * network go into the `in` BIO and come out of SSL_read as plaintext for the
+ * inner protocol; what the inner protocol writes goes through SSL_write into
+ * the `out` BIO and is sent on. OpenSSL never touches a descriptor, so TLS
+ * runs over any transport, memory ones included.
+ *
+ * The inner connection starts when the handshake is done. A handshake
+ * Deferred (internal, for the tls: client endpoint) says how it ended, so a
+ * verification failure can reach a connect Deferred with its reason.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "weft/alloc.h"
+#include "weft/deferred.h"
+#include "weft/error.h"
+#include "weft/log.h"
+#include "weft/reactor.h"
+#include "weft/tls.h"
+#include "weft/transport.h"
+#include "weft/wrapper.h"
+
+/* Mozilla's "intermediate" configuration (TLS 1.2 suites; TLS 1.3's are
+ * OpenSSL's defaults, all of which it allows). */
+static const char intermediate_ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
+
+typedef struct sni_entry {
+    char *name;
+    weft_tls_context *ctx;
+} sni_entry;
+
+struct weft_tls_context {
+    SSL_CTX *ctx;
+    bool server;
+    unsigned char *alpn; /* wire format: length-prefixed names */
+    size_t alpn_len;
+    sni_entry *sni;
+    size_t nsni;
+};
+
+/* OpenSSL's error queue, as one line (and emptied). */
+static void ssl_errors(char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    unsigned long e;
+    while ((e = ERR_get_error()) != 0) {
+        char one[256];
+        ERR_error_string_n(e, one, sizeof one);
+        int n = snprintf(buf + used, size - used, "%s%s", used ? "; " : "", one);
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += (size_t)n;
+    }
+    if (!used)
+        snprintf(buf, size, "no detail from OpenSSL");
+}
+
+static int fail_ctx(weft_tls_context *c, weft_failure **err, const char *what, const char *file)
+{
+    char detail[512];
+    ssl_errors(detail, sizeof detail);
+    if (err)
+        *err = weft_failure_new(WEFT_EINVAL, "%s%s%s: %s", what, file ? " " : "", file ? file : "", detail);
+    weft_tls_context_free(c);
+    return WEFT_EINVAL;
+}
+
+static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                       unsigned inlen, void *arg)
+{
+    (void)ssl;
+    weft_tls_context *c = arg;
+    unsigned char *sel;
+    if (SSL_select_next_proto(&sel, outlen, c->alpn, (unsigned)c->alpn_len, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = sel;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static int pick_sni(SSL *ssl, int *alert, void *arg)
+{
+    (void)alert;
+    weft_tls_context *c = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    for (size_t i = 0; name && i < c->nsni; i++) {
+        if (strcasecmp(c->sni[i].name, name) == 0) {
+            SSL_set_SSL_CTX(ssl, c->sni[i].ctx->ctx);
+            break;
+        }
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static int context_new(bool server, const weft_tls_options *o, weft_tls_context **out, weft_failure **err)
+{
+    if (err)
+        *err = NULL;
+    weft_tls_context *c = weft_calloc(1, sizeof *c);
+    if (!c)
+        return WEFT_ENOMEM;
+    c->server = server;
+    c->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+    if (!c->ctx)
+        return fail_ctx(c, err, "cannot make a TLS context", NULL);
+    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(c->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    /* Idle connections give their record buffers back. */
+    SSL_CTX_set_mode(c->ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (!SSL_CTX_set_cipher_list(c->ctx, intermediate_ciphers))
+        return fail_ctx(c, err, "cannot set the cipher list", NULL);
+    if (o->certificate && SSL_CTX_use_certificate_chain_file(c->ctx, o->certificate) != 1)
+        return fail_ctx(c, err, "cannot load the certificate", o->certificate);
+    if (o->private_key) {
+        if (SSL_CTX_use_PrivateKey_file(c->ctx, o->private_key, SSL_FILETYPE_PEM) != 1)
+            return fail_ctx(c, err, "cannot load the private key", o->private_key);
+        if (SSL_CTX_check_private_key(c->ctx) != 1)
+            return fail_ctx(c, err, "the private key does not match the certificate", o->private_key);
+    }
+    if (server && (!o->certificate || !o->private_key)) {
+        if (err)
+            *err = weft_failure_new(WEFT_EINVAL, "a TLS server needs a certificate and a private key");
+        weft_tls_context_free(c);
+        return WEFT_EINVAL;
+    }
+    if (o->extra_chain) {
+        FILE *f = fopen(o->extra_chain, "r");
+        X509 *x;
+        if (!f)
+            return fail_ctx(c, err, "cannot open the extra chain", o->extra_chain);
+        while ((x = PEM_read_X509(f, NULL, NULL, NULL)))
+            if (SSL_CTX_add_extra_chain_cert(c->ctx, x) != 1) {
+                X509_free(x);
+                fclose(f);
+                return fail_ctx(c, err, "cannot add the extra chain", o->extra_chain);
+            }
+        fclose(f);
+        ERR_clear_error(); /* PEM_read_X509's end of file */
+    }
+    struct stat st;
+    if (o->trust_roots) {
+        int ok = stat(o->trust_roots, &st) == 0 && S_ISDIR(st.st_mode) ? SSL_CTX_load_verify_dir(c->ctx, o->trust_roots)
+                                                                     : SSL_CTX_load_verify_file(c->ctx, o->trust_roots);
+        if (ok != 1)
+            return fail_ctx(c, err, "cannot load the trust roots", o->trust_roots);
+    } else if (SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
+        return fail_ctx(c, err, "cannot load the system trust store", NULL);
+    }
+    if (o->nalpn) {
+        size_t n = 0;
+        for (size_t i = 0; i < o->nalpn; i++)
+            n += 1 + strlen(o->alpn[i]);
+        c->alpn = weft_malloc(n);
+        if (!c->alpn) {
+            weft_tls_context_free(c);
+            return WEFT_ENOMEM;
+        }
+        for (size_t i = 0; i < o->nalpn; i++) {
+            size_t l = strlen(o->alpn[i]);
+            if (l == 0 || l > 255) {
+                if (err)
+                    *err = weft_failure_new(WEFT_EINVAL, "bad ALPN protocol name '%s'", o->alpn[i]);
+                weft_tls_context_free(c);
+                return WEFT_EINVAL;
+            }
+            c->alpn[c->alpn_len++] = (unsigned char)l;
+            memcpy(c->alpn + c->alpn_len, o->alpn[i], l);
+            c->alpn_len += l;
+        }
+    }
+    if (server) {
+        if (o->request_client_cert || o->require_client_cert)
+            SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER | (o->require_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+        if (c->alpn)
+            SSL_CTX_set_alpn_select_cb(c->ctx, select_alpn, c);
+        SSL_CTX_set_tlsext_servername_callback(c->ctx, pick_sni);
+        SSL_CTX_set_tlsext_servername_arg(c->ctx, c);
+    } else {
+        SSL_CTX_set_verify(c->ctx, o->insecure_no_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+        if (c->alpn && SSL_CTX_set_alpn_protos(c->ctx, c->alpn, (unsigned)c->alpn_len) != 0)
+            return fail_ctx(c, err, "cannot set ALPN", NULL);
+    }
+    *out = c;
+    return 0;
+}
+
+int weft_tls_server_context_new(const weft_tls_options *opts, weft_tls_context **out, weft_failure **err)
+{
+    return context_new(true, opts, out, err);
+}
+
+int weft_tls_client_context_new(const weft_tls_options *opts, weft_tls_context **out, weft_failure **err)
+{
+    return context_new(false, opts, out, err);
+}
+
+void weft_tls_context_free(weft_tls_context *c)
+{
+    if (!c)
+        return;
+    SSL_CTX_free(c->ctx);
+    for (size_t i = 0; i < c->nsni; i++)
+        weft_free(c->sni[i].name);
+    weft_free(c->sni);
+    weft_free(c->alpn);
+    weft_free(c);
+}
+
+int weft_tls_context_add_sni(weft_tls_context *server, const char *name, weft_tls_context *ctx)
+{
+    char *copy = weft_strdup(name);
+    sni_entry *v = copy ? weft_realloc(server->sni, (server->nsni + 1) * sizeof *v) : NULL;
+    if (!v) {
+        weft_free(copy);
+        return WEFT_ENOMEM;
+    }
+    server->sni = v;
+    v[server->nsni++] = (sni_entry){copy, ctx};
+    return 0;
+}
+
+/* ---- connections ---- */
+
+typedef struct tls_conn {
+    weft_tls_context *ctx;
+    SSL *ssl;
+    BIO *in, *out;
+    char *server_name;
+    weft_wrapper *w;
+    weft_deferred *handshake; /* fired when the handshake ends; ours */
+    bool done, close_notify_in, shutdown_sent;
+} tls_conn;
+
+static void flush_out(tls_conn *c)
+{
+    char buf[16384];
+    int n;
+    while ((n = BIO_read(c->out, buf, sizeof buf)) > 0)
+        weft_wrapper_pass_down(c->w, buf, (size_t)n);
+}
+
+static void settle_handshake(tls_conn *c, weft_failure *f)
+{
+    weft_deferred *d = c->handshake;
+    c->handshake = NULL;
+    if (!d) {
+        weft_failure_unref(f);
+        return;
+    }
+    if (f)
+        weft_deferred_errback(d, f);
+    else
+        weft_deferred_callback(d, NULL, NULL);
+    weft_deferred_unref(d);
+}
+
+static void fail(tls_conn *c, int code, const char *what)
+{
+    char detail[512];
+    long verify = SSL_get_verify_result(c->ssl);
+    if (!c->done && verify != X509_V_OK) {
+        code = WEFT_ETLSVERIFY;
+        snprintf(detail, sizeof detail, "%s", X509_verify_cert_error_string(verify));
+        ERR_clear_error();
+    } else {
+        ssl_errors(detail, sizeof detail);
+    }
+    weft_transport *outer = weft_wrapper_outer(c->w);
+    char peer[128] = "(unknown)";
+    weft_address a;
+    if (outer && weft_transport_peer(outer, &a) == 0)
+        weft_address_format(&a, peer, sizeof peer);
+    if (outer)
+        weft_log(weft_reactor_logger(weft_transport_reactor(outer)), WEFT_LOG_WARN, "weft.tls",
+                 "TLS with {peer}: {what}: {detail}", WEFT_LOG_STR("peer", peer), WEFT_LOG_STR("what", what),
+                 WEFT_LOG_STR("detail", detail));
+    settle_handshake(c, weft_failure_new(code, "TLS %s with %s: %s", what, peer, detail));
+    flush_out(c); /* an alert, if OpenSSL made one */
+    weft_wrapper_fail(c->w, code);
+}
+
+static void read_plaintext(tls_conn *c)
+{
+    char buf[16384];
+    while (!c->close_notify_in) {
+        int n = SSL_read(c->ssl, buf, sizeof buf);
+        if (n > 0) {
+            weft_wrapper_pass_up(c->w, buf, (size_t)n);
+            if (!weft_wrapper_outer(c->w))
+                return;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, n);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            break;
+        if (e == SSL_ERROR_ZERO_RETURN) {
+            c->close_notify_in = true;
+            weft_wrapper_pass_up_eof(c->w);
+            break;
+        }
+        fail(c, WEFT_ETLS, "record error");
+        return;
+    }
+    flush_out(c);
+}
+
+static void handshake(tls_conn *c)
+{
+    int rc = SSL_do_handshake(c->ssl);
+    flush_out(c);
+    if (rc == 1) {
+        c->done = true;
+        settle_handshake(c, NULL);
+        weft_wrapper_start(c->w);
+        read_plaintext(c);
+        return;
+    }
+    int e = SSL_get_error(c->ssl, rc);
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+        fail(c, WEFT_ETLS, "handshake failed");
+}
+
+static void tls_connected(weft_wrapper *w)
+{
+    tls_conn *c = weft_wrapper_ctx(w);
+    c->w = w;
+    weft_wrapper_hold_start(w);
+    weft_transport *outer = weft_wrapper_outer(w);
+    c->handshake = weft_deferred_new(weft_transport_reactor(outer));
+    c->ssl = SSL_new(c->ctx->ctx);
+    c->in = BIO_new(BIO_s_mem());
+    c->out = BIO_new(BIO_s_mem());
+    if (!c->ssl || !c->in || !c->out || !c->handshake) {
+        BIO_free(c->in);
+        BIO_free(c->out);
+        c->in = c->out = NULL;
+        fail(c, WEFT_ENOMEM, "setting up");
+        return;
+    }
+    /* Record buffers grow as needed rather than failing at 0 bytes free. */
+    BIO_set_mem_eof_return(c->in, -1);
+    SSL_set_bio(c->ssl, c->in, c->out);
+    if (c->ctx->server) {
+        SSL_set_accept_state(c->ssl);
+        return; /* the client speaks first */
+    }
+    if (c->server_name) {
+        unsigned char ip[16];
+        bool is_ip = inet_pton(AF_INET, c->server_name, ip) == 1 || inet_pton(AF_INET6, c->server_name, ip) == 1;
+        if (is_ip) {
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->server_name);
+        } else {
+            SSL_set_tlsext_host_name(c->ssl, c->server_name);
+            SSL_set1_host(c->ssl, c->server_name);
+        }
+    }
+    SSL_set_connect_state(c->ssl);
+    handshake(c);
+}
+
+static void tls_incoming(weft_wrapper *w, const void *data, size_t len)
+{
+    tls_conn *c = weft_wrapper_ctx(w);
+    if (!c->ssl)
+        return;
+    if (BIO_write(c->in, data, (int)len) != (int)len) {
+        fail(c, WEFT_ENOMEM, "buffering records");
+        return;
+    }
+    if (c->done)
+        read_plaintext(c);
+    else
+        handshake(c);
+}
+
+static void tls_outgoing(weft_wrapper *w, const void *data, size_t len)
+{
+    tls_conn *c = weft_wrapper_ctx(w);
+    if (!c->done || c->shutdown_sent)
+        return;
+    while (len > 0) {
+        int chunk = len > 1 << 30 ? 1 << 30 : (int)len;
+        int n = SSL_write(c->ssl, data, chunk);
+        if (n <= 0) {
+            fail(c, WEFT_ETLS, "write failed");
+            return;
+        }
+        data = (const char *)data + n;
+        len -= (size_t)n;
+    }
+    flush_out(c);
+}
+
+static bool tls_eof(weft_wrapper *w)
+{
+    tls_conn *c = weft_wrapper_ctx(w);
+    if (c->close_notify_in)
+        return false; /* the EOF has been passed on already */
+    if (!c->done) {
+        ERR_clear_error();
+        fail(c, WEFT_ETLS, "peer closed during the handshake");
+    } else {
+        weft_wrapper_fail(w, WEFT_ETLSTRUNCATED);
+    }
+    return false;
+}
+
+static void tls_closing(weft_wrapper *w)
+{
+    tls_conn *c = weft_wrapper_ctx(w);
+    if (!c->done || c->shutdown_sent)
+        return;
+    c->shutdown_sent = true;
+    SSL_shutdown(c->ssl); /* queues close_notify; we do not wait for theirs */
+    flush_out(c);
+}
+
+static void tls_lost(weft_wrapper *w, const weft_failure *why)
+{
+    tls_conn *c = weft_wrapper_ctx(w);
+    if (c->handshake)
+        settle_handshake(c, weft_failure_new(weft_failure_code(why), "connection lost during the TLS handshake: %s",
+                                             weft_failure_message(why)));
+}
+
+static void tls_destroy(weft_wrapper *w)
+{
+    tls_conn *c = weft_wrapper_ctx(w);
+    SSL_free(c->ssl); /* and its BIOs */
+    weft_deferred_unref(c->handshake);
+    weft_free(c->server_name);
+    weft_free(c);
+}
+
+static const weft_wrapper_ops tls_ops = {
+    .incoming = tls_incoming,
+    .outgoing = tls_outgoing,
+    .connected = tls_connected,
+    .lost = tls_lost,
+    .eof = tls_eof,
+    .closing = tls_closing,
+    .destroy = tls_destroy,
+};
+
+weft_protocol *weft_tls_wrap(weft_tls_context *ctx, weft_protocol *inner, const char *server_name)
+{
+    tls_conn *c = weft_calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->ctx = ctx;
+    if (server_name && !(c->server_name = weft_strdup(server_name))) {
+        weft_free(c);
+        return NULL;
+    }
+    weft_protocol *p = weft_wrapper_new(&tls_ops, c, inner);
+    if (!p) {
+        weft_free(c->server_name);
+        weft_free(c);
+    }
+    return p;
+}
+
+static tls_conn *conn_of(weft_transport *t)
+{
+    weft_wrapper *w = weft_wrapper_of_transport(t);
+    return w && weft_wrapper_ctx(w) && ((tls_conn *)weft_wrapper_ctx(w))->w == w ? weft_wrapper_ctx(w) : NULL;
+}
+
+const char *weft_tls_alpn(weft_transport *t, size_t *len)
+{
+    tls_conn *c = conn_of(t);
+    const unsigned char *p = NULL;
+    unsigned l = 0;
+    if (c && c->ssl)
+        SSL_get0_alpn_selected(c->ssl, &p, &l);
+    *len = l;
+    return l ? (const char *)p : NULL;
+}
+
+bool weft_tls_handshake_done(weft_transport *t)
+{
+    tls_conn *c = conn_of(t);
+    return c && c->done;
+}
+
+weft_deferred *weft_tls_handshake(weft_protocol *wrapper_protocol)
+{
+    tls_conn *c = weft_wrapper_ctx(weft_wrapper_of(wrapper_protocol));
+    if (c->handshake)
+        return weft_deferred_ref(c->handshake);
+    return NULL;
+}
+
+/* ---- the factory ---- */
+
+typedef struct tls_factory {
+    weft_factory base;
+    weft_tls_context *ctx;
+    weft_factory *inner;
+    char *server_name;
+} tls_factory;
+
+static weft_protocol *tls_build(weft_factory *f, const weft_address *peer)
+{
+    tls_factory *tf = (tls_factory *)f;
+    weft_protocol *inner = tf->inner->ops->build(tf->inner, peer);
+    if (!inner)
+        return NULL;
+    if (!inner->factory)
+        inner->factory = tf->inner;
+    weft_protocol *p = weft_tls_wrap(tf->ctx, inner, tf->server_name);
+    if (!p && inner->ops->destroy)
+        inner->ops->destroy(inner);
+    return p;
+}
+
+static const weft_factory_ops tls_factory_ops = {.build = tls_build};
+
+weft_factory *weft_tls_factory_new(weft_tls_context *ctx, weft_factory *inner, const char *server_name)
+{
+    tls_factory *tf = weft_calloc(1, sizeof *tf);
+    if (!tf)
+        return NULL;
+    if (server_name && !(tf->server_name = weft_strdup(server_name))) {
+        weft_free(tf);
+        return NULL;
+    }
+    tf->base.ops = &tls_factory_ops;
+    tf->ctx = ctx;
+    tf->inner = inner;
+    return &tf->base;
+}
+
+void weft_tls_factory_free(weft_factory *f)
+{
+    tls_factory *tf = (tls_factory *)f;
+    if (!tf)
+        return;
+    weft_free(tf->server_name);
+    weft_free(tf);
+}
