@@ -159,3 +159,206 @@ WEFT_TEST(tls, truncation_is_reported)
     weft_reactor_free(r);
     weft_test_certs_remove(&certs);
 }
+
+/* ---- over real sockets ---- */
+
+typedef struct tls_server {
+    weft_factory echo;
+    weft_tls_context *ctx;
+    weft_factory *tls;
+    weft_port *port;
+    int port_number;
+} tls_server;
+
+static void serve(weft_reactor *r, tls_server *s, const char *cert, const char *key)
+{
+    weft_echo_factory_init(&s->echo);
+    s->ctx = server_ctx(cert, key);
+    s->tls = weft_tls_factory_new(s->ctx, &s->echo, NULL);
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", 0, &a), 0);
+    cr_assert_eq(weft_listen(r, &a, s->tls, NULL, &s->port), 0);
+    weft_port_address(s->port, &a);
+    s->port_number = weft_address_port(&a);
+}
+
+static void unserve(weft_reactor *r, tls_server *s)
+{
+    weft_deferred_unref(weft_port_stop(s->port));
+    for (int i = 0; i < 10; i++)
+        weft_reactor_iterate(r, 0.01);
+    weft_tls_factory_free(s->tls);
+    weft_tls_context_free(s->ctx);
+}
+
+typedef struct one {
+    weft_factory base;
+    weft_protocol *p;
+} one;
+
+static weft_protocol *build_one(weft_factory *f, const weft_address *a)
+{
+    (void)a;
+    return ((one *)f)->p;
+}
+
+/* Connects a TLS client to 127.0.0.1:port and waits for the handshake's
+ * end; returns its failure code (0: it succeeded). */
+static int tls_connect(weft_reactor *r, int port, weft_tls_context *cc, const char *name, peer *client, one *f)
+{
+    f->base.ops = &(weft_factory_ops){.build = build_one};
+    client->base.ops = &peer_ops;
+    f->p = weft_tls_wrap(cc, &client->base, name);
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", port, &a), 0);
+    weft_deferred *d = weft_connect(r, &a, &f->base, NULL);
+    cr_assert_eq(weft_reactor_run_until(r, d, 10), 0);
+    weft_deferred_unref(d);
+    weft_deferred *hs = weft_tls_handshake(f->p);
+    int code = 0;
+    if (hs) {
+        cr_assert_eq(weft_reactor_run_until(r, hs, 10), 0);
+        weft_result res;
+        cr_assert_eq(weft_deferred_take(hs, &res), 0);
+        if (weft_failed(res)) {
+            code = weft_failure_code(weft_result_failure(res));
+            cr_log_info("handshake: %s", weft_failure_message(weft_result_failure(res)));
+        }
+        weft_result_free(res);
+        weft_deferred_unref(hs);
+    }
+    return code;
+}
+
+WEFT_TEST(tls, echo_over_tcp_and_100_megabytes_each_way, .timeout = 120)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    weft_reactor *r = weft_test_reactor();
+    tls_server s;
+    serve(r, &s, certs.server_cert, certs.server_key);
+    weft_tls_context *cc = client_ctx(certs.ca);
+    peer client = {0};
+    one f;
+    cr_assert_eq(tls_connect(r, s.port_number, cc, "localhost", &client, &f), 0);
+    cr_assert(client.made);
+    enum { CHUNK = 1 << 20, TOTAL = 100 << 20 };
+    char *chunk = malloc(CHUNK);
+    for (size_t i = 0; i < CHUNK; i++)
+        chunk[i] = (char)(i * 31);
+    client.cap = TOTAL;
+    client.got = malloc(TOTAL);
+    size_t sent = 0;
+    while (client.len < TOTAL) {
+        if (sent < TOTAL && weft_transport_buffered(client.base.transport) < 4 * CHUNK) {
+            cr_assert_eq(weft_transport_write(client.base.transport, chunk, CHUNK), 0);
+            sent += CHUNK;
+        }
+        weft_reactor_iterate(r, sent < TOTAL ? 0 : 1);
+        cr_assert(!client.lost);
+    }
+    for (size_t i = 0; i < TOTAL; i += CHUNK)
+        cr_assert_eq(memcmp(client.got + i, chunk, CHUNK), 0);
+    weft_transport_lose_connection(client.base.transport);
+    for (int i = 0; i < 100 && !client.lost; i++)
+        weft_reactor_iterate(r, 0.01);
+    cr_assert_eq(client.lost_code, WEFT_EOF);
+    free(chunk);
+    free(client.got);
+    unserve(r, &s);
+    weft_tls_context_free(cc);
+    weft_reactor_free(r);
+    weft_test_certs_remove(&certs);
+}
+
+static void refused(const char *cert_kind, const char *name, const char *want, bool system_roots)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    weft_reactor *r = weft_test_reactor();
+    weft_test_log log;
+    weft_test_log_capture(r, &log);
+    const char *cert = strcmp(cert_kind, "other") == 0     ? certs.other_cert
+                       : strcmp(cert_kind, "self") == 0    ? certs.self_cert
+                       : strcmp(cert_kind, "expired") == 0 ? certs.expired_cert
+                                                           : certs.server_cert;
+    const char *key = strcmp(cert_kind, "other") == 0     ? certs.other_key
+                      : strcmp(cert_kind, "self") == 0    ? certs.self_key
+                      : strcmp(cert_kind, "expired") == 0 ? certs.expired_key
+                                                          : certs.server_key;
+    tls_server s;
+    serve(r, &s, cert, key);
+    weft_tls_context *cc = client_ctx(system_roots ? NULL : certs.ca);
+    peer client = {0};
+    one f;
+    cr_assert_eq(tls_connect(r, s.port_number, cc, name, &client, &f), WEFT_ETLSVERIFY);
+    cr_assert(!client.made, "no inner connection on a refused certificate");
+    cr_assert(weft_test_log_contains(&log, want), "the reason '%s' was given", want);
+    for (int i = 0; i < 20; i++)
+        weft_reactor_iterate(r, 0.01);
+    unserve(r, &s);
+    weft_tls_context_free(cc);
+    weft_reactor_free(r);
+    weft_test_certs_remove(&certs);
+}
+
+WEFT_TEST(tls, wrong_host_refused)
+{
+    refused("other", "localhost", "hostname mismatch", false);
+}
+
+WEFT_TEST(tls, self_signed_refused)
+{
+    refused("self", "localhost", "self-signed certificate", false);
+}
+
+WEFT_TEST(tls, expired_refused)
+{
+    refused("expired", "localhost", "certificate has expired", false);
+}
+
+WEFT_TEST(tls, unknown_issuer_refused)
+{
+    refused("server", "localhost", "unable to get local issuer certificate", true);
+}
+
+WEFT_TEST(tls, ip_address_checked_as_an_ip)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    weft_reactor *r = weft_test_reactor();
+    tls_server s;
+    serve(r, &s, certs.server_cert, certs.server_key);
+    weft_tls_context *cc = client_ctx(certs.ca);
+    peer a = {0}, b = {0};
+    one fa, fb;
+    cr_assert_eq(tls_connect(r, s.port_number, cc, "127.0.0.1", &a, &fa), 0, "127.0.0.1 is in the SAN");
+    cr_assert_eq(tls_connect(r, s.port_number, cc, "127.0.0.2", &b, &fb), WEFT_ETLSVERIFY);
+    weft_transport_abort_connection(a.base.transport);
+    for (int i = 0; i < 20; i++)
+        weft_reactor_iterate(r, 0.01);
+    unserve(r, &s);
+    weft_tls_context_free(cc);
+    weft_reactor_free(r);
+    weft_test_certs_remove(&certs);
+}
+
+WEFT_TEST(tls, bad_context_files)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    weft_tls_options o = {.certificate = certs.server_cert, .private_key = certs.other_key};
+    weft_tls_context *c;
+    weft_failure *err = NULL;
+    cr_assert_eq(weft_tls_server_context_new(&o, &c, &err), WEFT_EINVAL);
+    cr_assert(strstr(weft_failure_message(err), "mismatch") != NULL, "%s", weft_failure_message(err));
+    weft_failure_unref(err);
+    o = (weft_tls_options){.certificate = "/nonexistent.pem", .private_key = certs.server_key};
+    cr_assert_eq(weft_tls_server_context_new(&o, &c, &err), WEFT_EINVAL);
+    cr_assert(strstr(weft_failure_message(err), "/nonexistent.pem") != NULL);
+    weft_failure_unref(err);
+    o = (weft_tls_options){0};
+    cr_assert_eq(weft_tls_server_context_new(&o, &c, &err), WEFT_EINVAL);
+    weft_failure_unref(err);
+    weft_test_certs_remove(&certs);
+}

@@ -66,8 +66,8 @@ WEFT_API weft_protocol *weft_tls_wrap(weft_tls_context *ctx, weft_protocol *inne
 /* A Deferred (the caller's) that fires with none when the handshake of a
  * connection whose protocol came from weft_tls_wrap (or a TLS factory) is
  * done, or errbacks with why it failed (WEFT_ETLSVERIFY with the reason for
- * a certificate, WEFT_ETLS otherwise). NULL once settled, or before the
- * connection is up. */
+ * a certificate, WEFT_ETLS otherwise) - already fired if it has ended.
+ * NULL before the connection is up, or when out of memory. */
 WEFT_API weft_deferred *weft_tls_handshake(weft_protocol *tls_protocol);
 
 /* A factory wrapping every protocol `inner` builds in TLS with ctx (both

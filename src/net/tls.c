@@ -238,7 +238,10 @@ typedef struct tls_conn {
     BIO *in, *out;
     char *server_name;
     weft_wrapper *w;
-    weft_deferred *handshake; /* fired when the handshake ends; ours */
+    weft_reactor *r;
+    weft_deferred *handshake; /* made when asked for (weft_tls_handshake); ours */
+    weft_failure *outcome;    /* why the handshake failed; NULL while it runs or when it worked */
+    bool settled;
     bool done, close_notify_in, shutdown_sent;
 } tls_conn;
 
@@ -250,16 +253,23 @@ static void flush_out(tls_conn *c)
         weft_wrapper_pass_down(c->w, buf, (size_t)n);
 }
 
+/* Records how the handshake ended (the reference to f passes here) and
+ * tells whoever asked. Nobody asking is fine: a server's connections
+ * usually have no one waiting, and the failure has been logged. */
 static void settle_handshake(tls_conn *c, weft_failure *f)
 {
-    weft_deferred *d = c->handshake;
-    c->handshake = NULL;
-    if (!d) {
+    if (c->settled) {
         weft_failure_unref(f);
         return;
     }
+    c->settled = true;
+    c->outcome = f;
+    weft_deferred *d = c->handshake;
+    c->handshake = NULL;
+    if (!d)
+        return;
     if (f)
-        weft_deferred_errback(d, f);
+        weft_deferred_errback(d, weft_failure_ref(f));
     else
         weft_deferred_callback(d, NULL, NULL);
     weft_deferred_unref(d);
@@ -336,12 +346,11 @@ static void tls_connected(weft_wrapper *w)
     tls_conn *c = weft_wrapper_ctx(w);
     c->w = w;
     weft_wrapper_hold_start(w);
-    weft_transport *outer = weft_wrapper_outer(w);
-    c->handshake = weft_deferred_new(weft_transport_reactor(outer));
+    c->r = weft_transport_reactor(weft_wrapper_outer(w));
     c->ssl = SSL_new(c->ctx->ctx);
     c->in = BIO_new(BIO_s_mem());
     c->out = BIO_new(BIO_s_mem());
-    if (!c->ssl || !c->in || !c->out || !c->handshake) {
+    if (!c->ssl || !c->in || !c->out) {
         BIO_free(c->in);
         BIO_free(c->out);
         c->in = c->out = NULL;
@@ -429,7 +438,7 @@ static void tls_closing(weft_wrapper *w)
 static void tls_lost(weft_wrapper *w, const weft_failure *why)
 {
     tls_conn *c = weft_wrapper_ctx(w);
-    if (c->handshake)
+    if (!c->settled)
         settle_handshake(c, weft_failure_new(weft_failure_code(why), "connection lost during the TLS handshake: %s",
                                              weft_failure_message(why)));
 }
@@ -439,6 +448,7 @@ static void tls_destroy(weft_wrapper *w)
     tls_conn *c = weft_wrapper_ctx(w);
     SSL_free(c->ssl); /* and its BIOs */
     weft_deferred_unref(c->handshake);
+    weft_failure_unref(c->outcome);
     weft_free(c->server_name);
     weft_free(c);
 }
@@ -497,9 +507,13 @@ bool weft_tls_handshake_done(weft_transport *t)
 weft_deferred *weft_tls_handshake(weft_protocol *wrapper_protocol)
 {
     tls_conn *c = weft_wrapper_ctx(weft_wrapper_of(wrapper_protocol));
-    if (c->handshake)
-        return weft_deferred_ref(c->handshake);
-    return NULL;
+    if (!c->r)
+        return NULL; /* not connected yet */
+    if (c->settled)
+        return c->outcome ? weft_fail(c->r, weft_failure_ref(c->outcome)) : weft_succeed(c->r, NULL, NULL);
+    if (!c->handshake && !(c->handshake = weft_deferred_new(c->r)))
+        return NULL;
+    return weft_deferred_ref(c->handshake);
 }
 
 /* ---- the factory ---- */
