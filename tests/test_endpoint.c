@@ -144,8 +144,8 @@ WEFT_TEST(endpoint, bad_servers)
              long_path + 5);
     const char *const cases[][2] = {
         {"", "empty endpoint string"},
-        {"bogus-type:nothing", "bogus-type:nothing: unknown endpoint type 'bogus-type' (servers: tcp, tcp6, unix)"},
-        {"ssl:443", "ssl:443: unknown endpoint type 'ssl' (servers: tcp, tcp6, unix)"},
+        {"bogus-type:nothing", "bogus-type:nothing: unknown endpoint type 'bogus-type' (servers: tcp, tcp6, unix, tls, ssl)"},
+        {"ssl:443", "ssl:443: missing privateKey"},
         {"tcp", "tcp: missing port"},
         {"tcp:backlog=5", "tcp:backlog=5: missing port"},
         {"tcp:abc", "tcp:abc: port 'abc' is not a number"},
@@ -259,7 +259,7 @@ WEFT_TEST(endpoint, bad_clients)
          "tcp:1.2.3.4:80:bindAddress=me: bindAddress 'me' is not an IP address (host names are not resolved yet)"},
         {"tcp:1.2.3.4:80:interface=1.2.3.4", "tcp:1.2.3.4:80:interface=1.2.3.4: unknown parameter 'interface'"},
         {"tcp:1.2.3.4:80:timeout=1:timeout=2", "tcp:1.2.3.4:80:timeout=1:timeout=2: duplicate parameter 'timeout'"},
-        {"tcp6:\\:\\:1:80", "tcp6:\\:\\:1:80: unknown endpoint type 'tcp6' (clients: tcp, unix)"},
+        {"tcp6:\\:\\:1:80", "tcp6:\\:\\:1:80: unknown endpoint type 'tcp6' (clients: tcp, unix, tls)"},
         {"unix", "unix: missing path"},
         {"unix:path=", "unix:path=: empty path"},
         {"unix:/a:/b", "unix:/a:/b: unexpected positional field '/b'"},

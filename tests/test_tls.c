@@ -362,3 +362,250 @@ WEFT_TEST(tls, bad_context_files)
     weft_failure_unref(err);
     weft_test_certs_remove(&certs);
 }
+
+/* ---- endpoints and real peers ---- */
+
+typedef struct child {
+    pid_t pid;
+    int in, out; /* its stdin (we write), its stdout+stderr (we read) */
+    char text[8192];
+    size_t len;
+} child;
+
+static void spawn_child(child *c, char *const argv[])
+{
+    memset(c, 0, sizeof *c);
+    int in[2], out[2];
+    cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+    cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+    cr_assert_eq(posix_spawnp(&c->pid, argv[0], &fa, NULL, argv, environ), 0, "spawn %s", argv[0]);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    close(out[1]);
+    c->in = in[1];
+    c->out = out[0];
+}
+
+/* Reads the child's output until `needle` shows (10 s at most). */
+static bool child_says(child *c, const char *needle, weft_reactor *r)
+{
+    for (int i = 0; i < 1000; i++) {
+        c->text[c->len] = '\0';
+        if (strstr(c->text, needle))
+            return true;
+        if (r)
+            weft_reactor_iterate(r, 0); /* a weft peer in this process must keep running */
+        struct pollfd p = {c->out, POLLIN, 0};
+        if (poll(&p, 1, 10) < 0)
+            return false;
+        if (p.revents) {
+            ssize_t n = read(c->out, c->text + c->len, sizeof c->text - 1 - c->len);
+            if (n <= 0)
+                return strstr(c->text, needle) != NULL;
+            c->len += (size_t)n;
+        }
+    }
+    return false;
+}
+
+static int child_end(child *c, int sig)
+{
+    if (c->in >= 0)
+        close(c->in);
+    if (sig)
+        kill(c->pid, sig);
+    int st;
+    waitpid(c->pid, &st, 0);
+    close(c->out);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+WEFT_TEST(tls, endpoint_strings)
+{
+    weft_reactor *r = weft_test_clock();
+    const char *good[][2] = {
+        {"tls:443:privateKey=k.pem:certKey=c.pem", "tls:443:privateKey=k.pem:certKey=c.pem"},
+        {"ssl:8443:privateKey=both.pem:interface=127.0.0.1", "ssl:8443:interface=127.0.0.1:privateKey=both.pem"},
+        {"tls:443:k.pem:c.pem", "tls:443:privateKey=k.pem:certKey=c.pem"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        weft_endpoint *e;
+        weft_failure *err = NULL;
+        cr_assert_eq(weft_endpoint_server(r, good[i][0], &e, &err), 0, "%s: %s", good[i][0], err ? weft_failure_message(err) : "");
+        char d[256];
+        weft_endpoint_describe(e, d, sizeof d);
+        cr_assert_str_eq(d, good[i][1]);
+        weft_endpoint_free(e);
+    }
+    weft_endpoint *e;
+    weft_failure *err = NULL;
+    cr_assert_eq(weft_endpoint_client(r, "tls:host=127.0.0.1:port=443:trustRoots=/etc/ssl/certs", &e, &err), 0);
+    char d[256];
+    weft_endpoint_describe(e, d, sizeof d);
+    cr_assert_str_eq(d, "tls:host=127.0.0.1:port=443:trustRoots=/etc/ssl/certs");
+    weft_endpoint_free(e);
+    cr_assert_eq(weft_endpoint_client(r, "tls:host=127.0.0.1:port=443:certificate=c.pem", &e, &err), WEFT_EINVAL);
+    cr_assert_str_eq(weft_failure_message(err), "tls:host=127.0.0.1:port=443:certificate=c.pem: certificate and privateKey go together");
+    weft_failure_unref(err);
+    weft_reactor_free(r);
+}
+
+/* The announced port in "listening on ... (127.0.0.1:PORT)". */
+static int announced(child *c)
+{
+    cr_assert(child_says(c, "listening on", NULL), "%s", c->text);
+    const char *close_paren = strstr(strstr(c->text, "listening on"), ")");
+    const char *colon = close_paren;
+    while (*colon != ':')
+        colon--;
+    return atoi(colon + 1);
+}
+
+WEFT_TEST(tls, weft_echo_with_openssl_s_client, .timeout = 60)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    char listen[512];
+    snprintf(listen, sizeof listen, "tls:0:interface=127.0.0.1:privateKey=%s:certKey=%s", certs.server_key, certs.server_cert);
+    child server;
+    char *sargv[] = {WEFT_CLI_PATH, "echo", "--listen", listen, NULL};
+    spawn_child(&server, sargv);
+    int port = announced(&server);
+    char connect[64];
+    snprintf(connect, sizeof connect, "127.0.0.1:%d", port);
+    child client;
+    char *cargv[] = {"openssl", "s_client", "-connect", connect, "-CAfile", certs.ca, "-verify_return_error",
+                     "-servername", "localhost", "-quiet", NULL};
+    spawn_child(&client, cargv);
+    cr_assert_eq(write(client.in, "hello over TLS\n", 15), 15);
+    cr_assert(child_says(&client, "hello over TLS", NULL), "s_client said: %s", client.text);
+    child_end(&client, SIGTERM);
+    cr_assert_eq(child_end(&server, SIGTERM), 0, "weft echo: %s", server.text);
+    weft_test_certs_remove(&certs);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+WEFT_TEST(tls, tls_client_endpoint_with_openssl_s_server, .timeout = 60)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    int port = free_port();
+    char accept[16];
+    snprintf(accept, sizeof accept, "%d", port);
+    child server;
+    char *sargv[] = {"openssl", "s_server", "-accept", accept, "-cert", certs.server_cert, "-key", certs.server_key,
+                     "-rev", NULL};
+    spawn_child(&server, sargv);
+    cr_assert(child_says(&server, "ACCEPT", NULL), "s_server said: %s", server.text);
+
+    weft_reactor *r = weft_test_reactor();
+    char desc[512];
+    snprintf(desc, sizeof desc, "tls:host=127.0.0.1:port=%d:trustRoots=%s", port, certs.ca);
+    weft_endpoint *e;
+    cr_assert_eq(weft_endpoint_client(r, desc, &e, NULL), 0);
+    peer client = {.base.ops = &peer_ops};
+    one f = {.base.ops = &(weft_factory_ops){.build = build_one}, .p = &client.base};
+    weft_deferred *d = weft_endpoint_connect(e, &f.base);
+    weft_endpoint_free(e);
+    cr_assert_eq(weft_reactor_run_until(r, d, 10), 0);
+    weft_result res;
+    cr_assert(weft_deferred_peek(d, &res));
+    cr_assert(!weft_failed(res), "%s", weft_failure_message(weft_result_failure(res)));
+    cr_assert_eq(res.value, &client.base, "the connect gives the inner protocol, after the handshake");
+    cr_assert(client.made);
+    weft_deferred_unref(d);
+    cr_assert_eq(weft_transport_write(client.base.transport, "stressed\n", 9), 0);
+    for (int i = 0; i < 1000 && client.len < 9; i++)
+        weft_reactor_iterate(r, 0.01);
+    cr_assert(client.len >= 9);
+    cr_assert(memmem(client.got, client.len, "desserts", 8) != NULL, "s_server -rev reverses lines");
+    weft_transport_lose_connection(client.base.transport);
+    for (int i = 0; i < 200 && !client.lost; i++)
+        weft_reactor_iterate(r, 0.01);
+    free(client.got);
+    weft_reactor_free(r);
+    child_end(&server, SIGTERM);
+    weft_test_certs_remove(&certs);
+}
+
+WEFT_TEST(tls, tls_client_endpoint_refuses_with_the_reason, .timeout = 60)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    int port = free_port();
+    char accept[16];
+    snprintf(accept, sizeof accept, "%d", port);
+    child server;
+    char *sargv[] = {"openssl", "s_server", "-accept", accept, "-cert", certs.self_cert, "-key", certs.self_key, NULL};
+    spawn_child(&server, sargv);
+    cr_assert(child_says(&server, "ACCEPT", NULL));
+    weft_reactor *r = weft_test_reactor();
+    weft_test_log log;
+    weft_test_log_capture(r, &log);
+    char desc[512];
+    snprintf(desc, sizeof desc, "tls:host=127.0.0.1:port=%d:trustRoots=%s", port, certs.ca);
+    weft_endpoint *e;
+    cr_assert_eq(weft_endpoint_client(r, desc, &e, NULL), 0);
+    peer client = {.base.ops = &peer_ops};
+    one f = {.base.ops = &(weft_factory_ops){.build = build_one}, .p = &client.base};
+    weft_deferred *d = weft_endpoint_connect(e, &f.base);
+    weft_endpoint_free(e);
+    cr_assert_eq(weft_reactor_run_until(r, d, 10), 0);
+    weft_result res;
+    cr_assert_eq(weft_deferred_take(d, &res), 0);
+    cr_assert(weft_failed(res));
+    cr_assert_eq(weft_failure_code(weft_result_failure(res)), WEFT_ETLSVERIFY);
+    cr_assert(strstr(weft_failure_message(weft_result_failure(res)), "self-signed") != NULL, "%s",
+              weft_failure_message(weft_result_failure(res)));
+    weft_result_free(res);
+    weft_deferred_unref(d);
+    for (int i = 0; i < 20; i++)
+        weft_reactor_iterate(r, 0.01);
+    weft_reactor_free(r);
+    child_end(&server, SIGTERM);
+    weft_test_certs_remove(&certs);
+}
+
+WEFT_TEST(tls, portforward_terminates_tls_in_front_of_a_plain_server, .timeout = 60)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    child plain;
+    char *pargv[] = {WEFT_CLI_PATH, "echo", "--listen", "tcp:0:interface=127.0.0.1", NULL};
+    spawn_child(&plain, pargv);
+    int pport = announced(&plain);
+    char listen[512], target[64];
+    snprintf(listen, sizeof listen, "tls:0:interface=127.0.0.1:privateKey=%s:certKey=%s", certs.server_key, certs.server_cert);
+    snprintf(target, sizeof target, "tcp:host=127.0.0.1:port=%d", pport);
+    child fwd;
+    char *fargv[] = {WEFT_CLI_PATH, "portforward", "--listen", listen, "--connect", target, NULL};
+    spawn_child(&fwd, fargv);
+    int fport = announced(&fwd);
+    char connect[64];
+    snprintf(connect, sizeof connect, "127.0.0.1:%d", fport);
+    child client;
+    char *cargv[] = {"openssl", "s_client", "-connect", connect, "-CAfile", certs.ca, "-verify_return_error", "-quiet", NULL};
+    spawn_child(&client, cargv);
+    cr_assert_eq(write(client.in, "through the forwarder\n", 22), 22);
+    cr_assert(child_says(&client, "through the forwarder", NULL), "%s", client.text);
+    child_end(&client, SIGTERM);
+    cr_assert_eq(child_end(&fwd, SIGTERM), 0, "%s", fwd.text);
+    cr_assert_eq(child_end(&plain, SIGTERM), 0);
+    weft_test_certs_remove(&certs);
+}

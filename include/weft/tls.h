@@ -45,8 +45,9 @@ typedef struct weft_tls_options {
 
 /* Contexts hold certificates and settings, shared by many connections.
  * Returns 0, or WEFT_EINVAL with *err (the caller's) saying what was wrong
- * (an unreadable file, a key not matching its certificate...). Free with
- * weft_tls_context_free once no connection uses it. */
+ * (an unreadable file, a key not matching its certificate...). Connections
+ * and factories keep their own references, so weft_tls_context_free (which
+ * drops the creator's) may come whenever the creator is done with it. */
 WEFT_API int weft_tls_server_context_new(const weft_tls_options *opts, weft_tls_context **out, weft_failure **err);
 WEFT_API int weft_tls_client_context_new(const weft_tls_options *opts, weft_tls_context **out, weft_failure **err);
 WEFT_API void weft_tls_context_free(weft_tls_context *ctx);
@@ -70,8 +71,9 @@ WEFT_API weft_protocol *weft_tls_wrap(weft_tls_context *ctx, weft_protocol *inne
  * NULL before the connection is up, or when out of memory. */
 WEFT_API weft_deferred *weft_tls_handshake(weft_protocol *tls_protocol);
 
-/* A factory wrapping every protocol `inner` builds in TLS with ctx (both
- * borrowed). Free with weft_tls_factory_free after its connections. */
+/* A factory wrapping every protocol `inner` builds in TLS with ctx (inner
+ * borrowed until the factory is gone). weft_tls_factory_free frees it at
+ * once when nothing uses it, else when its last connection ends. */
 WEFT_API weft_factory *weft_tls_factory_new(weft_tls_context *ctx, weft_factory *inner, const char *server_name);
 WEFT_API void weft_tls_factory_free(weft_factory *f);
 

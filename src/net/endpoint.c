@@ -103,7 +103,7 @@ static int build(weft__ep_parse *p, weft_reactor *r, bool server, weft_endpoint 
     e->kind = k;
     weft__ep_args args = {k, values};
     if ((err = k->build(p, &args, e)) < 0) {
-        weft_free(e);
+        weft_endpoint_free(e);
         return err;
     }
     *out = e;
@@ -142,7 +142,19 @@ int weft_endpoint_client(weft_reactor *r, const char *desc, weft_endpoint **out,
 
 void weft_endpoint_free(weft_endpoint *e)
 {
+    if (!e)
+        return;
+    weft_free(e->cert);
+    weft_free(e->key);
+    weft_free(e->chain);
+    weft_free(e->trust);
+    weft_free(e->host);
     weft_free(e);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
 static weft_failure *wrong_direction(const weft_endpoint *e, const char *what)
@@ -195,6 +207,8 @@ size_t weft_endpoint_describe(const weft_endpoint *e, char *buf, size_t size)
 bool weft__endpoint_equal(const weft_endpoint *a, const weft_endpoint *b)
 {
     return a->kind == b->kind && weft_address_equal(&a->addr, &b->addr) && a->listen.backlog == b->listen.backlog &&
+           same_str(a->cert, b->cert) && same_str(a->key, b->key) && same_str(a->chain, b->chain) &&
+           same_str(a->trust, b->trust) && same_str(a->host, b->host) &&
            a->listen.reuse_port == b->listen.reuse_port && a->listen.mode == b->listen.mode &&
            a->listen.lockfile == b->listen.lockfile && a->listen.max_accepts == b->listen.max_accepts &&
            a->timeout == b->timeout && weft_address_equal(&a->bind, &b->bind);

@@ -26,6 +26,9 @@ struct weft_endpoint {
     weft_listen_options listen;  /* servers */
     double timeout;              /* clients: seconds (Twisted's default 30) */
     weft_address bind;           /* clients: bindAddress, len 0 for none */
+    /* tls: file paths and the host name as given (owned; NULL when not
+     * given), see endpoint_tls.c. */
+    char *cert, *key, *chain, *trust, *host;
 };
 
 /* ---- splitting a string into fields (endpoint_parse.c) ---- */
@@ -133,6 +136,13 @@ struct weft__ep_kind {
     /* Clients: connects (weft_connect's contract). */
     weft_deferred *(*connect)(const weft_endpoint *e, weft_factory *f);
 };
+
+/* endpoint_tls.c */
+extern const weft__ep_kind weft__ep_tls_server, weft__ep_ssl_server, weft__ep_tls_client;
+
+/* A copy of s for the endpoint (NULL stays NULL); reports running out of
+ * memory through p. */
+int weft__ep_strdup(weft__ep_parse *p, const char *s, char **out);
 
 extern const weft__ep_kind *const weft__ep_kinds[];
 extern const size_t weft__ep_nkinds;

@@ -20,6 +20,11 @@
 #include <string.h>
 
 #include "endpoint_int.h"
+#include "socket_int.h"
+#include "weft/alloc.h"
+#include "weft/log.h"
+#include "weft/tls.h"
+#include "weft/wrapper.h"
 #include "weft/error.h"
 
 enum { DEFAULT_BACKLOG = 50, DEFAULT_MODE = 0666 };
@@ -214,9 +219,179 @@ static const weft__ep_kind unix_client = {
     .build = build_unix_client, .describe = describe_unix_client, .connect = connect_plain,
 };
 
+/* ---- tls (and Twisted's ssl spelling): servers and clients ---- */
+
+static int build_tls_server(weft__ep_parse *p, const weft__ep_args *a, weft_endpoint *e)
+{
+    int err = build_tcp_server(p, a, e);
+    if (err < 0)
+        return err;
+    const char *key = weft__ep_arg(a, "privateKey"), *cert = weft__ep_arg(a, "certKey");
+    if (!key || !*key)
+        return weft__ep_error(p, "missing privateKey", NULL, NULL);
+    /* As Twisted: certKey defaults to the privateKey file (both in one PEM). */
+    if ((err = weft__ep_strdup(p, key, &e->key)) < 0 || (err = weft__ep_strdup(p, cert ? cert : key, &e->cert)) < 0 ||
+        (err = weft__ep_strdup(p, weft__ep_arg(a, "extraCertChain"), &e->chain)) < 0)
+        return err;
+    return 0;
+}
+
+static void out_path(weft__ep_out *o, const char *key, const char *value)
+{
+    if (!value)
+        return;
+    weft__ep_out_fmt(o, ":%s=", key);
+    weft__ep_out_value(o, value, strlen(value));
+}
+
+static void describe_tls_server(const weft_endpoint *e, weft__ep_out *o)
+{
+    describe_tcp_server(e, o);
+    out_path(o, "privateKey", e->key);
+    if (strcmp(e->cert, e->key) != 0)
+        out_path(o, "certKey", e->cert);
+    out_path(o, "extraCertChain", e->chain);
+}
+
+static void free_tls_factory(void *f)
+{
+    weft_tls_factory_free(f);
+}
+
+static int listen_tls(const weft_endpoint *e, weft_factory *f, weft_port **out)
+{
+    weft_tls_options o = {.certificate = e->cert, .private_key = e->key, .extra_chain = e->chain};
+    weft_tls_context *ctx;
+    weft_failure *why = NULL;
+    int err = weft_tls_server_context_new(&o, &ctx, &why);
+    if (err < 0) {
+        weft_log(weft_reactor_logger(e->r), WEFT_LOG_ERROR, "weft.tls", "{error}",
+                 WEFT_LOG_STR("error", why ? weft_failure_message(why) : "out of memory"));
+        weft_failure_unref(why);
+        return err;
+    }
+    weft_factory *tf = weft_tls_factory_new(ctx, f, NULL);
+    weft_tls_context_free(ctx); /* the factory holds its own reference */
+    if (!tf)
+        return WEFT_ENOMEM;
+    if ((err = weft_listen(e->r, &e->addr, tf, &e->listen, out)) < 0) {
+        weft_tls_factory_free(tf);
+        return err;
+    }
+    weft__port_attach(*out, free_tls_factory, tf);
+    return 0;
+}
+
+static const char *const tls_server_params[] = {"port", "privateKey", "certKey", "interface", "backlog", "extraCertChain"};
+
+const weft__ep_kind weft__ep_tls_server = {
+    .name = "tls", .server = true, .family = AF_INET,
+    .params = tls_server_params, .nparams = 6, .npositional = 3,
+    .build = build_tls_server, .describe = describe_tls_server, .listen = listen_tls,
+};
+
+const weft__ep_kind weft__ep_ssl_server = {
+    .name = "ssl", .server = true, .family = AF_INET,
+    .params = tls_server_params, .nparams = 6, .npositional = 3,
+    .build = build_tls_server, .describe = describe_tls_server, .listen = listen_tls,
+};
+
+static int build_tls_client(weft__ep_parse *p, const weft__ep_args *a, weft_endpoint *e)
+{
+    int err = build_tcp_client(p, a, e);
+    if (err < 0)
+        return err;
+    const char *cert = weft__ep_arg(a, "certificate"), *key = weft__ep_arg(a, "privateKey");
+    if ((cert && *cert) != (key && *key))
+        return weft__ep_error(p, "certificate and privateKey go together", NULL, NULL);
+    if ((err = weft__ep_strdup(p, weft__ep_arg(a, "host"), &e->host)) < 0 ||
+        (err = weft__ep_strdup(p, weft__ep_arg(a, "trustRoots"), &e->trust)) < 0 ||
+        (err = weft__ep_strdup(p, cert, &e->cert)) < 0 || (err = weft__ep_strdup(p, key, &e->key)) < 0)
+        return err;
+    return 0;
+}
+
+static void describe_tls_client(const weft_endpoint *e, weft__ep_out *o)
+{
+    describe_tcp_client(e, o);
+    out_path(o, "trustRoots", e->trust);
+    out_path(o, "certificate", e->cert);
+    out_path(o, "privateKey", e->key);
+}
+
+/* After the TCP connection: wait for the handshake, then give the inner
+ * protocol, as a plain connect gives its protocol. */
+typedef struct tls_connecting {
+    weft_protocol *wrapper;
+} tls_connecting;
+
+static weft_result tls_connected(void *arg, weft_result r)
+{
+    tls_connecting *c = arg;
+    c->wrapper = r.value;
+    weft_deferred *hs = weft_tls_handshake(c->wrapper);
+    if (!hs)
+        return weft_err_new(WEFT_ENOMEM, "out of memory waiting for the TLS handshake");
+    return weft_chain(hs);
+}
+
+static weft_result tls_ready(void *arg, weft_result r)
+{
+    tls_connecting *c = arg;
+    weft_result_free(r);
+    return weft_ok(weft_wrapper_inner(weft_wrapper_of(c->wrapper)), NULL);
+}
+
+static weft_deferred *connect_tls(const weft_endpoint *e, weft_factory *f)
+{
+    weft_tls_options o = {.trust_roots = e->trust, .certificate = e->cert, .private_key = e->key};
+    weft_tls_context *ctx;
+    weft_failure *why = NULL;
+    if (weft_tls_client_context_new(&o, &ctx, &why) < 0)
+        return weft_fail(e->r, why ? why : weft_failure_new(WEFT_ENOMEM, "out of memory"));
+    weft_factory *tf = weft_tls_factory_new(ctx, f, e->host);
+    weft_tls_context_free(ctx);
+    tls_connecting *c = tf ? weft_calloc(1, sizeof *c) : NULL;
+    weft_deferred *d = c ? connect_plain(e, tf) : NULL;
+    weft_tls_factory_free(tf); /* it goes with its connection, or now if none */
+    if (!d) {
+        weft_free(c);
+        return NULL;
+    }
+    if (weft_deferred_add_callback(d, tls_connected, c) < 0 ||
+        weft_deferred_add_callbacks_full(d, tls_ready, NULL, c, weft_free) < 0) {
+        /* A fresh connect Deferred has room for both: not reached. */
+        weft_deferred_cancel(d);
+    }
+    return d;
+}
+
+static const char *const tls_client_params[] = {"host", "port", "timeout", "bindAddress", "trustRoots", "certificate",
+                                                "privateKey"};
+
+const weft__ep_kind weft__ep_tls_client = {
+    .name = "tls", .server = false, .family = AF_INET,
+    .params = tls_client_params, .nparams = 7, .npositional = 2, .fill_free = true,
+    .build = build_tls_client, .describe = describe_tls_client, .connect = connect_tls,
+};
+
 /* ---- the table ---- */
+
+int weft__ep_strdup(weft__ep_parse *p, const char *s, char **out)
+{
+    *out = NULL;
+    if (!s)
+        return 0;
+    if (!(*out = weft_strdup(s))) {
+        if (!p->err)
+            p->err = weft_failure_new(WEFT_ENOMEM, "out of memory parsing an endpoint");
+        return WEFT_ENOMEM;
+    }
+    return 0;
+}
 
 const weft__ep_kind *const weft__ep_kinds[] = {
     &tcp_server, &tcp6_server, &unix_server, &tcp_client, &unix_client,
+    &weft__ep_tls_server, &weft__ep_ssl_server, &weft__ep_tls_client,
 };
 const size_t weft__ep_nkinds = sizeof weft__ep_kinds / sizeof weft__ep_kinds[0];

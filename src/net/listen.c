@@ -37,7 +37,15 @@ struct weft_port {
     int lock_fd;
     char *unix_path; /* removed when the port stops */
     char *lock_path;
+    weft_destroy_fn attached_free;
+    void *attached;
 };
+
+void weft__port_attach(weft_port *p, weft_destroy_fn fn, void *arg)
+{
+    p->attached_free = fn;
+    p->attached = arg;
+}
 
 static void on_accept(void *arg, int fd, unsigned events);
 
@@ -166,6 +174,8 @@ static void port_free(weft_port *p)
     if (p->reserve_fd >= 0)
         close(p->reserve_fd);
     weft_timer_cancel(p->r, p->backoff_timer);
+    if (p->attached_free)
+        p->attached_free(p->attached);
     weft_free(p->unix_path);
     weft_free(p->lock_path);
     weft_free(p);

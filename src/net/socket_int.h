@@ -7,6 +7,11 @@
 #include "../core/internal.h"
 #include "weft/socket.h"
 
+/* Hangs something on a port, freed (fn(arg)) when the port stops: what a
+ * kind of endpoint made to listen with (a TLS factory and context). One
+ * per port. */
+void weft__port_attach(weft_port *p, weft_destroy_fn fn, void *arg);
+
 /* A port with no socket, for the memory reactor. NULL when out of memory. */
 weft_port *weft__port_fake(weft_reactor *r, const weft_address *addr, weft_factory *factory);
 

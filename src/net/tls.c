@@ -41,6 +41,7 @@ typedef struct sni_entry {
 } sni_entry;
 
 struct weft_tls_context {
+    unsigned refs; /* the creator's, each connection's and factory's */
     SSL_CTX *ctx;
     bool server;
     unsigned char *alpn; /* wire format: length-prefixed names */
@@ -111,6 +112,7 @@ static int context_new(bool server, const weft_tls_options *o, weft_tls_context 
     if (!c)
         return WEFT_ENOMEM;
     c->server = server;
+    c->refs = 1;
     c->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
     if (!c->ctx)
         return fail_ctx(c, err, "cannot make a TLS context", NULL);
@@ -205,9 +207,15 @@ int weft_tls_client_context_new(const weft_tls_options *opts, weft_tls_context *
     return context_new(false, opts, out, err);
 }
 
+static weft_tls_context *context_ref(weft_tls_context *c)
+{
+    c->refs++;
+    return c;
+}
+
 void weft_tls_context_free(weft_tls_context *c)
 {
-    if (!c)
+    if (!c || --c->refs > 0)
         return;
     SSL_CTX_free(c->ctx);
     for (size_t i = 0; i < c->nsni; i++)
@@ -450,6 +458,7 @@ static void tls_destroy(weft_wrapper *w)
     weft_deferred_unref(c->handshake);
     weft_failure_unref(c->outcome);
     weft_free(c->server_name);
+    weft_tls_context_free(c->ctx);
     weft_free(c);
 }
 
@@ -468,7 +477,6 @@ weft_protocol *weft_tls_wrap(weft_tls_context *ctx, weft_protocol *inner, const 
     tls_conn *c = weft_calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->ctx = ctx;
     if (server_name && !(c->server_name = weft_strdup(server_name))) {
         weft_free(c);
         return NULL;
@@ -477,7 +485,9 @@ weft_protocol *weft_tls_wrap(weft_tls_context *ctx, weft_protocol *inner, const 
     if (!p) {
         weft_free(c->server_name);
         weft_free(c);
+        return NULL;
     }
+    c->ctx = context_ref(ctx);
     return p;
 }
 
@@ -520,10 +530,18 @@ weft_deferred *weft_tls_handshake(weft_protocol *wrapper_protocol)
 
 typedef struct tls_factory {
     weft_factory base;
-    weft_tls_context *ctx;
+    weft_tls_context *ctx; /* a reference */
     weft_factory *inner;
     char *server_name;
+    bool closing; /* freed by the last connection's end */
 } tls_factory;
+
+static void tls_factory_destroy(tls_factory *tf)
+{
+    weft_tls_context_free(tf->ctx);
+    weft_free(tf->server_name);
+    weft_free(tf);
+}
 
 static weft_protocol *tls_build(weft_factory *f, const weft_address *peer)
 {
@@ -539,7 +557,14 @@ static weft_protocol *tls_build(weft_factory *f, const weft_address *peer)
     return p;
 }
 
-static const weft_factory_ops tls_factory_ops = {.build = tls_build};
+static void tls_factory_stopped(weft_factory *f)
+{
+    tls_factory *tf = (tls_factory *)f;
+    if (tf->closing)
+        tls_factory_destroy(tf);
+}
+
+static const weft_factory_ops tls_factory_ops = {.build = tls_build, .stop = tls_factory_stopped};
 
 weft_factory *weft_tls_factory_new(weft_tls_context *ctx, weft_factory *inner, const char *server_name)
 {
@@ -551,7 +576,7 @@ weft_factory *weft_tls_factory_new(weft_tls_context *ctx, weft_factory *inner, c
         return NULL;
     }
     tf->base.ops = &tls_factory_ops;
-    tf->ctx = ctx;
+    tf->ctx = context_ref(ctx);
     tf->inner = inner;
     return &tf->base;
 }
@@ -561,6 +586,8 @@ void weft_tls_factory_free(weft_factory *f)
     tls_factory *tf = (tls_factory *)f;
     if (!tf)
         return;
-    weft_free(tf->server_name);
-    weft_free(tf);
+    if (tf->base.users == 0)
+        tls_factory_destroy(tf);
+    else
+        tf->closing = true;
 }

@@ -117,11 +117,12 @@ static void finish(void *arg)
         p->ops->connection_lost(p, why);
     weft_failure_unref(why);
     p->transport = NULL;
-    weft_factory *f = p->factory;
+    /* The factory is told first: a protocol may own the factory that built
+     * it (the port forwarder's outbound side does), and destroy frees it. */
+    if (p->factory)
+        weft_factory_stop(p->factory);
     if (p->ops->destroy)
         p->ops->destroy(p);
-    if (f)
-        weft_factory_stop(f);
     t->kind->free(t);
 }
 

@@ -35,6 +35,12 @@ struct weft_wrapper {
     bool inner_reading;   /* what the inner transport asked */
     bool throttled_in, throttled_out;
     bool failing; /* weft_wrapper_fail: no goodbye, the outer side is aborted */
+    /* Bytes (and an EOF) passed up while the inner side had paused reading:
+     * a record decoded after the pause, say. Delivered once it resumes. */
+    char *held;
+    size_t held_len, held_cap;
+    bool held_eof, deliver_posted;
+    weft__post deliver_post;
 };
 
 #define OF(ptr, member) WEFT__CONTAINER_OF(ptr, weft_wrapper, member)
@@ -43,6 +49,7 @@ static void release(weft_wrapper *w)
 {
     if (--w->owners > 0)
         return;
+    weft_free(w->held);
     if (w->ops->destroy)
         w->ops->destroy(w);
     weft_free(w);
@@ -76,6 +83,27 @@ static void inner_want_writable(weft_transport *t, bool on)
     (void)on; /* the producer's resume says when */
 }
 
+static void deliver_held(void *arg)
+{
+    weft_wrapper *w = arg;
+    w->deliver_posted = false;
+    if (!w->started || !weft__transport_reading(&w->inner_t))
+        return;
+    if (w->held_len) {
+        /* Taken out first: the protocol may pause again, or pass more up. */
+        char *data = w->held;
+        size_t len = w->held_len;
+        w->held = NULL;
+        w->held_len = w->held_cap = 0;
+        weft__transport_data(&w->inner_t, data, len);
+        weft_free(data);
+    }
+    if (w->held_eof && !w->held_len && weft__transport_reading(&w->inner_t)) {
+        w->held_eof = false;
+        weft__transport_eof(&w->inner_t);
+    }
+}
+
 static void update_reading(weft_wrapper *w)
 {
     if (!w->outer)
@@ -91,6 +119,11 @@ static void inner_set_reading(weft_transport *t, bool on)
     weft_wrapper *w = OF(t, inner_t);
     w->inner_reading = on;
     update_reading(w);
+    if (on && (w->held_len || w->held_eof) && !w->deliver_posted) {
+        /* From the reactor, not inside the caller's resume_reading. */
+        w->deliver_posted = true;
+        weft__reactor_post(w->inner_t.r, &w->deliver_post, deliver_held, w);
+    }
 }
 
 static int inner_shutdown_write(weft_transport *t)
@@ -281,8 +314,24 @@ weft_transport *weft_wrapper_outer(const weft_wrapper *w)
 
 void weft_wrapper_pass_up(weft_wrapper *w, const void *data, size_t len)
 {
-    if (w->started)
+    if (!w->started || w->inner_t.state == WEFT__T_CLOSED)
+        return;
+    if (weft__transport_reading(&w->inner_t) && !w->held_len) {
         weft__transport_data(&w->inner_t, data, len);
+        return;
+    }
+    if (w->held_len + len > w->held_cap) {
+        size_t cap = (w->held_len + len) * 2;
+        char *h = weft_realloc(w->held, cap);
+        if (!h) {
+            weft_wrapper_fail(w, WEFT_ENOMEM);
+            return;
+        }
+        w->held = h;
+        w->held_cap = cap;
+    }
+    memcpy(w->held + w->held_len, data, len);
+    w->held_len += len;
 }
 
 int weft_wrapper_pass_down(weft_wrapper *w, const void *data, size_t len)
@@ -292,7 +341,11 @@ int weft_wrapper_pass_down(weft_wrapper *w, const void *data, size_t len)
 
 void weft_wrapper_pass_up_eof(weft_wrapper *w)
 {
-    if (w->started)
+    if (!w->started)
+        return;
+    if (w->held_len || !weft__transport_reading(&w->inner_t))
+        w->held_eof = true; /* after what is held */
+    else
         weft__transport_eof(&w->inner_t);
 }
 
