@@ -609,3 +609,85 @@ WEFT_TEST(tls, portforward_terminates_tls_in_front_of_a_plain_server, .timeout =
     cr_assert_eq(child_end(&plain, SIGTERM), 0);
     weft_test_certs_remove(&certs);
 }
+
+/* ---- STARTTLS in the middle of a line protocol ---- */
+
+typedef struct liner {
+    weft_protocol base;
+    weft_tls_context *ctx;
+    bool server;
+    char buf[256];
+    size_t n;
+    char log[512]; /* the lines it saw, '|'-separated */
+    bool tls_on;
+} liner;
+
+static void liner_line(liner *l, const char *line)
+{
+    strcat(l->log, line);
+    strcat(l->log, "|");
+    weft_transport *t = l->base.transport;
+    if (l->server) {
+        if (strcmp(line, "STARTTLS") == 0) {
+            cr_assert_eq(weft_transport_write(t, "GO\n", 3), 0);
+            cr_assert_eq(weft_tls_start(t, l->ctx, NULL), 0);
+            l->tls_on = true;
+        } else {
+            char reply[300];
+            snprintf(reply, sizeof reply, "echo:%s%s\n", line, l->tls_on && weft_tls_handshake_done(t) ? "(tls)" : "");
+            cr_assert_eq(weft_transport_write(t, reply, strlen(reply)), 0);
+        }
+    } else if (strcmp(line, "GO") == 0) {
+        cr_assert_eq(weft_tls_start(t, l->ctx, "localhost"), 0);
+        l->tls_on = true;
+        /* Written at once, before the handshake: it waits, then goes encrypted. */
+        cr_assert_eq(weft_transport_write(l->base.transport, "secret\n", 7), 0);
+    }
+}
+
+static void liner_data(weft_protocol *p, const void *d, size_t len)
+{
+    liner *l = (liner *)p;
+    for (size_t i = 0; i < len; i++) {
+        char c = ((const char *)d)[i];
+        if (c != '\n') {
+            l->buf[l->n++] = c;
+            continue;
+        }
+        l->buf[l->n] = '\0';
+        l->n = 0;
+        liner_line(l, l->buf);
+    }
+}
+
+static const weft_protocol_ops liner_ops = {.data_received = liner_data};
+
+WEFT_TEST(tls, starttls_in_the_middle_of_a_line_protocol)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    weft_reactor *r = weft_test_reactor();
+    liner server = {.base.ops = &liner_ops, .server = true, .ctx = server_ctx(certs.server_cert, certs.server_key)};
+    liner client = {.base.ops = &liner_ops, .ctx = client_ctx(certs.ca)};
+    weft_memory_pair *mp;
+    cr_assert_eq(weft_memory_pair_new(r, &client.base, &server.base, &mp), 0);
+    weft_transport *clear = client.base.transport;
+    cr_assert_eq(weft_transport_write(clear, "hello\nSTARTTLS\n", 15), 0);
+    cr_assert_eq(weft_memory_pair_flush(mp), 0);
+    cr_assert_str_eq(server.log, "hello|STARTTLS|secret|");
+    cr_assert_str_eq(client.log, "echo:hello|GO|echo:secret(tls)|");
+    cr_assert_neq(client.base.transport, clear, "the protocol now writes through TLS");
+    cr_assert(weft_tls_handshake_done(client.base.transport));
+    weft_deferred *hs = weft_tls_handshake(weft_tls_protocol_of(client.base.transport));
+    weft_result res;
+    cr_assert(weft_deferred_peek(hs, &res) && !weft_failed(res));
+    weft_deferred_unref(hs);
+    weft_transport_lose_connection(client.base.transport);
+    cr_assert_eq(weft_memory_pair_flush(mp), 0);
+    weft_memory_pair_free(mp);
+    weft_reactor_iterate(r, 0);
+    weft_tls_context_free(server.ctx);
+    weft_tls_context_free(client.ctx);
+    weft_reactor_free(r);
+    weft_test_certs_remove(&certs);
+}

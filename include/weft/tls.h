@@ -64,6 +64,21 @@ WEFT_API int weft_tls_context_add_sni(weft_tls_context *server, const char *serv
  */
 WEFT_API weft_protocol *weft_tls_wrap(weft_tls_context *ctx, weft_protocol *inner, const char *server_name);
 
+/*
+ * STARTTLS: switches the established connection t to TLS from now on. What
+ * its protocol wrote before this call goes out in clear, what it writes
+ * after goes out encrypted once the handshake is done; its transport
+ * becomes the TLS connection's (read p->transport again). For a client,
+ * server_name is as in weft_tls_wrap. weft_tls_handshake on
+ * weft_tls_protocol_of(t') tells how the handshake ends. Returns 0,
+ * WEFT_EINVAL (t is closing) or WEFT_ENOMEM.
+ */
+WEFT_API int weft_tls_start(weft_transport *t, weft_tls_context *ctx, const char *server_name);
+
+/* The TLS wrapper protocol of a TLS connection's inner transport (for
+ * weft_tls_handshake), or NULL. */
+WEFT_API weft_protocol *weft_tls_protocol_of(weft_transport *inner);
+
 /* A Deferred (the caller's) that fires with none when the handshake of a
  * connection whose protocol came from weft_tls_wrap (or a TLS factory) is
  * done, or errbacks with why it failed (WEFT_ETLSVERIFY with the reason for

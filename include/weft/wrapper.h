@@ -74,6 +74,24 @@ WEFT_API void weft_wrapper_pass_up_eof(weft_wrapper *w);
  * outer transport is aborted). */
 WEFT_API void weft_wrapper_fail(weft_wrapper *w, int code);
 
+/*
+ * Puts a wrapper under a protocol already connected on t (STARTTLS): the
+ * wrapper becomes t's protocol, and the protocol (which must be the one
+ * given to weft_wrapper_new) gets the wrapper's inner transport - no second
+ * connection_made; its producer and paused reading move along. What it had
+ * written before goes out as it was; what it writes from now on waits until
+ * the wrapper starts. Returns 0, or WEFT_EINVAL when t's protocol is not the
+ * wrapper's or t is closing.
+ */
+WEFT_API int weft_wrapper_adopt(weft_transport *t, weft_protocol *wrapper_protocol);
+
+/* Frees a wrapper that never went on a transport, giving its inner protocol
+ * back to the caller (not destroyed). */
+WEFT_API void weft_wrapper_discard(weft_protocol *wrapper_protocol);
+
+/* The wrapper's own protocol (the one on the outer transport). */
+WEFT_API weft_protocol *weft_wrapper_protocol(weft_wrapper *w);
+
 /* The wrapper whose inner transport t is, or NULL for other transports. */
 WEFT_API weft_wrapper *weft_wrapper_of_transport(weft_transport *t);
 

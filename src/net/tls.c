@@ -491,6 +491,27 @@ weft_protocol *weft_tls_wrap(weft_tls_context *ctx, weft_protocol *inner, const 
     return p;
 }
 
+static tls_conn *conn_of(weft_transport *t);
+
+int weft_tls_start(weft_transport *t, weft_tls_context *ctx, const char *server_name)
+{
+    if (weft_transport_disconnecting(t))
+        return WEFT_EINVAL;
+    weft_protocol *p = weft_tls_wrap(ctx, weft_transport_protocol(t), server_name);
+    if (!p)
+        return WEFT_ENOMEM;
+    int err = weft_wrapper_adopt(t, p);
+    if (err < 0)
+        weft_wrapper_discard(p);
+    return err;
+}
+
+weft_protocol *weft_tls_protocol_of(weft_transport *inner)
+{
+    tls_conn *c = conn_of(inner);
+    return c ? weft_wrapper_protocol(c->w) : NULL;
+}
+
 static tls_conn *conn_of(weft_transport *t)
 {
     weft_wrapper *w = weft_wrapper_of_transport(t);

@@ -40,6 +40,7 @@ struct weft_wrapper {
     char *held;
     size_t held_len, held_cap;
     bool held_eof, deliver_posted;
+    bool adopted; /* weft_wrapper_adopt: the inner protocol was connected already */
     weft__post deliver_post;
 };
 
@@ -62,7 +63,8 @@ static ssize_t inner_send(weft_transport *t, const struct iovec *iov, int iovcnt
     weft_wrapper *w = OF(t, inner_t);
     if (!w->outer)
         return -ENOTCONN;
-    if (w->outer_full || w->throttled_out)
+    /* Before the start (a STARTTLS handshake), writes wait in the buffer. */
+    if (!w->started || w->outer_full || w->throttled_out)
         return WEFT_EAGAIN;
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++) {
@@ -214,7 +216,15 @@ void weft_wrapper_start(weft_wrapper *w)
     if (w->started || !w->outer)
         return;
     w->started = true;
-    weft__transport_start(&w->inner_t);
+    if (!w->adopted) {
+        weft__transport_start(&w->inner_t);
+        return;
+    }
+    /* An adopted protocol had its connection_made long ago: it just goes on,
+     * reading as it was, its waiting writes going out now. */
+    w->inner_t.started = true;
+    inner_set_reading(&w->inner_t, weft__transport_reading(&w->inner_t));
+    weft__transport_writable(&w->inner_t);
 }
 
 static void w_made(weft_protocol *p)
@@ -357,6 +367,44 @@ void weft_wrapper_fail(weft_wrapper *w, int code)
      * outer transport. */
     w->failing = true;
     weft__transport_fail(&w->inner_t, code);
+}
+
+int weft_wrapper_adopt(weft_transport *t, weft_protocol *wrapper_protocol)
+{
+    weft_wrapper *w = OF(wrapper_protocol, proto);
+    if (t->proto != w->inner || t->state != WEFT__T_OPEN)
+        return WEFT_EINVAL;
+    /* What the protocol had set on the old transport moves to the new one. */
+    weft_producer *prod = t->producer;
+    bool streaming = t->streaming, paused = t->user_paused;
+    if (prod)
+        weft_transport_unregister_producer(t);
+    if (paused)
+        weft_transport_resume_reading(t);
+    w->adopted = true;
+    /* t now carries the wrapper, which counts as a user of the inner
+     * protocol's factory as t did for the protocol. */
+    w->proto.factory = w->inner->factory;
+    t->proto = &w->proto;
+    w->proto.transport = t;
+    w_made(&w->proto);
+    w->inner->transport = &w->inner_t;
+    w->inner_t.user_paused = paused;
+    if (prod)
+        weft_transport_register_producer(&w->inner_t, prod, streaming);
+    return 0;
+}
+
+void weft_wrapper_discard(weft_protocol *wrapper_protocol)
+{
+    weft_wrapper *w = OF(wrapper_protocol, proto);
+    w->owners = 1; /* no inner transport was ever made */
+    release(w);
+}
+
+weft_protocol *weft_wrapper_protocol(weft_wrapper *w)
+{
+    return &w->proto;
 }
 
 weft_wrapper *weft_wrapper_of_transport(weft_transport *t)
