@@ -35,6 +35,8 @@ enum {
     WEFT_ETLS,                  /* TLS handshake or record error */
     WEFT_ETLSVERIFY,            /* the TLS peer's certificate did not verify */
     WEFT_ETLSTRUNCATED,         /* the TLS peer closed without close_notify */
+    WEFT_ENOTFOUND,             /* the name does not exist (NXDOMAIN, or no such address) */
+    WEFT_EDNS,                  /* the name could not be resolved; the message says why */
     WEFT__ELAST
 };
 

@@ -24,6 +24,7 @@
 #include "process.h"
 #include "protocol.h"
 #include "reactor.h"
+#include "resolver.h"
 #include "result.h"
 #include "semaphore.h"
 #include "socket.h"

@@ -22,6 +22,8 @@ static const struct {
     [WEFT_ETLS - WEFT_EOF] = {"WEFT_ETLS", "TLS error"},
     [WEFT_ETLSVERIFY - WEFT_EOF] = {"WEFT_ETLSVERIFY", "TLS certificate verification failed"},
     [WEFT_ETLSTRUNCATED - WEFT_EOF] = {"WEFT_ETLSTRUNCATED", "TLS connection truncated (no close_notify)"},
+    [WEFT_ENOTFOUND - WEFT_EOF] = {"WEFT_ENOTFOUND", "name not found"},
+    [WEFT_EDNS - WEFT_EOF] = {"WEFT_EDNS", "name resolution failed"},
 };
 
 _Static_assert(sizeof own / sizeof own[0] == (size_t)(WEFT__ELAST - WEFT_EOF), "every weft code has a name");

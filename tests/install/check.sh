@@ -15,7 +15,7 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 "$cc" -o "$tmp/hello_pc" "$src/hello.c" $(pkg-config --cflags --libs weft)
 LD_LIBRARY_PATH="$libdir" "$tmp/hello_pc" | grep -q "hello from weft"
 # shellcheck disable=SC2046
-"$cc" -o "$tmp/hello_static" "$src/hello.c" $(pkg-config --cflags weft) "$libdir/libweft.a" -lpthread -lm
+"$cc" -o "$tmp/hello_static" "$src/hello.c" $(pkg-config --cflags weft) "$libdir/libweft.a" $(pkg-config --static --libs-only-l weft | sed "s/-lweft//")
 "$tmp/hello_static" | grep -q "hello from weft"
 
 cmake -S "$src" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_C_COMPILER="$cc" >/dev/null
