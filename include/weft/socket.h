@@ -46,9 +46,12 @@ WEFT_API int weft_port_address(const weft_port *port, weft_address *out);
  */
 WEFT_API weft_deferred *weft_port_stop(weft_port *port);
 
+typedef struct weft_resolver weft_resolver;
+
 typedef struct weft_connect_options {
     double timeout;           /* seconds; 0: 30, as Twisted; negative: none */
     const weft_address *bind; /* local address to bind first, or NULL */
+    weft_resolver *resolver;  /* weft_connect_host: NULL for the reactor's */
 } weft_connect_options;
 
 /*
@@ -61,6 +64,18 @@ typedef struct weft_connect_options {
  */
 WEFT_API weft_deferred *weft_connect(weft_reactor *r, const weft_address *addr, weft_factory *factory,
                                      const weft_connect_options *opts);
+
+/*
+ * Connects to a host by name (or numeric address) and port, as
+ * HostnameEndpoint: resolves it, then races the addresses with Happy
+ * Eyeballs v2 (RFC 8305): families interleaved, IPv6 first; a new attempt
+ * every 250 ms while none has connected, or at once when one fails; the
+ * first to connect wins and the others are closed. The timeout covers the
+ * whole: resolution and race. Fires as weft_connect, or errbacks with the
+ * resolver's failure, the last attempt's error, or -ETIMEDOUT.
+ */
+WEFT_API weft_deferred *weft_connect_host(weft_reactor *r, const char *host, int port, weft_factory *factory,
+                                          const weft_connect_options *opts);
 
 /* Makes a transport of an already connected stream socket (adoptStreamConnection);
  * weft owns fd on success. Returns 0 or an error. */

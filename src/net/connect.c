@@ -18,6 +18,24 @@
 #include "weft/socket.h"
 #include "weft/timer.h"
 
+int weft__connected(weft_reactor *r, int fd, const weft_address *peer, weft_factory *f, weft_protocol **p_out,
+                    weft_transport **t_out)
+{
+    weft_protocol *p = f->ops->build(f, peer);
+    if (!p)
+        return -ECONNABORTED;
+    if (!p->factory)
+        p->factory = f;
+    int err = weft__stream_new(r, fd, p, t_out);
+    if (err < 0) {
+        if (p->ops->destroy)
+            p->ops->destroy(p);
+        return err;
+    }
+    *p_out = p;
+    return 0;
+}
+
 typedef struct connector {
     weft_reactor *r;
     int fd;
@@ -63,18 +81,10 @@ static void on_connected(void *arg, int fd, unsigned events)
         fail(c, -soerr);
         return;
     }
-    weft_protocol *p = c->factory->ops->build(c->factory, &c->addr);
-    if (!p) {
-        fail(c, -ECONNABORTED);
-        return;
-    }
-    if (!p->factory)
-        p->factory = c->factory;
+    weft_protocol *p;
     weft_transport *t;
-    int err = weft__stream_new(c->r, fd, p, &t);
+    int err = weft__connected(c->r, fd, &c->addr, c->factory, &p, &t);
     if (err < 0) {
-        if (p->ops->destroy)
-            p->ops->destroy(p);
         fail(c, err);
         return;
     }

@@ -5,12 +5,19 @@
 #define WEFT_NET_SOCKET_INT_H
 
 #include "../core/internal.h"
+#include "transport_int.h"
 #include "weft/socket.h"
 
 /* Hangs something on a port, freed (fn(arg)) when the port stops: what a
  * kind of endpoint made to listen with (a TLS factory and context). One
  * per port. */
 void weft__port_attach(weft_port *p, weft_destroy_fn fn, void *arg);
+
+/* A socket whose connect succeeded becomes a connection: a protocol from f
+ * on a stream transport (not yet started: weft__transport_start). On
+ * failure fd is still the caller's. */
+int weft__connected(weft_reactor *r, int fd, const weft_address *peer, weft_factory *f, weft_protocol **p,
+                    weft_transport **t);
 
 /* A port with no socket, for the memory reactor. NULL when out of memory. */
 weft_port *weft__port_fake(weft_reactor *r, const weft_address *addr, weft_factory *factory);
