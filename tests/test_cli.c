@@ -184,7 +184,8 @@ WEFT_TEST(cli, portforward_end_to_end, .timeout = 60)
     spawn_weft(&echo, eargv);
     int eport = announced_port(&echo);
     char target[64];
-    snprintf(target, sizeof target, "tcp:host=127.0.0.1:port=%d", eport);
+    /* By name: resolved (/etc/hosts) and raced. */
+    snprintf(target, sizeof target, "tcp:host=localhost:port=%d", eport);
     char *fargv[] = {"weft", "portforward", "--listen", "tcp:0:interface=127.0.0.1", "--connect", target, NULL};
     spawn_weft(&fwd, fargv);
     int fport = announced_port(&fwd);

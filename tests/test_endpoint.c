@@ -167,12 +167,12 @@ WEFT_TEST(endpoint, bad_servers)
         {"tcp:80:backlog=x", "tcp:80:backlog=x: backlog 'x' is not a positive integer"},
         {"tcp:80:backlog=99999999999", "tcp:80:backlog=99999999999: backlog '99999999999' is not a positive integer"},
         {"tcp:80:interface=localhost",
-         "tcp:80:interface=localhost: interface 'localhost' is not an IP address (host names are not resolved yet)"},
-        {"tcp:80:interface=1.2.3", "tcp:80:interface=1.2.3: interface '1.2.3' is not an IP address (host names are not resolved yet)"},
+         "tcp:80:interface=localhost: interface 'localhost' is not an IP address"},
+        {"tcp:80:interface=1.2.3", "tcp:80:interface=1.2.3: interface '1.2.3' is not an IP address"},
         {"port=80:tcp", "port=80:tcp: the endpoint type must come first, not the parameter 'port'"},
         {"tcp:80\\", "tcp:80\\: a backslash at the end escapes nothing"},
         {"\\", "\\: a backslash at the end escapes nothing"},
-        {"tcp:80:interface=\x01\xff", "tcp:80:interface=\\x01\\xff: interface '\\x01\\xff' is not an IP address (host names are not resolved yet)"},
+        {"tcp:80:interface=\x01\xff", "tcp:80:interface=\\x01\\xff: interface '\\x01\\xff' is not an IP address"},
         {"unix", "unix: missing path"},
         {"unix:", "unix:: empty path"},
         {"unix:address=", "unix:address=: empty path"},
@@ -197,6 +197,9 @@ WEFT_TEST(endpoint, bad_servers)
 WEFT_TEST(endpoint, clients)
 {
     static const char *const cases[][2] = {
+        {"tcp:example.com:443", "tcp:host=example.com:port=443"},
+        {"tcp:host=localhost:port=80:timeout=3", "tcp:host=localhost:port=80:timeout=3"},
+        {"tls:host=example.com:port=443", "tls:host=example.com:port=443"},
         {"tcp:host=127.0.0.1:port=80", "tcp:host=127.0.0.1:port=80"},
         {"tcp:127.0.0.1:80", "tcp:host=127.0.0.1:port=80"},
         /* One positional field is whichever of host and port is missing. */
@@ -231,8 +234,6 @@ WEFT_TEST(endpoint, clients)
 WEFT_TEST(endpoint, bad_clients)
 {
     static const char *const cases[][2] = {
-        {"tcp:example.com:80", "tcp:example.com:80: host 'example.com' is not an IP address (host names are not resolved yet)"},
-        {"tcp:host=localhost:port=80", "tcp:host=localhost:port=80: host 'localhost' is not an IP address (host names are not resolved yet)"},
         {"tcp:host=[\\:\\:1]:port=80",
          "tcp:host=[\\:\\:1]:port=80: host '[::1]': write IPv6 addresses without brackets, escaping their colons"},
         {"tcp", "tcp: missing host"},
@@ -256,7 +257,7 @@ WEFT_TEST(endpoint, bad_clients)
         {"tcp:1.2.3.4:80:timeout=", "tcp:1.2.3.4:80:timeout=: timeout '' is not a positive number of seconds"},
         {"tcp:1.2.3.4:80:bindAddress=\\:\\:1", "tcp:1.2.3.4:80:bindAddress=\\:\\:1: bindAddress '::1' is not of the host's address family"},
         {"tcp:1.2.3.4:80:bindAddress=me",
-         "tcp:1.2.3.4:80:bindAddress=me: bindAddress 'me' is not an IP address (host names are not resolved yet)"},
+         "tcp:1.2.3.4:80:bindAddress=me: bindAddress 'me' is not an IP address"},
         {"tcp:1.2.3.4:80:interface=1.2.3.4", "tcp:1.2.3.4:80:interface=1.2.3.4: unknown parameter 'interface'"},
         {"tcp:1.2.3.4:80:timeout=1:timeout=2", "tcp:1.2.3.4:80:timeout=1:timeout=2: duplicate parameter 'timeout'"},
         {"tcp6:\\:\\:1:80", "tcp6:\\:\\:1:80: unknown endpoint type 'tcp6' (clients: tcp, unix, tls)"},

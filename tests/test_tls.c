@@ -771,3 +771,37 @@ WEFT_TEST(tls, client_certificates_optional_and_required)
     cr_assert_neq(client_cert_handshake(&certs, false, true), 0, "required: none is refused");
     weft_test_certs_remove(&certs);
 }
+
+WEFT_TEST(tls, tls_client_endpoint_by_host_name, .timeout = 60)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    weft_reactor *r = weft_test_reactor();
+    tls_server s;
+    serve(r, &s, certs.server_cert, certs.server_key);
+    char desc[512];
+    /* localhost: /etc/hosts, Happy Eyeballs, SNI and the certificate's name. */
+    snprintf(desc, sizeof desc, "tls:host=localhost:port=%d:trustRoots=%s", s.port_number, certs.ca);
+    weft_endpoint *e;
+    cr_assert_eq(weft_endpoint_client(r, desc, &e, NULL), 0);
+    peer client = {.base.ops = &peer_ops};
+    one f = {.base.ops = &(weft_factory_ops){.build = build_one}, .p = &client.base};
+    weft_deferred *d = weft_endpoint_connect(e, &f.base);
+    weft_endpoint_free(e);
+    cr_assert_eq(weft_reactor_run_until(r, d, 10), 0);
+    weft_result res;
+    cr_assert(weft_deferred_peek(d, &res));
+    cr_assert(!weft_failed(res), "%s", weft_failure_message(weft_result_failure(res)));
+    weft_deferred_unref(d);
+    cr_assert_eq(weft_transport_write(client.base.transport, "by name", 7), 0);
+    for (int i = 0; i < 500 && client.len < 7; i++)
+        weft_reactor_iterate(r, 0.01);
+    cr_assert_eq(client.len, 7);
+    weft_transport_lose_connection(client.base.transport);
+    for (int i = 0; i < 100 && !client.lost; i++)
+        weft_reactor_iterate(r, 0.01);
+    free(client.got);
+    unserve(r, &s);
+    weft_reactor_free(r);
+    weft_test_certs_remove(&certs);
+}

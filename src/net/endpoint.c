@@ -208,7 +208,7 @@ bool weft__endpoint_equal(const weft_endpoint *a, const weft_endpoint *b)
 {
     return a->kind == b->kind && weft_address_equal(&a->addr, &b->addr) && a->listen.backlog == b->listen.backlog &&
            same_str(a->cert, b->cert) && same_str(a->key, b->key) && same_str(a->chain, b->chain) &&
-           same_str(a->trust, b->trust) && same_str(a->host, b->host) &&
+           same_str(a->trust, b->trust) && same_str(a->host, b->host) && a->port == b->port &&
            a->listen.reuse_port == b->listen.reuse_port && a->listen.mode == b->listen.mode &&
            a->listen.lockfile == b->listen.lockfile && a->listen.max_accepts == b->listen.max_accepts &&
            a->timeout == b->timeout && weft_address_equal(&a->bind, &b->bind);

@@ -29,6 +29,7 @@ struct weft_endpoint {
     /* tls: file paths and the host name as given (owned; NULL when not
      * given), see endpoint_tls.c. */
     char *cert, *key, *chain, *trust, *host;
+    int port; /* clients given a host name (addr.len is 0): resolved at connect */
 };
 
 /* ---- splitting a string into fields (endpoint_parse.c) ---- */

@@ -60,6 +60,8 @@ static int listen_plain(const weft_endpoint *e, weft_factory *f, weft_port **out
 static weft_deferred *connect_plain(const weft_endpoint *e, weft_factory *f)
 {
     weft_connect_options o = {.timeout = e->timeout, .bind = e->bind.len ? &e->bind : NULL};
+    if (!e->addr.len && e->host)
+        return weft_connect_host(e->r, e->host, e->port, f, &o);
     return weft_connect(e->r, &e->addr, f, &o);
 }
 
@@ -162,13 +164,22 @@ static int build_tcp_client(weft__ep_parse *p, const weft__ep_args *a, weft_endp
     if (!port)
         return weft__ep_error(p, "missing port", NULL, NULL);
     int n, err;
-    if ((err = weft__ep_port(p, port, 1, &n)) < 0 || (err = weft__ep_ip(p, "host", host, n, &e->addr)) < 0)
+    if ((err = weft__ep_port(p, port, 1, &n)) < 0)
         return err;
+    if (weft_address_from_ip(host, n, &e->addr) < 0) {
+        if (host[0] == '[')
+            return weft__ep_ip(p, "host", host, n, &e->addr); /* says how to write it */
+        /* A name: resolved at connect, and raced (HostnameEndpoint). */
+        e->addr.len = 0;
+        e->port = n;
+        if ((err = weft__ep_strdup(p, host, &e->host)) < 0)
+            return err;
+    }
     /* An empty bindAddress binds nothing, as Twisted's ("", 0). */
     if (bind && *bind) {
         if ((err = weft__ep_ip(p, "bindAddress", bind, 0, &e->bind)) < 0)
             return err;
-        if (weft_address_family(&e->bind) != weft_address_family(&e->addr))
+        if (e->addr.len && weft_address_family(&e->bind) != weft_address_family(&e->addr))
             return weft__ep_error(p, "bindAddress ", bind, " is not of the host's address family");
     }
     return timeout_arg(p, a, e);
@@ -176,8 +187,14 @@ static int build_tcp_client(weft__ep_parse *p, const weft__ep_args *a, weft_endp
 
 static void describe_tcp_client(const weft_endpoint *e, weft__ep_out *o)
 {
-    weft__ep_out_ip(o, "host", &e->addr);
-    weft__ep_out_fmt(o, ":port=%d", weft_address_port(&e->addr));
+    if (e->addr.len) {
+        weft__ep_out_ip(o, "host", &e->addr);
+        weft__ep_out_fmt(o, ":port=%d", weft_address_port(&e->addr));
+    } else {
+        weft__ep_out_text(o, ":host=");
+        weft__ep_out_value(o, e->host, strlen(e->host));
+        weft__ep_out_fmt(o, ":port=%d", e->port);
+    }
     if (e->timeout != default_timeout)
         weft__ep_out_seconds(o, "timeout", e->timeout);
     if (e->bind.len)
@@ -304,7 +321,9 @@ static int build_tls_client(weft__ep_parse *p, const weft__ep_args *a, weft_endp
     const char *cert = weft__ep_arg(a, "certificate"), *key = weft__ep_arg(a, "privateKey");
     if ((cert && *cert) != (key && *key))
         return weft__ep_error(p, "certificate and privateKey go together", NULL, NULL);
-    if ((err = weft__ep_strdup(p, weft__ep_arg(a, "host"), &e->host)) < 0 ||
+    /* The name checked against the certificate: a host name build_tcp_client
+     * kept, else the numeric host as given. */
+    if ((!e->host && (err = weft__ep_strdup(p, weft__ep_arg(a, "host"), &e->host)) < 0) ||
         (err = weft__ep_strdup(p, weft__ep_arg(a, "trustRoots"), &e->trust)) < 0 ||
         (err = weft__ep_strdup(p, cert, &e->cert)) < 0 || (err = weft__ep_strdup(p, key, &e->key)) < 0)
         return err;

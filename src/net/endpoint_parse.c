@@ -294,7 +294,7 @@ int weft__ep_ip(weft__ep_parse *p, const char *what, const char *s, int port, we
     snprintf(before, sizeof before, "%s ", what);
     if (s[0] == '[')
         return weft__ep_error(p, before, s, ": write IPv6 addresses without brackets, escaping their colons");
-    return weft__ep_error(p, before, s, " is not an IP address (host names are not resolved yet)");
+    return weft__ep_error(p, before, s, " is not an IP address");
 }
 
 int weft__ep_unix_path(weft__ep_parse *p, const char *s, weft_address *out)

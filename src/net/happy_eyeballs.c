@@ -114,8 +114,10 @@ static void on_attempt(void *arg, int fd, unsigned events)
         fail_race(x, err);
         return;
     }
-    settle(x, p, NULL); /* closes the losers */
+    /* connection_made first, as weft_connect: whoever gets the protocol
+     * finds it connected. Then the losers are closed. */
     weft__transport_start(t);
+    settle(x, p, NULL);
 }
 
 static void start_next(void *arg)
