@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -368,7 +369,7 @@ WEFT_TEST(tls, bad_context_files)
 typedef struct child {
     pid_t pid;
     int in, out; /* its stdin (we write), its stdout+stderr (we read) */
-    char text[8192];
+    char text[16384];
     size_t len;
 } child;
 
@@ -485,6 +486,75 @@ WEFT_TEST(tls, weft_echo_with_openssl_s_client, .timeout = 60)
     cr_assert_eq(write(client.in, "hello over TLS\n", 15), 15);
     cr_assert(child_says(&client, "hello over TLS", NULL), "s_client said: %s", client.text);
     child_end(&client, SIGTERM);
+    cr_assert_eq(child_end(&server, SIGTERM), 0, "weft echo: %s", server.text);
+    weft_test_certs_remove(&certs);
+}
+
+/* The announced port of a `weft echo --listen tls:` child. */
+static int echo_tls(child *server, const weft_test_certs *certs)
+{
+    char listen[512];
+    snprintf(listen, sizeof listen, "tls:0:interface=127.0.0.1:privateKey=%s:certKey=%s", certs->server_key, certs->server_cert);
+    char *argv[] = {WEFT_CLI_PATH, "echo", "--listen", listen, NULL};
+    spawn_child(server, argv);
+    return announced(server);
+}
+
+WEFT_TEST(tls, weft_echo_resumes_openssl_s_client_sessions, .timeout = 60)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    child server;
+    char connect[64], sess[160];
+    snprintf(connect, sizeof connect, "127.0.0.1:%d", echo_tls(&server, &certs));
+    snprintf(sess, sizeof sess, "%s/session.pem", certs.dir);
+    for (int round = 0; round < 2; round++) {
+        child client;
+        char *argv[] = {"openssl", "s_client", "-connect", connect, "-CAfile", certs.ca, "-verify_return_error",
+                        "-servername", "localhost", round ? "-sess_in" : "-sess_out", sess, NULL};
+        spawn_child(&client, argv);
+        cr_assert_eq(write(client.in, "ping\n", 5), 5);
+        /* TLS 1.3 tickets come right after the handshake, before the echo. */
+        cr_assert(child_says(&client, "ping", NULL), "s_client said: %s", client.text);
+        cr_assert(child_says(&client, round ? "Reused, TLSv1.3" : "New, TLSv1.3", NULL), "round %d: %s", round, client.text);
+        child_end(&client, SIGTERM);
+        struct stat st;
+        cr_assert(stat(sess, &st) == 0 && st.st_size > 0, "s_client saved the session weft echo gave it");
+    }
+    unlink(sess);
+    cr_assert_eq(child_end(&server, SIGTERM), 0, "weft echo: %s", server.text);
+    weft_test_certs_remove(&certs);
+}
+
+/*
+ * curl speaks HTTP, and weft echo answers with what it is sent; so the
+ * request is made to read as a response: method "HTTP/1.1" and target "200"
+ * make the request line a status line, and the body comes back as the body.
+ */
+WEFT_TEST(tls, weft_echo_with_curl, .timeout = 60)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    child server;
+    int port = echo_tls(&server, &certs);
+    char resolve[64], url[64];
+    snprintf(resolve, sizeof resolve, "localhost:%d:127.0.0.1", port);
+    snprintf(url, sizeof url, "https://localhost:%d/", port);
+    child client;
+    char *argv[] = {"curl", "-sS", "--http1.1", "--max-time", "20", "--cacert", certs.ca, "--resolve", resolve,
+                    "-X", "HTTP/1.1", "--request-target", "200", "-H", "Accept:", "-H", "User-Agent:",
+                    "-d", "hello over TLS from curl", "-w", "|%{http_code}|%{ssl_verify_result}|done", url, NULL};
+    spawn_child(&client, argv);
+    cr_assert(child_says(&client, "done", NULL), "curl said: %s", client.text);
+    cr_assert_str_eq(client.text, "hello over TLS from curl|200|0|done");
+    cr_assert_eq(child_end(&client, 0), 0);
+    /* curl refuses a name the certificate does not carry. */
+    snprintf(resolve, sizeof resolve, "wrong.example:%d:127.0.0.1", port);
+    snprintf(url, sizeof url, "https://wrong.example:%d/", port);
+    char *bad[] = {"curl", "-sS", "--max-time", "20", "--cacert", certs.ca, "--resolve", resolve, url, NULL};
+    spawn_child(&client, bad);
+    cr_assert(child_says(&client, "no alternative certificate subject name matches", NULL), "curl said: %s", client.text);
+    cr_assert_eq(child_end(&client, 0), 60, "CURLE_PEER_FAILED_VERIFICATION");
     cr_assert_eq(child_end(&server, SIGTERM), 0, "weft echo: %s", server.text);
     weft_test_certs_remove(&certs);
 }
@@ -802,6 +872,173 @@ WEFT_TEST(tls, tls_client_endpoint_by_host_name, .timeout = 60)
         weft_reactor_iterate(r, 0.01);
     free(client.got);
     unserve(r, &s);
+    weft_reactor_free(r);
+    weft_test_certs_remove(&certs);
+}
+
+/* ---- session resumption ---- */
+
+/* One in-memory connection with these contexts; says whether the client
+ * resumed. */
+static bool connect_in_memory(weft_reactor *r, weft_tls_context *sc, weft_tls_context *cc, const char *name)
+{
+    peer server = {.base.ops = &peer_ops, .echo = true}, client = {.base.ops = &peer_ops};
+    weft_memory_pair *mp;
+    cr_assert_eq(weft_memory_pair_new(r, weft_tls_wrap(cc, &client.base, name), weft_tls_wrap(sc, &server.base, NULL), &mp), 0);
+    cr_assert_eq(weft_memory_pair_flush(mp), 0);
+    cr_assert(client.made && server.made);
+    bool reused = weft_tls_session_reused(client.base.transport);
+    cr_assert_eq(weft_tls_session_reused(server.base.transport), reused, "both sides agree");
+    weft_transport_lose_connection(client.base.transport);
+    cr_assert_eq(weft_memory_pair_flush(mp), 0);
+    cr_assert(client.lost && server.lost);
+    weft_memory_pair_free(mp);
+    weft_reactor_iterate(r, 0);
+    return reused;
+}
+
+WEFT_TEST(tls, sessions_are_resumed)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    weft_reactor *r = weft_test_reactor();
+    weft_tls_context *sc = server_ctx(certs.server_cert, certs.server_key), *cc = client_ctx(certs.ca);
+    cr_assert(!connect_in_memory(r, sc, cc, "localhost"), "the first handshake is a full one");
+    cr_assert(connect_in_memory(r, sc, cc, "localhost"), "the second resumes with the ticket of the first");
+    cr_assert(connect_in_memory(r, sc, cc, "localhost"), "... and brings a fresh ticket for the third");
+    weft_tls_context *other = client_ctx(certs.ca);
+    cr_assert(!connect_in_memory(r, sc, other, "localhost"), "another client context has its own sessions");
+    weft_tls_context_free(other);
+    /* Servers asking for client certificates resume too (they need a session
+     * ID context for it). */
+    weft_tls_options o = {.certificate = certs.server_cert, .private_key = certs.server_key,
+                          .trust_roots = certs.ca, .request_client_cert = true};
+    weft_tls_context *asking;
+    weft_failure *err = NULL;
+    cr_assert_eq(weft_tls_server_context_new(&o, &asking, &err), 0);
+    weft_tls_context *cc2 = client_ctx(certs.ca);
+    cr_assert(!connect_in_memory(r, asking, cc2, "localhost"));
+    cr_assert(connect_in_memory(r, asking, cc2, "localhost"));
+    weft_tls_context_free(cc2);
+    weft_tls_context_free(asking);
+    weft_tls_context_free(sc);
+    weft_tls_context_free(cc);
+    weft_reactor_free(r);
+    weft_test_certs_remove(&certs);
+}
+
+/* ---- backpressure ---- */
+
+WEFT_TEST(tls, a_paused_reader_pauses_the_raw_transport)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    weft_reactor *r = weft_test_reactor();
+    weft_tls_context *sc = server_ctx(certs.server_cert, certs.server_key), *cc = client_ctx(certs.ca);
+    peer server = {.base.ops = &peer_ops}, client = {.base.ops = &peer_ops};
+    weft_memory_pair *mp;
+    cr_assert_eq(weft_memory_pair_new(r, weft_tls_wrap(cc, &client.base, "localhost"), weft_tls_wrap(sc, &server.base, NULL), &mp), 0);
+    cr_assert_eq(weft_memory_pair_flush(mp), 0);
+    cr_assert(client.made && server.made);
+    weft_transport_pause_reading(server.base.transport);
+    enum { TOTAL = 4 << 20 };
+    char *big = malloc(TOTAL);
+    for (size_t i = 0; i < TOTAL; i++)
+        big[i] = (char)(i * 7 + i / 4096);
+    cr_assert_eq(weft_transport_write(client.base.transport, big, TOTAL), 0);
+    cr_assert_eq(weft_memory_pair_flush(mp), 0);
+    cr_assert_eq(server.len, 0, "a paused protocol gets nothing");
+    /* The raw server transport stopped reading too: the records wait on the
+     * client's side (64 KiB in flight at most between the two), not in the
+     * server's TLS buffers. */
+    size_t waiting = weft_transport_buffered(client.base.transport) + weft_transport_buffered(weft_memory_pair_client(mp));
+    cr_assert_geq(waiting, TOTAL - 512 * 1024, "only %zu bytes still wait on the sending side", waiting);
+    weft_transport_resume_reading(server.base.transport);
+    cr_assert_eq(weft_memory_pair_flush(mp), 0);
+    cr_assert_eq(server.len, TOTAL, "nothing lost");
+    cr_assert_eq(memcmp(server.got, big, TOTAL), 0);
+    weft_transport_lose_connection(client.base.transport);
+    weft_transport_lose_connection(server.base.transport); /* it keeps half-open connections */
+    cr_assert_eq(weft_memory_pair_flush(mp), 0);
+    cr_assert(client.lost && server.lost);
+    weft_memory_pair_free(mp);
+    weft_reactor_iterate(r, 0);
+    free(big);
+    free(server.got);
+    weft_tls_context_free(sc);
+    weft_tls_context_free(cc);
+    weft_reactor_free(r);
+    weft_test_certs_remove(&certs);
+}
+
+typedef struct hose {
+    weft_producer base;
+    bool paused;
+    int pauses, resumes;
+} hose;
+
+static void hose_pause(weft_producer *p)
+{
+    ((hose *)p)->paused = true;
+    ((hose *)p)->pauses++;
+}
+
+static void hose_resume(weft_producer *p)
+{
+    ((hose *)p)->paused = false;
+    ((hose *)p)->resumes++;
+}
+
+static const weft_producer_ops hose_ops = {hose_pause, hose_resume, NULL};
+
+WEFT_TEST(tls, a_full_raw_transport_pauses_the_producer)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    weft_reactor *r = weft_test_reactor();
+    weft_tls_context *sc = server_ctx(certs.server_cert, certs.server_key), *cc = client_ctx(certs.ca);
+    peer server = {.base.ops = &peer_ops}, client = {.base.ops = &peer_ops};
+    weft_memory_pair *mp;
+    cr_assert_eq(weft_memory_pair_new(r, weft_tls_wrap(cc, &client.base, "localhost"), weft_tls_wrap(sc, &server.base, NULL), &mp), 0);
+    cr_assert_eq(weft_memory_pair_flush(mp), 0);
+    weft_transport_pause_reading(client.base.transport); /* the reader stalls */
+    weft_transport *t = server.base.transport;
+    hose h = {.base.ops = &hose_ops};
+    cr_assert_eq(weft_transport_register_producer(t, &h.base, true), 0);
+    static char chunk[16384];
+    size_t written = 0;
+    enum { TOTAL = 8 << 20 };
+    for (int i = 0; i < 100000 && written < TOTAL; i++) {
+        while (!h.paused && written < TOTAL) {
+            memset(chunk, 'a' + (int)(written / sizeof chunk % 26), sizeof chunk);
+            cr_assert_eq(weft_transport_write(t, chunk, sizeof chunk), 0);
+            written += sizeof chunk;
+        }
+        if (h.paused && h.pauses == 1 && h.resumes == 0) {
+            /* Stalled: bounded by the water marks and the window, not by TOTAL. */
+            cr_assert_lt(written, 1 << 20, "%zu bytes written before the pause", written);
+            weft_transport_resume_reading(client.base.transport);
+        }
+        cr_assert_geq(weft_memory_pair_pump(mp), 0);
+    }
+    cr_assert_eq(written, TOTAL);
+    cr_assert_geq(h.pauses, 1);
+    cr_assert_geq(h.resumes, 1);
+    weft_transport_unregister_producer(t);
+    weft_transport_lose_connection(t);
+    cr_assert_eq(weft_memory_pair_flush(mp), 0);
+    cr_assert_eq(client.len, TOTAL, "nothing lost");
+    for (size_t i = 0; i < TOTAL; i += sizeof chunk)
+        cr_assert_eq(client.got[i], 'a' + (int)(i / sizeof chunk % 26));
+    weft_transport_lose_connection(client.base.transport); /* it keeps half-open connections */
+    cr_assert_eq(weft_memory_pair_flush(mp), 0);
+    cr_assert(client.lost && server.lost);
+    cr_assert_eq(client.lost_code, WEFT_EOF);
+    weft_memory_pair_free(mp);
+    weft_reactor_iterate(r, 0);
+    free(client.got);
+    weft_tls_context_free(sc);
+    weft_tls_context_free(cc);
     weft_reactor_free(r);
     weft_test_certs_remove(&certs);
 }

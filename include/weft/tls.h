@@ -99,4 +99,10 @@ WEFT_API void weft_tls_factory_free(weft_factory *f);
 WEFT_API const char *weft_tls_alpn(weft_transport *t, size_t *len);
 WEFT_API bool weft_tls_handshake_done(weft_transport *t);
 
+/* Whether the handshake resumed an earlier session (a ticket or a session
+ * ID) rather than doing a full one. Clients keep the latest session per
+ * server name in their context (64 names at most) and offer it on the next
+ * connection to that name; servers issue tickets. */
+WEFT_API bool weft_tls_session_reused(weft_transport *t);
+
 #endif

@@ -40,6 +40,15 @@ typedef struct sni_entry {
     weft_tls_context *ctx;
 } sni_entry;
 
+/* A client's saved session for a server name, offered on the next
+ * connection to that name (resumption by ticket or session ID). */
+typedef struct saved_session {
+    char *name;
+    SSL_SESSION *sess;
+} saved_session;
+
+#define MAX_SAVED_SESSIONS 64
+
 struct weft_tls_context {
     unsigned refs; /* the creator's, each connection's and factory's */
     SSL_CTX *ctx;
@@ -48,6 +57,8 @@ struct weft_tls_context {
     size_t alpn_len;
     sni_entry *sni;
     size_t nsni;
+    saved_session *saved; /* clients: oldest first */
+    size_t nsaved;
 };
 
 /* OpenSSL's error queue, as one line (and emptied). */
@@ -103,6 +114,8 @@ static int pick_sni(SSL *ssl, int *alert, void *arg)
     }
     return SSL_TLSEXT_ERR_OK;
 }
+
+static int session_saved(SSL *ssl, SSL_SESSION *sess);
 
 static int context_new(bool server, const weft_tls_options *o, weft_tls_context **out, weft_failure **err)
 {
@@ -188,7 +201,12 @@ static int context_new(bool server, const weft_tls_options *o, weft_tls_context 
             SSL_CTX_set_alpn_select_cb(c->ctx, select_alpn, c);
         SSL_CTX_set_tlsext_servername_callback(c->ctx, pick_sni);
         SSL_CTX_set_tlsext_servername_arg(c->ctx, c);
+        /* Resumption with client certificates requested needs it. */
+        SSL_CTX_set_session_id_context(c->ctx, (const unsigned char *)"weft", 4);
     } else {
+        SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(c->ctx, session_saved);
+        SSL_CTX_set_app_data(c->ctx, c);
         SSL_CTX_set_verify(c->ctx, o->insecure_no_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
         if (c->alpn && SSL_CTX_set_alpn_protos(c->ctx, c->alpn, (unsigned)c->alpn_len) != 0)
             return fail_ctx(c, err, "cannot set ALPN", NULL);
@@ -221,8 +239,30 @@ void weft_tls_context_free(weft_tls_context *c)
     for (size_t i = 0; i < c->nsni; i++)
         weft_free(c->sni[i].name);
     weft_free(c->sni);
+    for (size_t i = 0; i < c->nsaved; i++) {
+        weft_free(c->saved[i].name);
+        SSL_SESSION_free(c->saved[i].sess);
+    }
+    weft_free(c->saved);
     weft_free(c->alpn);
     weft_free(c);
+}
+
+static saved_session *saved_find(weft_tls_context *c, const char *name)
+{
+    for (size_t i = 0; i < c->nsaved; i++)
+        if (strcmp(c->saved[i].name, name) == 0)
+            return &c->saved[i];
+    return NULL;
+}
+
+static void saved_drop(weft_tls_context *c, saved_session *s)
+{
+    weft_free(s->name);
+    SSL_SESSION_free(s->sess);
+    size_t i = (size_t)(s - c->saved);
+    memmove(s, s + 1, (c->nsaved - i - 1) * sizeof *s);
+    c->nsaved--;
 }
 
 int weft_tls_context_add_sni(weft_tls_context *server, const char *name, weft_tls_context *ctx)
@@ -252,6 +292,46 @@ typedef struct tls_conn {
     bool settled;
     bool done, close_notify_in, shutdown_sent;
 } tls_conn;
+
+/* OpenSSL's new-session callback (clients): keep the latest session per
+ * server name. Returns 1 when we took the reference to sess. */
+static int session_saved(SSL *ssl, SSL_SESSION *sess)
+{
+    tls_conn *c = SSL_get_app_data(ssl);
+    weft_tls_context *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    if (!c || !c->server_name || !ctx)
+        return 0;
+    saved_session *s = saved_find(ctx, c->server_name);
+    if (s) {
+        SSL_SESSION_free(s->sess);
+        s->sess = sess;
+        return 1;
+    }
+    if (ctx->nsaved == MAX_SAVED_SESSIONS)
+        saved_drop(ctx, &ctx->saved[0]);
+    char *name = weft_strdup(c->server_name);
+    saved_session *v = name ? weft_realloc(ctx->saved, (ctx->nsaved + 1) * sizeof *v) : NULL;
+    if (!v) {
+        weft_free(name);
+        return 0; /* not resuming next time is all that is lost */
+    }
+    ctx->saved = v;
+    v[ctx->nsaved++] = (saved_session){name, sess};
+    return 1;
+}
+
+/* Offers the saved session for our server name. A TLS 1.3 ticket is used
+ * once (RFC 8446, C.4); the connection brings fresh ones. */
+static void session_offer(tls_conn *c)
+{
+    saved_session *s = c->server_name ? saved_find(c->ctx, c->server_name) : NULL;
+    if (!s)
+        return;
+    if (SSL_set_session(c->ssl, s->sess) != 1)
+        ERR_clear_error();
+    if (SSL_SESSION_get_protocol_version(s->sess) >= TLS1_3_VERSION)
+        saved_drop(c->ctx, s);
+}
 
 static void flush_out(tls_conn *c)
 {
@@ -368,6 +448,7 @@ static void tls_connected(weft_wrapper *w)
     /* Record buffers grow as needed rather than failing at 0 bytes free. */
     BIO_set_mem_eof_return(c->in, -1);
     SSL_set_bio(c->ssl, c->in, c->out);
+    SSL_set_app_data(c->ssl, c);
     if (c->ctx->server) {
         SSL_set_accept_state(c->ssl);
         return; /* the client speaks first */
@@ -381,6 +462,7 @@ static void tls_connected(weft_wrapper *w)
             SSL_set_tlsext_host_name(c->ssl, c->server_name);
             SSL_set1_host(c->ssl, c->server_name);
         }
+        session_offer(c);
     }
     SSL_set_connect_state(c->ssl);
     handshake(c);
@@ -533,6 +615,12 @@ bool weft_tls_handshake_done(weft_transport *t)
 {
     tls_conn *c = conn_of(t);
     return c && c->done;
+}
+
+bool weft_tls_session_reused(weft_transport *t)
+{
+    tls_conn *c = conn_of(t);
+    return c && c->done && SSL_session_reused(c->ssl);
 }
 
 weft_deferred *weft_tls_handshake(weft_protocol *wrapper_protocol)
