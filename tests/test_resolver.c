@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The c-ares resolver against a DNS server of the test's own on 127.0.0.1:
  * A, AAAA, both, NXDOMAIN, timeouts, cancelling, /etc/hosts, numeric
- * names. */
+ * names, resolv.conf search domains. */
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dns.h"
 #include "test.h"
@@ -150,5 +152,28 @@ WEFT_TEST(resolver, free_with_pending_lookups)
     cr_assert_eq(weft_failure_code(weft_result_failure(r)), WEFT_ECANCELED);
     weft_result_free(r);
     weft_deferred_unref(d);
+    teardown(&fx);
+}
+
+WEFT_TEST(resolver, resolv_conf_search_domains)
+{
+    weft_reactor *r = weft_test_reactor();
+    weft_test_dns *dns = weft_test_dns_start(r);
+    weft_test_dns_add(dns, "www.weft.test", "192.0.2.30");
+    char path[] = "/tmp/weft-resolv-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    const char conf[] = "search nothere.test weft.test\noptions ndots:1\n";
+    cr_assert_eq(write(fd, conf, sizeof conf - 1), (ssize_t)(sizeof conf - 1));
+    close(fd);
+    weft_resolver_options o = {.servers = weft_test_dns_server(dns), .timeout = 2, .tries = 1, .resolv_conf = path};
+    weft_resolver *res;
+    cr_assert_eq(weft_resolver_new(r, &o, &res), 0);
+    unlink(path);
+    fixture fx = {r, dns, res};
+    weft_result got = lookup(&fx, "www", AF_INET);
+    cr_assert(!weft_failed(got), "%s", weft_failure_message(weft_result_failure(got)));
+    cr_assert(has(got.value, "192.0.2.30"), "the second search domain answered");
+    weft_result_free(got);
     teardown(&fx);
 }

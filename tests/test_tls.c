@@ -17,6 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "certs.h"
 #include "test.h"
 
@@ -161,6 +164,87 @@ WEFT_TEST(tls, truncation_is_reported)
     weft_test_certs_remove(&certs);
 }
 
+/* ---- the defaults, against a bare OpenSSL client ---- */
+
+/*
+ * A handshake between a weft server (over a string transport) and an
+ * OpenSSL client limited to versions minv..maxv and the given TLS 1.2
+ * ciphers, at security level 0 so that OpenSSL itself would allow them.
+ * Returns the version agreed, or 0 when weft refused; *why gets the
+ * server's reason.
+ */
+static int bare_client(weft_reactor *r, weft_tls_context *sc, int minv, int maxv, const char *ciphers, char *why,
+                       size_t size)
+{
+    SSL_CTX *cx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_security_level(cx, 0);
+    SSL_CTX_set_min_proto_version(cx, minv);
+    SSL_CTX_set_max_proto_version(cx, maxv);
+    cr_assert_eq(SSL_CTX_set_cipher_list(cx, ciphers), 1);
+    SSL *ssl = SSL_new(cx);
+    BIO *in = BIO_new(BIO_s_mem()), *out = BIO_new(BIO_s_mem());
+    SSL_set_bio(ssl, in, out);
+    SSL_set_connect_state(ssl);
+    peer server = {.base.ops = &peer_ops, .echo = true};
+    weft_protocol *sw = weft_tls_wrap(sc, &server.base, NULL);
+    weft_string_transport *st;
+    cr_assert_eq(weft_string_transport_new(r, sw, NULL, NULL, &st), 0);
+    weft_deferred *hs = weft_tls_handshake(sw);
+    int version = 0;
+    for (int round = 0; round < 10; round++) {
+        int rc = SSL_do_handshake(ssl);
+        char buf[16384];
+        int n;
+        while ((n = BIO_read(out, buf, sizeof buf)) > 0)
+            if (weft_string_transport_receive(st, buf, (size_t)n) != 0)
+                break;
+        size_t len;
+        const char *back = weft_string_transport_value(st, &len);
+        if (len)
+            BIO_write(in, back, (int)len);
+        weft_string_transport_clear(st);
+        if (rc == 1 && server.made) {
+            version = SSL_version(ssl);
+            break;
+        }
+        weft_string_transport_state state;
+        weft_string_transport_inspect(st, &state);
+        if (state.closed)
+            break;
+    }
+    weft_result res;
+    cr_assert_eq(weft_deferred_take(hs, &res), 0, "the handshake ended");
+    snprintf(why, size, "%s", weft_failed(res) ? weft_failure_message(weft_result_failure(res)) : "");
+    weft_result_free(res);
+    weft_deferred_unref(hs);
+    weft_string_transport_free(st);
+    weft_reactor_iterate(r, 0);
+    SSL_free(ssl);
+    SSL_CTX_free(cx);
+    ERR_clear_error();
+    return version;
+}
+
+WEFT_TEST(tls, defaults_refuse_old_versions_and_weak_ciphers)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    weft_reactor *r = weft_test_reactor();
+    weft_tls_context *sc = server_ctx(certs.server_cert, certs.server_key);
+    char why[512];
+    cr_assert_eq(bare_client(r, sc, TLS1_VERSION, TLS1_3_VERSION, "DEFAULT", why, sizeof why), TLS1_3_VERSION,
+                 "1.3 preferred: %s", why);
+    cr_assert_eq(bare_client(r, sc, TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256", why, sizeof why),
+                 TLS1_2_VERSION, "1.2 with an intermediate cipher: %s", why);
+    cr_assert_eq(bare_client(r, sc, TLS1_VERSION, TLS1_1_VERSION, "ALL:@SECLEVEL=0", why, sizeof why), 0);
+    cr_assert(strstr(why, "unsupported protocol"), "TLS 1.1 refused: %s", why);
+    cr_assert_eq(bare_client(r, sc, TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA:AES128-SHA:@SECLEVEL=0", why, sizeof why), 0);
+    cr_assert(strstr(why, "no shared cipher"), "CBC and static RSA suites refused: %s", why);
+    weft_tls_context_free(sc);
+    weft_reactor_free(r);
+    weft_test_certs_remove(&certs);
+}
+
 /* ---- over real sockets ---- */
 
 typedef struct tls_server {
@@ -205,14 +289,13 @@ static weft_protocol *build_one(weft_factory *f, const weft_address *a)
 
 /* Connects a TLS client to 127.0.0.1:port and waits for the handshake's
  * end; returns its failure code (0: it succeeded). */
-static int tls_connect(weft_reactor *r, int port, weft_tls_context *cc, const char *name, peer *client, one *f)
+static int tls_connect_to(weft_reactor *r, const weft_address *a, weft_tls_context *cc, const char *name, peer *client,
+                          one *f)
 {
     f->base.ops = &(weft_factory_ops){.build = build_one};
     client->base.ops = &peer_ops;
     f->p = weft_tls_wrap(cc, &client->base, name);
-    weft_address a;
-    cr_assert_eq(weft_address_from_ip("127.0.0.1", port, &a), 0);
-    weft_deferred *d = weft_connect(r, &a, &f->base, NULL);
+    weft_deferred *d = weft_connect(r, a, &f->base, NULL);
     cr_assert_eq(weft_reactor_run_until(r, d, 10), 0);
     weft_deferred_unref(d);
     weft_deferred *hs = weft_tls_handshake(f->p);
@@ -229,6 +312,52 @@ static int tls_connect(weft_reactor *r, int port, weft_tls_context *cc, const ch
         weft_deferred_unref(hs);
     }
     return code;
+}
+
+static int tls_connect(weft_reactor *r, int port, weft_tls_context *cc, const char *name, peer *client, one *f)
+{
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", port, &a), 0);
+    return tls_connect_to(r, &a, cc, name, client, f);
+}
+
+WEFT_TEST(tls, over_a_unix_socket)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    weft_reactor *r = weft_test_reactor();
+    weft_factory echo;
+    weft_echo_factory_init(&echo);
+    weft_tls_context *sc = server_ctx(certs.server_cert, certs.server_key), *cc = client_ctx(certs.ca);
+    weft_factory *tls = weft_tls_factory_new(sc, &echo, NULL);
+    char path[160];
+    snprintf(path, sizeof path, "%s/sock", certs.dir);
+    weft_address a;
+    cr_assert_eq(weft_address_from_unix(path, &a), 0);
+    weft_port *port;
+    cr_assert_eq(weft_listen(r, &a, tls, NULL, &port), 0);
+    peer client = {0};
+    one f;
+    cr_assert_eq(tls_connect_to(r, &a, cc, "localhost", &client, &f), 0);
+    cr_assert(weft_tls_handshake_done(client.base.transport));
+    cr_assert_eq(weft_transport_write(client.base.transport, "over a UNIX socket", 18), 0);
+    for (int i = 0; i < 1000 && client.len < 18; i++)
+        weft_reactor_iterate(r, 0.01);
+    cr_assert_eq(client.len, 18);
+    cr_assert_eq(memcmp(client.got, "over a UNIX socket", 18), 0);
+    weft_transport_lose_connection(client.base.transport);
+    for (int i = 0; i < 1000 && !client.lost; i++)
+        weft_reactor_iterate(r, 0.01);
+    cr_assert_eq(client.lost_code, WEFT_EOF);
+    weft_deferred_unref(weft_port_stop(port));
+    weft_reactor_iterate(r, 0);
+    unlink(path);
+    weft_tls_factory_free(tls);
+    weft_tls_context_free(sc);
+    weft_tls_context_free(cc);
+    free(client.got);
+    weft_reactor_free(r);
+    weft_test_certs_remove(&certs);
 }
 
 WEFT_TEST(tls, echo_over_tcp_and_100_megabytes_each_way, .timeout = 120)
@@ -490,11 +619,13 @@ WEFT_TEST(tls, weft_echo_with_openssl_s_client, .timeout = 60)
     weft_test_certs_remove(&certs);
 }
 
-/* The announced port of a `weft echo --listen tls:` child. */
+/* The announced port of a `weft echo --listen tls:` child (its chain
+ * carrying the CA as an extra certificate). */
 static int echo_tls(child *server, const weft_test_certs *certs)
 {
     char listen[512];
-    snprintf(listen, sizeof listen, "tls:0:interface=127.0.0.1:privateKey=%s:certKey=%s", certs->server_key, certs->server_cert);
+    snprintf(listen, sizeof listen, "tls:0:interface=127.0.0.1:privateKey=%s:certKey=%s:extraCertChain=%s",
+             certs->server_key, certs->server_cert, certs->ca);
     char *argv[] = {WEFT_CLI_PATH, "echo", "--listen", listen, NULL};
     spawn_child(server, argv);
     return announced(server);
@@ -517,6 +648,8 @@ WEFT_TEST(tls, weft_echo_resumes_openssl_s_client_sessions, .timeout = 60)
         /* TLS 1.3 tickets come right after the handshake, before the echo. */
         cr_assert(child_says(&client, "ping", NULL), "s_client said: %s", client.text);
         cr_assert(child_says(&client, round ? "Reused, TLSv1.3" : "New, TLSv1.3", NULL), "round %d: %s", round, client.text);
+        if (!round)
+            cr_assert(child_says(&client, " 1 s:CN = weft test CA", NULL), "extraCertChain was sent: %s", client.text);
         child_end(&client, SIGTERM);
         struct stat st;
         cr_assert(stat(sess, &st) == 0 && st.st_size > 0, "s_client saved the session weft echo gave it");

@@ -19,6 +19,9 @@ typedef struct weft_resolver_options {
      * default). */
     double timeout;
     int tries;
+    /* The resolv.conf to read (search domains, options, servers unless
+     * given above); NULL: /etc/resolv.conf. */
+    const char *resolv_conf;
 } weft_resolver_options;
 
 /* A resolver on r; opts may be NULL. Returns 0, WEFT_EINVAL (bad servers)

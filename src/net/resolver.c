@@ -104,6 +104,10 @@ int weft_resolver_new(weft_reactor *r, const weft_resolver_options *o, weft_reso
         opts.tries = o->tries;
         mask |= ARES_OPT_TRIES;
     }
+    if (o && o->resolv_conf) {
+        opts.resolvconf_path = (char *)o->resolv_conf; /* c-ares copies it */
+        mask |= ARES_OPT_RESOLVCONF;
+    }
     int st = ares_init_options(&res->ch, &opts, mask);
     if (st != ARES_SUCCESS) {
         ares_library_cleanup();
