@@ -37,6 +37,7 @@ enum {
     WEFT_ETLSTRUNCATED,         /* the TLS peer closed without close_notify */
     WEFT_ENOTFOUND,             /* the name does not exist (NXDOMAIN, or no such address) */
     WEFT_EDNS,                  /* the name could not be resolved; the message says why */
+    WEFT_EHTTP,                 /* a malformed HTTP message, or one weft refuses */
     WEFT__ELAST
 };
 

@@ -144,4 +144,32 @@ WEFT_API weft_drain *weft_transport_drain(weft_transport *t);
  * ending closes the other once its buffer is sent. */
 WEFT_API void weft_flow_pipe(weft_transport *a, weft_transport *b);
 
+/* ---- bytes in, bytes out ---- */
+
+/* A byte string as a Deferred's value: len bytes at data, NUL-terminated
+ * (data[len] == 0) for convenience. Free with weft_free. */
+typedef struct weft_bytes {
+    size_t len;
+    char data[];
+} weft_bytes;
+
+/*
+ * Gathers everything f emits into one weft_bytes (Twisted's readBody):
+ * returns a Deferred (the caller's) firing with it when f ends with
+ * WEFT_EOF, or with the failure f ended with, or with -EMSGSIZE once more
+ * than max bytes arrive (0: no limit; f is then stopped). Takes f's drain.
+ * NULL when out of memory.
+ */
+WEFT_API weft_deferred *weft_fount_collect(weft_reactor *r, weft_fount *f, size_t max);
+
+/*
+ * A fount emitting len bytes from data - copied when copy is true, else
+ * borrowed until the fount is freed - once a drain joins it and is not
+ * paused, in pieces of at most 64 KiB, then ending with WEFT_EOF. It frees
+ * itself once its flow is over: ended, or stopped by its drain (so a
+ * consumer that gives up on it must weft_fount_stop it). NULL when out of
+ * memory.
+ */
+WEFT_API weft_fount *weft_fount_of_bytes(weft_reactor *r, const void *data, size_t len, bool copy);
+
 #endif

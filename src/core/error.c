@@ -24,6 +24,7 @@ static const struct {
     [WEFT_ETLSTRUNCATED - WEFT_EOF] = {"WEFT_ETLSTRUNCATED", "TLS connection truncated (no close_notify)"},
     [WEFT_ENOTFOUND - WEFT_EOF] = {"WEFT_ENOTFOUND", "name not found"},
     [WEFT_EDNS - WEFT_EOF] = {"WEFT_EDNS", "name resolution failed"},
+    [WEFT_EHTTP - WEFT_EOF] = {"WEFT_EHTTP", "bad HTTP message"},
 };
 
 _Static_assert(sizeof own / sizeof own[0] == (size_t)(WEFT__ELAST - WEFT_EOF), "every weft code has a name");
