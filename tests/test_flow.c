@@ -26,7 +26,7 @@ static void src_stop(weft_fount *f)
     ((source *)f)->stops++;
 }
 
-static const weft_fount_ops source_ops = {src_pause, src_resume, src_stop};
+static const weft_fount_ops source_ops = {.pause = src_pause, .resume = src_resume, .stop = src_stop};
 
 typedef struct sink {
     weft_drain base;
@@ -378,5 +378,134 @@ WEFT_TEST(flow, line_echo_server_made_of_tubes)
     cr_assert(rd.lost);
     weft_deferred_unref(weft_port_stop(port));
     weft_reactor_iterate(r, 0);
+    weft_reactor_free(r);
+}
+
+/* ---- bytes into flows and out ---- */
+
+static weft_result keep_bytes(void *arg, weft_result r)
+{
+    *(weft_result *)arg = r;
+    return weft_none();
+}
+
+WEFT_TEST(flow, bytes_fount_into_collect_round_trips)
+{
+    weft_reactor *r = weft_test_clock();
+    size_t len = 1 << 20;
+    char *data = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (char)(i * 7);
+    weft_fount *f = weft_fount_of_bytes(r, data, len, true);
+    free(data);
+    cr_assert_not_null(f);
+    weft_deferred *d = weft_fount_collect(r, f, 0);
+    weft_result got = {0};
+    cr_assert_eq(weft_deferred_add_both(d, keep_bytes, &got), 0);
+    cr_assert_not(weft_deferred_called(d), "nothing is emitted inside flow_to");
+    weft_clock_advance(r, 0);
+    cr_assert(weft_deferred_called(d));
+    cr_assert_not(weft_failed(got));
+    weft_bytes *b = got.value;
+    cr_assert_eq(b->len, len);
+    for (size_t i = 0; i < len; i += 4099)
+        cr_assert_eq(b->data[i], (char)(i * 7));
+    cr_assert_eq(b->data[len], 0);
+    weft_result_free(got);
+    weft_deferred_unref(d);
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(flow, empty_bytes_collect_to_an_empty_string)
+{
+    weft_reactor *r = weft_test_clock();
+    weft_deferred *d = weft_fount_collect(r, weft_fount_of_bytes(r, "", 0, false), 0);
+    weft_result got = {0};
+    cr_assert_eq(weft_deferred_add_both(d, keep_bytes, &got), 0);
+    weft_clock_advance(r, 0);
+    cr_assert_not(weft_failed(got));
+    cr_assert_eq(((weft_bytes *)got.value)->len, 0);
+    cr_assert_str_eq(((weft_bytes *)got.value)->data, "");
+    weft_result_free(got);
+    weft_deferred_unref(d);
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(flow, collect_refuses_more_than_its_limit_and_stops_the_fount)
+{
+    weft_reactor *r = weft_test_clock();
+    static char big[200000];
+    weft_deferred *d = weft_fount_collect(r, weft_fount_of_bytes(r, big, sizeof big, false), 100000);
+    weft_result got = {0};
+    cr_assert_eq(weft_deferred_add_both(d, keep_bytes, &got), 0);
+    weft_clock_advance(r, 0);
+    cr_assert(weft_failed(got));
+    cr_assert_eq(weft_failure_code(got.value), -EMSGSIZE);
+    weft_result_free(got);
+    weft_deferred_unref(d);
+    cr_assert_eq(weft_reactor_timer_count(r), 0);
+    weft_reactor_free(r); /* the stopped fount freed itself: LSan checks */
+}
+
+WEFT_TEST(flow, cancelling_collect_stops_the_fount)
+{
+    weft_reactor *r = weft_test_clock();
+    weft_deferred *d = weft_fount_collect(r, weft_fount_of_bytes(r, "abc", 3, true), 0);
+    weft_result got = {0};
+    cr_assert_eq(weft_deferred_add_both(d, keep_bytes, &got), 0);
+    weft_deferred_cancel(d);
+    cr_assert(weft_failed(got));
+    cr_assert_eq(weft_failure_code(got.value), WEFT_ECANCELED);
+    weft_result_free(got);
+    weft_deferred_unref(d);
+    cr_assert_eq(weft_reactor_timer_count(r), 0, "the scheduled emit went with the fount");
+    weft_reactor_free(r);
+}
+
+typedef struct pausing_drain {
+    weft_drain base;
+    size_t got, pieces;
+    bool ended;
+} pausing_drain;
+
+static void pd_receive(weft_drain *d, const void *data, size_t len)
+{
+    (void)data;
+    pausing_drain *p = (pausing_drain *)d;
+    p->got += len;
+    p->pieces++;
+    weft_fount_pause(d->fount);
+}
+
+static void pd_stopped(weft_drain *d, const weft_failure *reason)
+{
+    cr_assert_eq(weft_failure_code(reason), WEFT_EOF);
+    ((pausing_drain *)d)->ended = true;
+}
+
+static const weft_drain_ops pd_ops = {.receive = pd_receive, .flow_stopped = pd_stopped};
+
+WEFT_TEST(flow, bytes_fount_waits_while_paused)
+{
+    weft_reactor *r = weft_test_clock();
+    static char buf[150000];
+    weft_fount *f = weft_fount_of_bytes(r, buf, sizeof buf, false);
+    pausing_drain p = {.base = {.ops = &pd_ops}};
+    weft_flow_to(f, &p.base);
+    weft_clock_advance(r, 0);
+    cr_assert_eq(p.pieces, 1);
+    cr_assert_eq(p.got, 65536);
+    weft_clock_advance(r, 0);
+    cr_assert_eq(p.pieces, 1, "paused: nothing more");
+    weft_fount_resume(f);
+    weft_clock_advance(r, 0);
+    cr_assert_eq(p.got, 131072);
+    weft_fount_resume(f);
+    weft_clock_advance(r, 0);
+    cr_assert_eq(p.got, sizeof buf);
+    cr_assert_not(p.ended, "the end waits for the last pause to be undone");
+    weft_fount_resume(f);
+    weft_clock_advance(r, 0);
+    cr_assert(p.ended);
     weft_reactor_free(r);
 }

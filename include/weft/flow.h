@@ -30,6 +30,9 @@ typedef struct weft_fount_ops {
     void (*pause)(weft_fount *f);  /* the first pause */
     void (*resume)(weft_fount *f); /* the last pause undone */
     void (*stop)(weft_fount *f);   /* the drain wants nothing more */
+    /* A drain joined (or, with NULL, left): founts that emit on their own
+     * schedule rather than as input arrives start here. May be NULL. */
+    void (*flowing_to)(weft_fount *f, weft_drain *d);
 } weft_fount_ops;
 
 struct weft_fount {

@@ -31,6 +31,8 @@ WEFT_API int weft_http_headers_addn(weft_http_headers *h, const char *name, size
                                     size_t value_len);
 /* Replaces every pair named `name` with one (added at the end). */
 WEFT_API int weft_http_headers_set(weft_http_headers *h, const char *name, const char *value);
+/* Empties the list, keeping its memory for reuse. */
+WEFT_API void weft_http_headers_clear(weft_http_headers *h);
 /* Removes every pair named `name`; returns how many went. */
 WEFT_API size_t weft_http_headers_remove(weft_http_headers *h, const char *name);
 

@@ -24,13 +24,15 @@ void weft_flow_to(weft_fount *f, weft_drain *d)
             old->ops->flowing_from(old, NULL);
     }
     f->drain = d;
-    if (!d)
-        return;
-    if (d->fount && d->fount != f)
-        d->fount->drain = NULL;
-    d->fount = f;
-    if (d->ops->flowing_from)
-        d->ops->flowing_from(d, f);
+    if (d) {
+        if (d->fount && d->fount != f)
+            d->fount->drain = NULL;
+        d->fount = f;
+        if (d->ops->flowing_from)
+            d->ops->flowing_from(d, f);
+    }
+    if (f->ops->flowing_to && f->drain == d)
+        f->ops->flowing_to(f, d);
 }
 
 void weft_fount_pause(weft_fount *f)
@@ -134,7 +136,7 @@ static void tube_flow_stopped(weft_drain *d, const weft_failure *reason)
     tube_end(t, reason);
 }
 
-static const weft_fount_ops tube_fount_ops = {tube_pause, tube_resume, tube_stop};
+static const weft_fount_ops tube_fount_ops = {.pause = tube_pause, .resume = tube_resume, .stop = tube_stop};
 static const weft_drain_ops tube_drain_ops = {tube_flowing_from, tube_receive, tube_flow_stopped};
 
 void weft_tube_init(weft_tube *t, const weft_tube_ops *ops)

@@ -563,7 +563,7 @@ static void fount_stop(weft_fount *f)
     weft_transport_lose_connection(OF(f, fount));
 }
 
-static const weft_fount_ops fount_ops = {fount_pause, fount_resume, fount_stop};
+static const weft_fount_ops fount_ops = {.pause = fount_pause, .resume = fount_resume, .stop = fount_stop};
 
 /* The upstream fount, seen by the write buffer as a streaming producer. */
 static void upstream_pause(weft_producer *p)

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Header lists. The bytes of every name and value live in one arena
+ * ("name\0value\0" each) and the pairs are offsets into it, so building a
+ * request's list costs no allocation once the arena and the pair array have
+ * grown to a connection's usual size, and clear() keeps both for the next
+ * request. Removing leaves the arena bytes behind until clear: lists are
+ * short-lived and removal is rare.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "weft/alloc.h"
+#include "weft/error.h"
+#include "weft/http_headers.h"
+
+typedef struct pair {
+    size_t name, value; /* offsets into the arena */
+} pair;
+
+struct weft_http_headers {
+    char *arena;
+    size_t used, cap;
+    pair *pairs;
+    size_t n, npairs_cap;
+};
+
+weft_http_headers *weft_http_headers_new(void)
+{
+    return weft_calloc(1, sizeof(weft_http_headers));
+}
+
+void weft_http_headers_free(weft_http_headers *h)
+{
+    if (!h)
+        return;
+    weft_free(h->arena);
+    weft_free(h->pairs);
+    weft_free(h);
+}
+
+void weft_http_headers_clear(weft_http_headers *h)
+{
+    h->used = 0;
+    h->n = 0;
+}
+
+/* RFC 9110 tchar */
+static bool is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static bool valid_name(const char *s, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!is_tchar((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+static bool valid_value(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+            return false;
+    return true;
+}
+
+static int reserve(weft_http_headers *h, size_t bytes)
+{
+    if (h->n == h->npairs_cap) {
+        size_t cap = h->npairs_cap ? h->npairs_cap * 2 : 16;
+        pair *p = weft_realloc(h->pairs, cap * sizeof *p);
+        if (!p)
+            return WEFT_ENOMEM;
+        h->pairs = p;
+        h->npairs_cap = cap;
+    }
+    if (bytes > h->cap - h->used) {
+        size_t cap = h->cap ? h->cap : 512;
+        while (cap - h->used < bytes)
+            cap *= 2;
+        char *a = weft_realloc(h->arena, cap);
+        if (!a)
+            return WEFT_ENOMEM;
+        h->arena = a;
+        h->cap = cap;
+    }
+    return 0;
+}
+
+int weft_http_headers_addn(weft_http_headers *h, const char *name, size_t name_len, const char *value,
+                           size_t value_len)
+{
+    if (!valid_name(name, name_len) || !valid_value(value, value_len))
+        return WEFT_EINVAL;
+    int rc = reserve(h, name_len + value_len + 2);
+    if (rc)
+        return rc;
+    pair *p = &h->pairs[h->n++];
+    p->name = h->used;
+    memcpy(h->arena + h->used, name, name_len);
+    h->used += name_len;
+    h->arena[h->used++] = '\0';
+    p->value = h->used;
+    memcpy(h->arena + h->used, value, value_len);
+    h->used += value_len;
+    h->arena[h->used++] = '\0';
+    return 0;
+}
+
+int weft_http_headers_add(weft_http_headers *h, const char *name, const char *value)
+{
+    return weft_http_headers_addn(h, name, strlen(name), value, strlen(value));
+}
+
+size_t weft_http_headers_remove(weft_http_headers *h, const char *name)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < h->n; i++)
+        if (strcasecmp(h->arena + h->pairs[i].name, name) != 0)
+            h->pairs[kept++] = h->pairs[i];
+    size_t gone = h->n - kept;
+    h->n = kept;
+    return gone;
+}
+
+int weft_http_headers_set(weft_http_headers *h, const char *name, const char *value)
+{
+    size_t name_len = strlen(name), value_len = strlen(value);
+    if (!valid_name(name, name_len) || !valid_value(value, value_len))
+        return WEFT_EINVAL;
+    /* Make room first, so a failure leaves the old pairs in place. */
+    int rc = reserve(h, name_len + value_len + 2);
+    if (rc)
+        return rc;
+    weft_http_headers_remove(h, name);
+    return weft_http_headers_addn(h, name, name_len, value, value_len);
+}
+
+const char *weft_http_headers_get(const weft_http_headers *h, const char *name)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (strcasecmp(h->arena + h->pairs[i].name, name) == 0)
+            return h->arena + h->pairs[i].value;
+    return NULL;
+}
+
+size_t weft_http_headers_count_of(const weft_http_headers *h, const char *name)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < h->n; i++)
+        c += strcasecmp(h->arena + h->pairs[i].name, name) == 0;
+    return c;
+}
+
+static bool list_has(const char *list, const char *token, size_t tlen)
+{
+    const char *s = list;
+    while (*s) {
+        while (*s == ' ' || *s == '\t' || *s == ',')
+            s++;
+        const char *start = s;
+        while (*s && *s != ',')
+            s++;
+        const char *end = s;
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        if ((size_t)(end - start) == tlen && strncasecmp(start, token, tlen) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool weft_http_headers_has_token(const weft_http_headers *h, const char *name, const char *token)
+{
+    size_t tlen = strlen(token);
+    for (size_t i = 0; i < h->n; i++)
+        if (strcasecmp(h->arena + h->pairs[i].name, name) == 0 && list_has(h->arena + h->pairs[i].value, token, tlen))
+            return true;
+    return false;
+}
+
+size_t weft_http_headers_count(const weft_http_headers *h)
+{
+    return h->n;
+}
+
+void weft_http_headers_at(const weft_http_headers *h, size_t i, const char **name, const char **value)
+{
+    *name = h->arena + h->pairs[i].name;
+    *value = h->arena + h->pairs[i].value;
+}
+
+weft_http_headers *weft_http_headers_copy(const weft_http_headers *src)
+{
+    weft_http_headers *h = weft_http_headers_new();
+    if (!h || !src)
+        return h;
+    for (size_t i = 0; i < src->n; i++) {
+        const char *n = src->arena + src->pairs[i].name, *v = src->arena + src->pairs[i].value;
+        if (weft_http_headers_addn(h, n, strlen(n), v, strlen(v)) != 0) {
+            weft_http_headers_free(h);
+            return NULL;
+        }
+    }
+    return h;
+}
