@@ -1175,3 +1175,63 @@ WEFT_TEST(tls, a_full_raw_transport_pauses_the_producer)
     weft_reactor_free(r);
     weft_test_certs_remove(&certs);
 }
+
+/* ---- ALPN set on endpoints by the protocol using them ---- */
+
+WEFT_TEST(tls, endpoints_offer_the_alpn_protocols_they_are_given, .timeout = 60)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    weft_reactor *r = weft_test_reactor();
+    char desc[1024];
+    snprintf(desc, sizeof desc, "tls:0:interface=127.0.0.1:privateKey=%s:certKey=%s", certs.server_key,
+             certs.server_cert);
+    weft_endpoint *se;
+    cr_assert_eq(weft_endpoint_server(r, desc, &se, NULL), 0);
+    const char *server_protos[] = {"http/1.1"};
+    cr_assert_eq(weft_endpoint_set_alpn(se, server_protos, 1), 0);
+    weft_factory echo;
+    weft_echo_factory_init(&echo);
+    weft_deferred *ld = weft_endpoint_listen(se, &echo);
+    weft_endpoint_free(se);
+    weft_result lr;
+    cr_assert(weft_deferred_peek(ld, &lr) && !weft_failed(lr));
+    weft_port *port = lr.value;
+    weft_address a;
+    weft_port_address(port, &a);
+
+    snprintf(desc, sizeof desc, "tls:host=localhost:port=%d:trustRoots=%s", weft_address_port(&a), certs.ca);
+    weft_endpoint *ce;
+    cr_assert_eq(weft_endpoint_client(r, desc, &ce, NULL), 0);
+    const char *too_many[WEFT_ENDPOINT_ALPN_MAX + 1] = {"a", "b", "c", "d", "e", "f", "g", "h", "i"};
+    cr_assert_eq(weft_endpoint_set_alpn(ce, too_many, WEFT_ENDPOINT_ALPN_MAX + 1), WEFT_EINVAL);
+    const char *client_protos[] = {"h2", "http/1.1"};
+    cr_assert_eq(weft_endpoint_set_alpn(ce, client_protos, 2), 0);
+    peer client = {.base.ops = &peer_ops};
+    one f = {.base.ops = &(weft_factory_ops){.build = build_one}, .p = &client.base};
+    weft_deferred *d = weft_endpoint_connect(ce, &f.base);
+    weft_endpoint_free(ce);
+    cr_assert_eq(weft_reactor_run_until(r, d, 10), 0);
+    weft_result res;
+    cr_assert(weft_deferred_peek(d, &res) && !weft_failed(res));
+    weft_deferred_unref(d);
+    /* The handshake ends with the first bytes back. */
+    cr_assert_eq(weft_transport_write(client.base.transport, "x", 1), 0);
+    for (int i = 0; i < 500 && client.len < 1; i++)
+        weft_reactor_iterate(r, 0.01);
+    size_t n;
+    const char *proto = weft_tls_alpn(client.base.transport, &n);
+    cr_assert_not_null(proto);
+    cr_assert_eq(n, 8);
+    cr_assert_eq(memcmp(proto, "http/1.1", 8), 0);
+    weft_transport_lose_connection(client.base.transport);
+    for (int i = 0; i < 100 && !client.lost; i++)
+        weft_reactor_iterate(r, 0.01);
+    free(client.got);
+    weft_deferred_unref(weft_port_stop(port));
+    for (int i = 0; i < 10; i++)
+        weft_reactor_iterate(r, 0.01);
+    weft_deferred_unref(ld);
+    weft_reactor_free(r);
+    weft_test_certs_remove(&certs);
+}

@@ -48,6 +48,15 @@ WEFT_API weft_deferred *weft_endpoint_listen(weft_endpoint *e, weft_factory *fac
 /* Connects: a Deferred of the connected weft_protocol, as weft_connect. */
 WEFT_API weft_deferred *weft_endpoint_connect(weft_endpoint *e, weft_factory *factory);
 
+/* The ALPN protocols a tls: endpoint offers (servers) or asks for
+ * (clients), most preferred first, e.g. {"http/1.1"}: set by the protocol
+ * that listens or connects with it (the HTTP server, the agent), not by
+ * the endpoint string. Copied; n 0 clears. Other kinds ignore it. Returns
+ * 0, WEFT_ENOMEM, or WEFT_EINVAL (more than WEFT_ENDPOINT_ALPN_MAX, or a
+ * name empty or over 255 bytes). */
+#define WEFT_ENDPOINT_ALPN_MAX 8
+WEFT_API int weft_endpoint_set_alpn(weft_endpoint *e, const char *const *protocols, size_t n);
+
 /* The endpoint in canonical string form ("tcp:8080:interface=127.0.0.1"),
  * snprintf-style. */
 WEFT_API size_t weft_endpoint_describe(const weft_endpoint *e, char *buf, size_t size);

@@ -146,6 +146,7 @@ void weft_endpoint_free(weft_endpoint *e)
         return;
     weft_free(e->cert);
     weft_free(e->key);
+    weft_free(e->alpn_buf);
     weft_free(e->chain);
     weft_free(e->trust);
     weft_free(e->host);
@@ -212,4 +213,30 @@ bool weft__endpoint_equal(const weft_endpoint *a, const weft_endpoint *b)
            a->listen.reuse_port == b->listen.reuse_port && a->listen.mode == b->listen.mode &&
            a->listen.lockfile == b->listen.lockfile && a->listen.max_accepts == b->listen.max_accepts &&
            a->timeout == b->timeout && weft_address_equal(&a->bind, &b->bind);
+}
+
+int weft_endpoint_set_alpn(weft_endpoint *e, const char *const *protocols, size_t n)
+{
+    if (n > WEFT_ENDPOINT_ALPN_MAX)
+        return WEFT_EINVAL;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(protocols[i]);
+        if (l == 0 || l > 255)
+            return WEFT_EINVAL;
+        total += l + 1;
+    }
+    char *buf = n ? weft_malloc(total) : NULL;
+    if (n && !buf)
+        return WEFT_ENOMEM;
+    weft_free(e->alpn_buf);
+    e->alpn_buf = buf;
+    e->nalpn = n;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(protocols[i]) + 1;
+        memcpy(buf, protocols[i], l);
+        e->alpn[i] = buf;
+        buf += l;
+    }
+    return 0;
 }

@@ -30,6 +30,11 @@ struct weft_endpoint {
      * given), see endpoint_tls.c. */
     char *cert, *key, *chain, *trust, *host;
     int port; /* clients given a host name (addr.len is 0): resolved at connect */
+    /* tls: ALPN protocols offered (weft_endpoint_set_alpn); the names live
+     * in alpn_buf, owned. */
+    const char *alpn[WEFT_ENDPOINT_ALPN_MAX];
+    size_t nalpn;
+    char *alpn_buf;
 };
 
 /* ---- splitting a string into fields (endpoint_parse.c) ---- */

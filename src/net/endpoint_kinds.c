@@ -277,7 +277,11 @@ static void free_tls_factory(void *f)
 
 static int listen_tls(const weft_endpoint *e, weft_factory *f, weft_port **out)
 {
-    weft_tls_options o = {.certificate = e->cert, .private_key = e->key, .extra_chain = e->chain};
+    weft_tls_options o = {.certificate = e->cert,
+                         .private_key = e->key,
+                         .extra_chain = e->chain,
+                         .alpn = e->alpn,
+                         .nalpn = e->nalpn};
     weft_tls_context *ctx;
     weft_failure *why = NULL;
     int err = weft_tls_server_context_new(&o, &ctx, &why);
@@ -363,7 +367,11 @@ static weft_result tls_ready(void *arg, weft_result r)
 
 static weft_deferred *connect_tls(const weft_endpoint *e, weft_factory *f)
 {
-    weft_tls_options o = {.trust_roots = e->trust, .certificate = e->cert, .private_key = e->key};
+    weft_tls_options o = {.trust_roots = e->trust,
+                         .certificate = e->cert,
+                         .private_key = e->key,
+                         .alpn = e->alpn,
+                         .nalpn = e->nalpn};
     weft_tls_context *ctx;
     weft_failure *why = NULL;
     if (weft_tls_client_context_new(&o, &ctx, &why) < 0)
