@@ -2,10 +2,12 @@
 /*
  * The resource tree (twisted.web.resource): each resource has children by
  * path segment and a handler per method. A request's path is split on '/',
- * each segment percent-decoded, and walked from the root: a child named by
- * the next segment takes over; a resource marked leaf takes the rest (the
- * request's postpath), as does one with a child function that builds
- * children on demand. The resource reached answers with its handler for the
+ * each segment percent-decoded, and walked from the root: a child put
+ * under the next segment takes over (children are looked up first, even
+ * below a leaf, as Twisted's getChildWithDefault does, so a proxy can be
+ * mounted under a static directory); otherwise a resource marked leaf takes
+ * the rest (the request's postpath), and one with a child function is asked
+ * for the child. The resource reached answers with its handler for the
  * method; HEAD falls back on GET. Errors are rendered as HTML pages: 404 when
  * no resource matches, 405 with an Allow header when the method has no
  * handler, 500 when a coroutine handler returns a failure before responding,
