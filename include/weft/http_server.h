@@ -194,7 +194,10 @@ WEFT_API int weft_http_register_producer(weft_http_request *req, weft_producer *
 WEFT_API void weft_http_unregister_producer(weft_http_request *req);
 /* The response as a drain (valid as long as the request): what it receives
  * is written, its fount paused as a producer would be; flow_stopped with
- * WEFT_EOF finishes the response, with a failure aborts it. */
+ * WEFT_EOF finishes the response, with a failure aborts it. If the
+ * connection is lost first, the drain stops its fount and finishes the
+ * request itself, so a handler that has joined a fount to it has nothing
+ * left to do. */
 WEFT_API weft_drain *weft_http_response_drain(weft_http_request *req);
 
 /* Whether the headers have gone out / the response finished. */
