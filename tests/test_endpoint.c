@@ -662,3 +662,18 @@ WEFT_TEST(endpoint, connect_timeout_default)
 {
     check_timeout("", 30);
 }
+
+WEFT_TEST(endpoint, address_host_is_the_host_alone)
+{
+    weft_address a;
+    char buf[128];
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", 8080, &a), 0);
+    cr_assert_eq(weft_address_host(&a, buf, sizeof buf), 9);
+    cr_assert_str_eq(buf, "127.0.0.1");
+    cr_assert_eq(weft_address_from_ip("::1", 8080, &a), 0);
+    weft_address_host(&a, buf, sizeof buf);
+    cr_assert_str_eq(buf, "::1");
+    cr_assert_eq(weft_address_from_unix("/run/x.sock", &a), 0);
+    weft_address_host(&a, buf, sizeof buf);
+    cr_assert_str_eq(buf, "unix:/run/x.sock");
+}

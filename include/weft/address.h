@@ -45,6 +45,11 @@ WEFT_API int weft_address_port(const weft_address *a);
  */
 WEFT_API size_t weft_address_format(const weft_address *a, char *buf, size_t size);
 
+/* The host alone, snprintf-style: "127.0.0.1", "::1" (no brackets, no
+ * port); other kinds as weft_address_format ("unix:/run/x.sock"). For
+ * logs and X-Forwarded-For. */
+WEFT_API size_t weft_address_host(const weft_address *a, char *buf, size_t size);
+
 /* Whether two addresses are the same. */
 WEFT_API bool weft_address_equal(const weft_address *a, const weft_address *b);
 

@@ -19,7 +19,9 @@
 /* A proxy to the client endpoint `endpoint` ("tcp:host=127.0.0.1:port=9000",
  * "unix:/run/app.sock", "tls:host=..."), requests going through `agent`
  * (borrowed: it must outlive the resource). endpoint and path copied; path
- * may be NULL. NULL when out of memory or for a bad endpoint string. */
+ * may be NULL. NULL when out of memory. The endpoint string is parsed for
+ * each request: check it first with weft_endpoint_client; a bad one shows
+ * as 502 responses. */
 WEFT_API weft_http_resource *weft_http_proxy_new(weft_http_agent *agent, const char *endpoint, const char *path);
 
 #endif

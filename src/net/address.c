@@ -95,6 +95,18 @@ size_t weft_address_format(const weft_address *a, char *buf, size_t size)
     return n > 0 ? (size_t)n : 0;
 }
 
+size_t weft_address_host(const weft_address *a, char *buf, size_t size)
+{
+    char ip[INET6_ADDRSTRLEN];
+    int fam = weft_address_family(a);
+    if (fam != AF_INET && fam != AF_INET6)
+        return weft_address_format(a, buf, size);
+    inet_ntop(fam, fam == AF_INET ? (const void *)&a->u.in.sin_addr : (const void *)&a->u.in6.sin6_addr, ip,
+              sizeof ip);
+    int n = snprintf(buf, size, "%s", ip);
+    return n > 0 ? (size_t)n : 0;
+}
+
 bool weft_address_equal(const weft_address *a, const weft_address *b)
 {
     return a->len == b->len && memcmp(&a->u, &b->u, a->len) == 0;
