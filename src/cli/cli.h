@@ -3,6 +3,7 @@
 #ifndef WEFT_CLI_H
 #define WEFT_CLI_H
 
+#include <getopt.h>
 #include <stdio.h>
 
 #include "weft/weft.h"
@@ -16,6 +17,7 @@ typedef struct weft_cli_plugin {
 
 extern const weft_cli_plugin weft_cli_echo;
 extern const weft_cli_plugin weft_cli_portforward;
+extern const weft_cli_plugin weft_cli_web;
 
 /* Exit statuses: 0 fine, 1 failed at run time, 2 bad usage (as getopt tools). */
 enum { WEFT_CLI_OK = 0, WEFT_CLI_FAILED = 1, WEFT_CLI_USAGE = 2 };
@@ -29,6 +31,9 @@ enum { WEFT_CLI_OK = 0, WEFT_CLI_FAILED = 1, WEFT_CLI_USAGE = 2 };
  */
 int weft_cli_serve(weft_reactor *r, const char *prog, char *const *listen, size_t nlisten, weft_factory *inner,
                    double grace);
+/* The same, offering these ALPN protocols on tls: endpoints. */
+int weft_cli_serve_alpn(weft_reactor *r, const char *prog, char *const *listen, size_t nlisten, weft_factory *inner,
+                        double grace, const char *const *alpn, size_t nalpn);
 
 /* What serving subcommands take: --listen (repeatable), --grace, --help,
  * and --connect when asked for. */
@@ -39,11 +44,24 @@ typedef struct weft_cli_args {
     double grace;
 } weft_cli_args;
 
+/* A subcommand's own options, beside the shared ones: `opts` ends with a
+ * zeroed entry and each option's val is its short letter (also listed in
+ * `letters`, getopt style). handle returns false for a bad value, having
+ * said why on stderr. */
+typedef struct weft_cli_extra {
+    const struct option *opts;
+    const char *letters;
+    bool (*handle)(void *ctx, int letter, const char *value);
+    void *ctx;
+} weft_cli_extra;
+
 /* Parses argv for the subcommand `name`, printing usage() on --help (then
  * returns -1 with *status WEFT_CLI_OK) or on a mistake (-1, WEFT_CLI_USAGE).
- * Returns 0 when the command should run. */
+ * extra may be NULL. Returns 0 when the command should run. */
 int weft_cli_parse(int argc, char **argv, const char *name, bool with_connect, void (*usage)(FILE *out),
                    weft_cli_args *args, int *status);
+int weft_cli_parse_extra(int argc, char **argv, const char *name, bool with_connect, void (*usage)(FILE *out),
+                         const weft_cli_extra *extra, weft_cli_args *args, int *status);
 void weft_cli_args_free(weft_cli_args *args);
 
 /* A reactor whose shutdown may take the grace period and a little more. */

@@ -5,7 +5,7 @@
  * open connections `grace` seconds, then close the rest.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cli.h"
@@ -17,6 +17,8 @@ typedef struct server {
     weft_port **ports;
     size_t nports;
     double grace;
+    const char *const *alpn;
+    size_t nalpn;
 } server;
 
 static weft_result close_the_rest(void *arg, weft_result result)
@@ -58,6 +60,11 @@ static int listen_one(server *s, const char *desc)
         weft_failure_unref(why);
         return WEFT_CLI_USAGE;
     }
+    if (s->nalpn && weft_endpoint_set_alpn(e, s->alpn, s->nalpn) < 0) {
+        fprintf(stderr, "%s: bad ALPN protocol list\n", s->prog);
+        weft_endpoint_free(e);
+        return WEFT_CLI_FAILED;
+    }
     weft_deferred *d = weft_endpoint_listen(e, weft_wrapping_factory_base(s->wf));
     weft_endpoint_free(e);
     weft_result res;
@@ -85,7 +92,13 @@ static int listen_one(server *s, const char *desc)
 int weft_cli_serve(weft_reactor *r, const char *prog, char *const *listen, size_t nlisten, weft_factory *inner,
                    double grace)
 {
-    server s = {.r = r, .prog = prog, .grace = grace};
+    return weft_cli_serve_alpn(r, prog, listen, nlisten, inner, grace, NULL, 0);
+}
+
+int weft_cli_serve_alpn(weft_reactor *r, const char *prog, char *const *listen, size_t nlisten, weft_factory *inner,
+                        double grace, const char *const *alpn, size_t nalpn)
+{
+    server s = {.r = r, .prog = prog, .grace = grace, .alpn = alpn, .nalpn = nalpn};
     s.wf = weft_wrapping_factory_new(r, inner);
     s.ports = calloc(nlisten, sizeof *s.ports);
     int status = WEFT_CLI_FAILED;
@@ -113,13 +126,28 @@ out:
 int weft_cli_parse(int argc, char **argv, const char *name, bool with_connect, void (*usage)(FILE *out),
                    weft_cli_args *args, int *status)
 {
-    static const struct option opts[] = {
+    return weft_cli_parse_extra(argc, argv, name, with_connect, usage, NULL, args, status);
+}
+
+int weft_cli_parse_extra(int argc, char **argv, const char *name, bool with_connect, void (*usage)(FILE *out),
+                         const weft_cli_extra *extra, weft_cli_args *args, int *status)
+{
+    static const struct option shared[] = {
         {"listen", required_argument, NULL, 'l'},
         {"connect", required_argument, NULL, 'c'},
         {"grace", required_argument, NULL, 'g'},
         {"help", no_argument, NULL, 'h'},
-        {0},
     };
+    enum { NSHARED = sizeof shared / sizeof shared[0], MAX_EXTRA = 16 };
+    struct option opts[NSHARED + MAX_EXTRA + 1] = {{0}};
+    char letters[2 * (NSHARED + MAX_EXTRA) + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < NSHARED; i++)
+        if (with_connect || shared[i].val != 'c')
+            opts[n++] = shared[i];
+    snprintf(letters, sizeof letters, "%s%s", with_connect ? "l:c:g:h" : "l:g:h", extra ? extra->letters : "");
+    for (size_t i = 0; extra && extra->opts[i].name && i < MAX_EXTRA; i++)
+        opts[n++] = extra->opts[i];
     *args = (weft_cli_args){.listen = calloc((size_t)argc + 1, sizeof *args->listen), .grace = 5};
     *status = WEFT_CLI_USAGE;
     if (!args->listen) {
@@ -127,14 +155,12 @@ int weft_cli_parse(int argc, char **argv, const char *name, bool with_connect, v
         return -1;
     }
     int c;
-    while ((c = getopt_long(argc, argv, with_connect ? "l:c:g:h" : "l:g:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, letters, opts, NULL)) != -1) {
         switch (c) {
         case 'l':
             args->listen[args->nlisten++] = optarg;
             break;
         case 'c':
-            if (!with_connect)
-                goto bad;
             args->connect = optarg;
             break;
         case 'g':
@@ -147,8 +173,12 @@ int weft_cli_parse(int argc, char **argv, const char *name, bool with_connect, v
             usage(stdout);
             *status = WEFT_CLI_OK;
             return -1;
-        default:
+        case '?':
+        case ':':
             goto bad;
+        default:
+            if (!extra || !extra->handle(extra->ctx, c, optarg))
+                goto bad;
         }
     }
     if (optind < argc) {
