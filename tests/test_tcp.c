@@ -3,7 +3,11 @@
  * abstract names; connecting, echo, half-close, abort, lose after flush,
  * zero-copy writes, backpressure. Everything on loopback, port 0. */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -525,4 +529,284 @@ WEFT_TEST(tcp, zero_length_borrowed_write, .timeout = 10)
     weft_transport_abort_connection(fx.c.base.transport);
     cr_assert_eq(weft_reactor_run_until(fx.r, fx.c.done, 10), 0);
     teardown(&fx);
+}
+
+/* ---- sendfile: file ranges in the write chain ---- */
+
+/* A temporary file of n patterned bytes, already unlinked (nothing to clean
+ * up but the descriptor); *content gets a copy to compare with. */
+static int patterned_file(size_t n, char **content)
+{
+    char path[] = "/tmp/weft-test-sendfile-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(unlink(path), 0);
+    char *buf = malloc(n ? n : 1);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (char)(i * 13 + i / 65536);
+    for (size_t done = 0; done < n;) {
+        ssize_t w = write(fd, buf + done, n - done);
+        cr_assert_gt(w, 0);
+        done += (size_t)w;
+    }
+    if (content)
+        *content = buf;
+    else
+        free(buf);
+    return fd;
+}
+
+static int open_fds(void)
+{
+    int count = 0;
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        count += e->d_name[0] != '.';
+    closedir(d);
+    return count - 1; /* opendir's own */
+}
+
+/* The server side of the fixture's connection, once accepted. */
+static weft_transport *server_transport(fixture *fx)
+{
+    for (int i = 0; i < 10000 && !fx->sf.last; i++)
+        cr_assert_eq(weft_reactor_iterate(fx->r, 1), 0);
+    cr_assert_not_null(fx->sf.last);
+    return fx->sf.last->transport;
+}
+
+/* Writes, a whole file, writes, part of a second file, a write: everything
+ * arrives in that order. */
+static void file_between_writes(const weft_address *where, size_t n)
+{
+    fixture fx;
+    setup_on(&fx, where);
+    connect_client(&fx);
+    weft_transport *t = server_transport(&fx);
+    weft_transport_pause_reading(t); /* the echo server: it only sends here */
+    char *content;
+    int fd = patterned_file(n, &content);
+    int fd2 = dup(fd);
+    cr_assert_eq(weft_transport_write(t, "before|", 7), 0);
+    cr_assert_eq(weft_transport_send_file(t, fd, 0, n), 0);
+    cr_assert_geq(weft_transport_buffered(t), n - (4u << 20), "the file waits in the buffer, counted");
+    cr_assert_eq(weft_transport_write(t, "|middle|", 8), 0);
+    cr_assert_eq(weft_transport_send_file(t, fd2, 1000, 5000), 0);
+    cr_assert_eq(weft_transport_write(t, "|after", 6), 0);
+    weft_transport_lose_connection(t);
+    cr_assert_eq(weft_reactor_run_until(fx.r, fx.c.done, 30), 0);
+    cr_assert_eq(fx.c.lost_code, WEFT_EOF);
+    size_t want = 7 + n + 8 + 5000 + 6;
+    cr_assert_eq(fx.c.len, want, "got %zu of %zu bytes", fx.c.len, want);
+    const char *g = fx.c.got;
+    cr_assert_eq(memcmp(g, "before|", 7), 0);
+    cr_assert_eq(memcmp(g + 7, content, n), 0, "the file arrives byte-exact");
+    cr_assert_eq(memcmp(g + 7 + n, "|middle|", 8), 0);
+    cr_assert_eq(memcmp(g + 15 + n, content + 1000, 5000), 0, "the range from its offset");
+    cr_assert_eq(memcmp(g + 15 + n + 5000, "|after", 6), 0);
+    free(content);
+    teardown(&fx);
+}
+
+WEFT_TEST(tcp, send_file_32mib_between_writes, .timeout = 60)
+{
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", 0, &a), 0);
+    int before = open_fds();
+    file_between_writes(&a, 32u << 20);
+    cr_assert_eq(open_fds(), before, "both files were closed once sent");
+}
+
+WEFT_TEST(tcp, send_file_over_unix_socket, .timeout = 60)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/weft-test-sf-%d.sock", (int)getpid());
+    weft_address a;
+    cr_assert_eq(weft_address_from_unix(path, &a), 0);
+    int before = open_fds();
+    file_between_writes(&a, 4u << 20);
+    cr_assert_eq(open_fds(), before);
+}
+
+WEFT_TEST(tcp, send_file_to_a_slow_reader_pauses_the_producer, .timeout = 60)
+{
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", 0, &a), 0);
+    fixture fx;
+    setup_on(&fx, &a);
+    fx.c.keep_open_on_eof = true;
+    connect_client(&fx);
+    weft_transport *t = server_transport(&fx);
+    weft_transport_pause_reading(t);
+    weft_transport_pause_reading(fx.c.base.transport); /* the slow reader */
+    firehose h = {.base.ops = &hose_ops, .t = t};
+    cr_assert_eq(weft_transport_register_producer(t, &h.base, true), 0);
+    enum { N = 16 << 20 };
+    char *content;
+    int fd = patterned_file(N, &content);
+    cr_assert_eq(weft_transport_send_file(t, fd, 0, N), 0);
+    cr_assert_eq(h.pauses, 1, "a file above the high-water mark pauses the producer at once");
+    for (int i = 0; i < 20; i++)
+        weft_reactor_iterate(fx.r, 0);
+    size_t stuck = weft_transport_buffered(t);
+    cr_assert_gt(stuck, N / 2, "the kernel holds a few MiB at most; the rest waits, counted");
+    cr_assert(h.paused);
+    cr_assert_eq(h.resumes, 0);
+    cr_assert_eq(fx.c.len, 0);
+    /* The reader wakes: the file drains, the producer is resumed, all arrives. */
+    weft_transport_resume_reading(fx.c.base.transport);
+    for (int i = 0; i < 100000 && fx.c.len < N; i++)
+        cr_assert_eq(weft_reactor_iterate(fx.r, 1), 0);
+    cr_assert_eq(fx.c.len, N);
+    cr_assert_eq(memcmp(fx.c.got, content, N), 0);
+    cr_assert_eq(h.resumes, 1, "resumed below the low-water mark");
+    cr_assert_eq(weft_transport_buffered(t), 0);
+    weft_transport_unregister_producer(t);
+    weft_transport_abort_connection(t);
+    cr_assert_eq(weft_reactor_run_until(fx.r, fx.c.done, 10), 0);
+    free(content);
+    teardown(&fx);
+}
+
+/* The connection goes mid-file - closed here, or reset by the peer while
+ * sendfile runs (no SIGPIPE may kill us) - and the file is closed. */
+static void file_cut_short(bool reset_by_peer)
+{
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", 0, &a), 0);
+    fixture fx;
+    setup_on(&fx, &a);
+    int before = open_fds();
+    connect_client(&fx);
+    weft_transport *t = server_transport(&fx);
+    weft_transport_pause_reading(t);
+    enum { N = 32 << 20 };
+    int fd = patterned_file(N, NULL);
+    cr_assert_eq(weft_transport_send_file(t, fd, 0, N), 0);
+    cr_assert_eq(weft_transport_write(t, "after", 5), 0);
+    for (int i = 0; i < 10000 && fx.c.len < 1; i++)
+        cr_assert_eq(weft_reactor_iterate(fx.r, 1), 0);
+    cr_assert_gt(fx.c.len, 0, "the file has begun to arrive");
+    if (reset_by_peer)
+        weft_transport_abort_connection(fx.c.base.transport);
+    else
+        weft_transport_abort_connection(t);
+    cr_assert_eq(weft_reactor_run_until(fx.r, fx.c.done, 10), 0);
+    cr_assert_lt(fx.c.len, N);
+    /* The server notices a reset when it next writes or reads. */
+    for (int i = 0; i < 10000 && open_fds() != before; i++)
+        cr_assert_eq(weft_reactor_iterate(fx.r, 1), 0);
+    cr_assert_eq(open_fds(), before, "the file and both sockets are closed");
+    teardown(&fx);
+}
+
+WEFT_TEST(tcp, send_file_closed_mid_file_closes_the_file, .timeout = 30)
+{
+    file_cut_short(false);
+}
+
+WEFT_TEST(tcp, send_file_reset_by_the_peer_mid_file, .timeout = 30)
+{
+    file_cut_short(true);
+}
+
+WEFT_TEST(tcp, send_file_refuses_bad_files)
+{
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", 0, &a), 0);
+    fixture fx;
+    setup_on(&fx, &a);
+    connect_client(&fx);
+    weft_transport *t = fx.c.base.transport;
+    int fd = patterned_file(100, NULL);
+    cr_assert_eq(weft_transport_send_file(t, -1, 0, 1), -EBADF);
+    cr_assert_eq(weft_transport_send_file(t, fd, 101, 0), WEFT_EINVAL, "offset past the end");
+    cr_assert_eq(weft_transport_send_file(t, fd, 50, 51), WEFT_EINVAL, "range past the end");
+    cr_assert_eq(weft_transport_send_file(t, fd, -1, 1), WEFT_EINVAL);
+    cr_assert_eq(weft_transport_send_file(t, fd, 0, UINT64_MAX), WEFT_EINVAL);
+    cr_assert_eq(fcntl(fd, F_GETFD), 0, "refused: the descriptor is still the caller's");
+    int dir = open("/tmp", O_RDONLY | O_DIRECTORY);
+    cr_assert_eq(weft_transport_send_file(t, dir, 0, 0), WEFT_EINVAL, "not a regular file");
+    close(dir);
+    char path[] = "/tmp/weft-test-wronly-XXXXXX";
+    int wr = mkstemp(path);
+    unlink(path);
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", wr);
+    int wronly = open(link, O_WRONLY);
+    cr_assert_geq(wronly, 0);
+    cr_assert_eq(weft_transport_send_file(t, wronly, 0, 0), -EBADF, "not open for reading");
+    close(wronly);
+    close(wr);
+    /* A zero-length range at the very end is nothing to send: taken, closed. */
+    int fd2 = dup(fd);
+    cr_assert_eq(weft_transport_send_file(t, fd2, 100, 0), 0);
+    cr_assert_eq(fcntl(fd2, F_GETFD), -1, "closed at once");
+    cr_assert_eq(weft_transport_buffered(t), 0);
+    weft_transport_abort_connection(t);
+    cr_assert_eq(weft_transport_send_file(t, fd, 0, 10), -ENOTCONN);
+    close(fd);
+    cr_assert_eq(weft_reactor_run_until(fx.r, fx.c.done, 10), 0);
+    teardown(&fx);
+}
+
+/* Kinds without sendfile (here the string transport; TLS is the same)
+ * read the file piece by piece as the peer drains, in order. */
+WEFT_TEST(tcp, send_file_read_back_where_there_is_no_socket)
+{
+    weft_reactor *r = weft_test_reactor();
+    client c = {.base.ops = &client_ops, .done = weft_deferred_new(r)};
+    weft_string_transport *st;
+    cr_assert_eq(weft_string_transport_new(r, &c.base, NULL, NULL, &st), 0);
+    weft_transport *t = weft_string_transport_transport(st);
+    weft_string_transport_set_blocked(st, true);
+    enum { N = 300000 };
+    char *content;
+    int fd = patterned_file(N, &content);
+    firehose h = {.base.ops = &hose_ops, .t = t};
+    cr_assert_eq(weft_transport_register_producer(t, &h.base, true), 0);
+    cr_assert_eq(weft_transport_write(t, "<", 1), 0);
+    cr_assert_eq(weft_transport_send_file(t, fd, 0, N), 0);
+    cr_assert_eq(weft_transport_write(t, ">", 1), 0);
+    cr_assert_eq(weft_transport_buffered(t), N + 2);
+    cr_assert_eq(h.pauses, 1);
+    /* Odd sizes: send takes part of a piece, the rest waits for the next. */
+    while (weft_string_transport_drain(st, 7777) > 0)
+        ;
+    cr_assert_eq(h.resumes, 1);
+    size_t len;
+    const char *v = weft_string_transport_value(st, &len);
+    cr_assert_eq(len, N + 2);
+    cr_assert_eq(v[0], '<');
+    cr_assert_eq(memcmp(v + 1, content, N), 0);
+    cr_assert_eq(v[N + 1], '>');
+    weft_transport_unregister_producer(t);
+    weft_string_transport_free(st);
+    weft_reactor_iterate(r, 0);
+    weft_deferred_unref(c.done);
+    free(content);
+    weft_reactor_free(r);
+}
+
+/* sendfile to a socket whose peer has gone raises SIGPIPE, which must not
+ * reach us: the connection fails with EPIPE instead. */
+WEFT_TEST(tcp, send_file_to_a_closed_peer_is_epipe_not_sigpipe)
+{
+    weft_reactor *r = weft_test_reactor();
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    client c = {.base.ops = &client_ops, .done = weft_deferred_new(r)};
+    cr_assert_eq(weft_adopt_stream(r, sv[0], &c.base), 0);
+    cr_assert_not_null(c.base.transport);
+    close(sv[1]);
+    int fd = patterned_file(1000, NULL);
+    cr_assert_eq(weft_transport_send_file(c.base.transport, fd, 0, 1000), 0);
+    cr_assert_eq(weft_reactor_run_until(r, c.done, 10), 0);
+    cr_assert_eq(c.lost_code, -EPIPE);
+    sigset_t pending;
+    cr_assert_eq(sigpending(&pending), 0);
+    cr_assert(!sigismember(&pending, SIGPIPE), "no SIGPIPE left behind");
+    weft_deferred_unref(c.done);
+    weft_reactor_free(r);
 }

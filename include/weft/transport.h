@@ -17,6 +17,8 @@
 #ifndef WEFT_TRANSPORT_H
 #define WEFT_TRANSPORT_H
 
+#include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "address.h"
@@ -39,6 +41,28 @@ WEFT_API int weft_transport_writev(weft_transport *t, const struct iovec *iov, i
  */
 WEFT_API int weft_transport_write_borrowed(weft_transport *t, const void *data, size_t len, weft_destroy_fn release,
                                            void *arg);
+
+/*
+ * Sends len bytes of the regular file fd, from offset, in order with the
+ * writes before and after it. The bytes are never read into memory on TCP
+ * and UNIX sockets and pipes: when the range reaches the head of the buffer
+ * it goes out with sendfile(2). Transports without a descriptor of their
+ * own (TLS and other wrappers, the memory transport) read it 64 KiB at a
+ * time as their buffer drains, so every kind accepts files.
+ *
+ * The range counts in weft_transport_buffered and towards the water marks
+ * from the start (a producer registered is paused at once when it passes
+ * the high mark). On success fd belongs to weft: it is closed once the range
+ * has been sent or the connection has closed (in the reactor's close step,
+ * as borrowed buffers are given back), or at once when len is 0. On failure
+ * fd stays the caller's. A file that shrinks under it ends the connection
+ * with -ENODATA.
+ *
+ * Returns 0, -ENOTCONN as weft_transport_write, -EBADF (not open for
+ * reading), WEFT_EINVAL (not a regular file, or the range runs past the end
+ * of the file), WEFT_ENOMEM.
+ */
+WEFT_API int weft_transport_send_file(weft_transport *t, int fd, off_t offset, uint64_t len);
 
 /* Whether the transport is closing or closed (Twisted's
  * transport.disconnecting): nothing more will be delivered to its protocol

@@ -11,6 +11,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -91,6 +94,35 @@ static ssize_t stream_send(weft_transport *t, const struct iovec *iov, int iovcn
         if (errno != EINTR)
             return -errno;
     }
+}
+
+/*
+ * sendfile has no MSG_NOSIGNAL: a peer gone raises SIGPIPE. It is blocked
+ * around the call, and one the call raised is taken before the mask is
+ * restored (one already pending under a caller's mask is left alone). Two
+ * mask changes per call are cheap beside the bytes one call moves.
+ */
+static ssize_t stream_send_file(weft_transport *t, int fd, off_t offset, size_t len)
+{
+    stream *s = S(t);
+    sigset_t pipe_only, old;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    ssize_t n;
+    do
+        n = sendfile(s->fd, fd, &offset, len);
+    while (n < 0 && errno == EINTR);
+    int err = n < 0 ? errno : 0;
+    if (err == EPIPE && !sigismember(&old, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_only, NULL, &zero) > 0)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (n >= 0)
+        return n;
+    return err == EAGAIN ? WEFT_EAGAIN : -err;
 }
 
 static void stream_want_writable(weft_transport *t, bool on)
@@ -187,6 +219,7 @@ static const weft__transport_kind stream_kind = {
     .host = stream_host,
     .set_option = stream_set_option,
     .free = stream_free,
+    .send_file = stream_send_file,
 };
 
 int weft__stream_new(weft_reactor *r, int fd, weft_protocol *p, weft_transport **out)

@@ -6,7 +6,11 @@
  * second phase - producer stop, connection_lost, destroy, free - runs in the
  * reactor's close step, never inside the call that closed.
  */
+#include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "transport_int.h"
 #include "weft/alloc.h"
@@ -23,6 +27,46 @@ struct weft__wnode {
 };
 
 enum { MIN_NODE = 4096, MAX_IOV = 64, DEFAULT_HIGH = 64 * 1024, DEFAULT_LOW = 16 * 1024 };
+
+/*
+ * A file range (weft_transport_send_file) is a node like a borrowed buffer
+ * with no bytes in memory: data is NULL, len and off count the range, and
+ * its release closes the descriptor, so every path that gives borrowed
+ * buffers back (sent, or dropped by a close) closes files too. What only
+ * files need lives in the node's storage.
+ */
+typedef struct wfile {
+    int fd;
+    bool readback;  /* the kind cannot sendfile it: read pieces and send them */
+    off_t start;    /* the file offset of the range's first byte */
+    char *piece;    /* readback: READ_PIECE bytes read from file offset piece_at */
+    off_t piece_at;
+    size_t piece_len;
+} wfile;
+
+enum { READ_PIECE = 64 * 1024 };
+/* One sendfile call asks for at most this much; the kernel takes what the
+ * socket buffer holds anyway. */
+#define SENDFILE_MAX ((size_t)1 << 30)
+
+_Static_assert(offsetof(weft__wnode, storage) % _Alignof(wfile) == 0, "a file's data fits a node's storage");
+
+static wfile *file_of(weft__wnode *n)
+{
+    return (wfile *)(void *)n->storage;
+}
+
+static void file_release(void *arg)
+{
+    wfile *f = file_of(arg);
+    close(f->fd);
+    weft_free(f->piece);
+}
+
+static bool is_file(const weft__wnode *n)
+{
+    return n->release == file_release;
+}
 
 static void self_pause(weft_producer *p);
 static void self_resume(weft_producer *p);
@@ -83,6 +127,8 @@ static void retire(weft_transport *t, weft__wnode *n)
         weft_free(n);
         return;
     }
+    if (is_file(n))
+        t->files--;
     n->next = t->released;
     t->released = n;
     if (!t->release_posted && !t->finish_posted) {
@@ -199,6 +245,50 @@ static void above_high_water(weft_transport *t)
     }
 }
 
+/* The fallback for kinds (or files) sendfile cannot serve: the next piece
+ * is read into the node's own buffer and offered to send; what send does
+ * not take stays there for the next try. */
+static ssize_t send_file_piece(weft_transport *t, weft__wnode *n, wfile *f, size_t *total)
+{
+    off_t pos = f->start + (off_t)n->off;
+    size_t left = n->len - n->off;
+    if (!(pos >= f->piece_at && pos < f->piece_at + (off_t)f->piece_len)) {
+        if (!f->piece && !(f->piece = weft_malloc(READ_PIECE)))
+            return WEFT_ENOMEM;
+        ssize_t got;
+        do
+            got = pread(f->fd, f->piece, left < READ_PIECE ? left : READ_PIECE, pos);
+        while (got < 0 && errno == EINTR);
+        if (got <= 0)
+            return got < 0 ? -errno : -ENODATA; /* the file shrank */
+        f->piece_at = pos;
+        f->piece_len = (size_t)got;
+    }
+    size_t skip = (size_t)(pos - f->piece_at);
+    size_t have = f->piece_len - skip;
+    struct iovec iov = {f->piece + skip, have < left ? have : left};
+    *total = iov.iov_len;
+    return t->kind->send(t, &iov, 1);
+}
+
+/* Sends from the file range at the head of the chain. */
+static ssize_t send_file_head(weft_transport *t, size_t *total)
+{
+    weft__wnode *n = t->head;
+    wfile *f = file_of(n);
+    if (!f->readback && t->kind->send_file) {
+        size_t left = n->len - n->off;
+        size_t chunk = left < SENDFILE_MAX ? left : SENDFILE_MAX;
+        ssize_t sent = t->kind->send_file(t, f->fd, f->start + (off_t)n->off, chunk);
+        if (sent != -EINVAL && sent != -ENOSYS) {
+            *total = chunk;
+            return sent == 0 ? -ENODATA : sent; /* 0: the file shrank */
+        }
+        f->readback = true;
+    }
+    return send_file_piece(t, n, f, total);
+}
+
 /* Sends from the buffer until it is empty or the kind takes no more. */
 static void flush(weft_transport *t)
 {
@@ -206,12 +296,19 @@ static void flush(weft_transport *t)
         struct iovec iov[MAX_IOV];
         int cnt = 0;
         size_t total = 0;
-        for (weft__wnode *n = t->head; n && cnt < MAX_IOV; n = n->next, cnt++) {
-            iov[cnt].iov_base = (void *)(n->data + n->off);
-            iov[cnt].iov_len = n->len - n->off;
-            total += iov[cnt].iov_len;
+        ssize_t sent;
+        if (t->files && is_file(t->head)) {
+            sent = send_file_head(t, &total);
+        } else {
+            for (weft__wnode *n = t->head; n && cnt < MAX_IOV; n = n->next, cnt++) {
+                if (t->files && is_file(n))
+                    break; /* the bytes before a file go first, by themselves */
+                iov[cnt].iov_base = (void *)(n->data + n->off);
+                iov[cnt].iov_len = n->len - n->off;
+                total += iov[cnt].iov_len;
+            }
+            sent = t->kind->send(t, iov, cnt);
         }
-        ssize_t sent = t->kind->send(t, iov, cnt);
         if (sent == WEFT_EAGAIN)
             break;
         if (sent < 0) {
@@ -331,6 +428,24 @@ int weft_transport_write(weft_transport *t, const void *data, size_t len)
     return weft_transport_writev(t, &iov, 1);
 }
 
+/* Appends a node that is not a copy (borrowed bytes, a file range) and
+ * sends it at once if nothing waits before it. */
+static void enqueue(weft_transport *t, weft__wnode *n)
+{
+    if (t->tail)
+        t->tail->next = n;
+    else
+        t->head = n;
+    t->tail = n;
+    t->buffered += n->len;
+    if (t->head == n)
+        flush(t);
+    else
+        set_want_writable(t, true);
+    if (t->state != WEFT__T_CLOSED)
+        above_high_water(t);
+}
+
 int weft_transport_write_borrowed(weft_transport *t, const void *data, size_t len, weft_destroy_fn release, void *arg)
 {
     if (!can_write(t))
@@ -340,18 +455,37 @@ int weft_transport_write_borrowed(weft_transport *t, const void *data, size_t le
     if (!n)
         return WEFT_ENOMEM;
     *n = (weft__wnode){.data = data, .len = len, .release = release, .arg = arg};
-    if (t->tail)
-        t->tail->next = n;
-    else
-        t->head = n;
-    t->tail = n;
-    t->buffered += len;
-    if (t->head == n)
-        flush(t);
-    else
-        set_want_writable(t, true);
-    if (t->state != WEFT__T_CLOSED)
-        above_high_water(t);
+    enqueue(t, n);
+    return 0;
+}
+
+int weft_transport_send_file(weft_transport *t, int fd, off_t offset, uint64_t len)
+{
+    if (!can_write(t))
+        return -ENOTCONN;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    if ((fl & O_ACCMODE) == O_WRONLY)
+        return -EBADF;
+    if (!S_ISREG(st.st_mode) || offset < 0 || offset > st.st_size || len > (uint64_t)(st.st_size - offset))
+        return WEFT_EINVAL;
+    if (len > SIZE_MAX - t->buffered)
+        return -EOVERFLOW; /* 32-bit systems: the buffered count must hold it */
+    if (len == 0) {
+        close(fd);
+        return 0;
+    }
+    weft__wnode *n = weft_malloc(sizeof *n + sizeof(wfile));
+    if (!n)
+        return WEFT_ENOMEM;
+    *n = (weft__wnode){.len = (size_t)len, .release = file_release, .arg = n};
+    *file_of(n) = (wfile){.fd = fd, .start = offset};
+    t->files++;
+    enqueue(t, n);
     return 0;
 }
 

@@ -33,6 +33,11 @@ typedef struct weft__transport_kind {
     int (*set_option)(weft_transport *t, int option, bool on);
     /* Frees the kind's struct, whose first member is the weft_transport. */
     void (*free)(weft_transport *t);
+    /* Sends up to len bytes of the regular file fd from offset without
+     * reading them into memory (sendfile); returns as send. -EINVAL or
+     * -ENOSYS: not for this file, the generic part reads it instead. NULL:
+     * the generic part always reads. */
+    ssize_t (*send_file)(weft_transport *t, int fd, off_t offset, size_t len);
 } weft__transport_kind;
 
 enum { WEFT__OPT_NODELAY, WEFT__OPT_KEEPALIVE };
@@ -52,6 +57,7 @@ struct weft_transport {
 
     weft__wnode *head, *tail;
     size_t buffered;
+    size_t files; /* file ranges in the chain: while 0, flush never looks for them */
     size_t high, low;
     weft__wnode *released; /* borrowed buffers to give back in the close step */
 
