@@ -1,0 +1,692 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One HTTP/1.x connection (twisted.web's HTTPChannel): llhttp parses, and
+ * this file does everything around it - the limits and the smuggling checks
+ * llhttp leaves to its user, pipelining, pausing, timeouts, closing.
+ *
+ * Reading stops (the transport paused, the unparsed rest kept in `held`)
+ * when a request's body cannot flow (no drain yet, or a paused one), when
+ * max_pipelined requests wait for their responses, and for good once a
+ * request says the connection ends. One timer per connection, re-armed
+ * lazily: moving the deadline is a store; the timer, when it fires early,
+ * sleeps again until the deadline.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "http_int.h"
+
+#define CONN_OF(parser) ((weft__http_conn *)(parser)->data)
+
+static void conn_refuse(weft__http_conn *c, int status, const char *detail, int code);
+
+/* ---- reading ---- */
+
+static void set_reading(weft__http_conn *c, bool on)
+{
+    if (!c->t || on == !c->reading_paused)
+        return;
+    c->reading_paused = !on;
+    if (on)
+        weft_transport_resume_reading(c->t);
+    else
+        weft_transport_pause_reading(c->t);
+}
+
+/* ---- the timer ---- */
+
+static void timer_fired(void *arg);
+
+static void arm(weft__http_conn *c, double secs)
+{
+    if (weft_call_later(c->server->r, secs, timer_fired, c, &c->timer) == 0)
+        c->timer_armed = true;
+}
+
+static void set_timer(weft__http_conn *c, int kind)
+{
+    c->timer_kind = kind;
+    if (kind == WEFT__HT_NONE || !c->t)
+        return;
+    const weft_http_server_options *o = &c->server->opt;
+    double secs = kind == WEFT__HT_IDLE ? o->idle_timeout : kind == WEFT__HT_HEADER ? o->header_timeout : o->body_timeout;
+    weft_reactor *r = c->server->r;
+    c->deadline = weft_reactor_now(r) + secs;
+    if (!c->timer_armed)
+        arm(c, secs);
+    else if (weft_timer_time(r, c->timer) > c->deadline)
+        weft_timer_reset(r, c->timer, secs);
+}
+
+static void timer_fired(void *arg)
+{
+    weft__http_conn *c = arg;
+    c->timer_armed = false;
+    if (!c->t || c->lost || c->timer_kind == WEFT__HT_NONE)
+        return;
+    double now = weft_reactor_now(c->server->r);
+    if (now + 1e-6 < c->deadline) {
+        arm(c, c->deadline - now);
+        return;
+    }
+    switch (c->timer_kind) {
+    case WEFT__HT_IDLE:
+        weft__http_conn_close(c, false);
+        break;
+    case WEFT__HT_HEADER:
+        conn_refuse(c, 408, "The request's headers took too long to arrive.", WEFT_ETIMEDOUT);
+        break;
+    default:
+        conn_refuse(c, 408, "The request's body took too long to arrive.", WEFT_ETIMEDOUT);
+        break;
+    }
+}
+
+/* ---- closing ---- */
+
+void weft__http_conn_close(weft__http_conn *c, bool abort)
+{
+    c->no_more = true;
+    if (!c->t)
+        return;
+    set_reading(c, false);
+    if (abort)
+        weft_transport_abort_connection(c->t);
+    else
+        weft_transport_lose_connection(c->t);
+}
+
+/*
+ * A request the server will not take: answer `status` (0: none) where a
+ * response can still be sent, in its turn, and close. A dispatched request
+ * hears of it through its body fount (code).
+ */
+static void conn_refuse(weft__http_conn *c, int status, const char *detail, int code)
+{
+    if (c->no_more && !c->cur)
+        return;
+    c->no_more = true;
+    set_reading(c, false);
+    set_timer(c, WEFT__HT_NONE);
+    weft_http_request *req = c->cur;
+    c->cur = NULL;
+    if (req && req->dispatched) {
+        req->parsing = false;
+        req->keep_alive = false;
+        if (status && !req->headers_sent && !req->resp_done) {
+            weft__http_buf body = {0};
+            if (weft__http_error_body(&body, status, detail) == 0)
+                weft__http_respond_internal(req, status, "text/html; charset=utf-8", body.data, body.len, true);
+            weft__http_buf_free(&body);
+        }
+        weft__http_request_fail_body(req, code, detail ? detail : "request refused");
+        weft__http_request_release(req);
+        return;
+    }
+    if (req) {
+        req->parsing = false;
+        weft__http_request_release(req);
+    }
+    if (weft__list_empty(&c->queue)) {
+        if (status && c->t)
+            weft__http_conn_error_response(c, status, detail);
+        weft__http_conn_close(c, false);
+    } else {
+        c->final_status = status;
+        c->final_detail = detail;
+    }
+}
+
+/* ---- feeding the parser ---- */
+
+static void parse_error(weft__http_conn *c, llhttp_errno_t e, const char *data, size_t len, bool at_start)
+{
+    if (c->no_more) {
+        /* a callback refused already, or the connection is closing */
+        if (c->cur)
+            conn_refuse(c, 0, NULL, WEFT_EHTTP);
+        return;
+    }
+    int status = 400;
+    const char *detail = llhttp_get_error_reason(&c->parser);
+    if (e == HPE_INVALID_METHOD && at_start) {
+        /* A method llhttp does not know, well formed: not implemented. */
+        size_t i = 0;
+        while (i < len && ((data[i] >= 'A' && data[i] <= 'Z') || data[i] == '-' || data[i] == '_'))
+            i++;
+        if (i > 0 && i < len && data[i] == ' ')
+            status = 501;
+    } else if (e == HPE_INVALID_VERSION) {
+        status = 505;
+    }
+    conn_refuse(c, status, detail, WEFT_EHTTP);
+}
+
+static void feed(weft__http_conn *c, const char *data, size_t len, bool from_held)
+{
+    bool at_start = c->cur == NULL;
+    c->in_execute = true;
+    llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
+    c->in_execute = false;
+    if (e == HPE_OK) {
+        if (from_held)
+            c->held.len = c->held_off = 0;
+        return;
+    }
+    if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
+        if (e == HPE_PAUSED_UPGRADE) /* CONNECT: nothing more to parse here */
+            c->no_more = true;
+        c->parser_paused = true;
+        set_reading(c, false);
+        if (c->no_more) {
+            c->held.len = c->held_off = 0;
+            return;
+        }
+        size_t used = (size_t)(llhttp_get_error_pos(&c->parser) - data);
+        if (from_held) {
+            c->held_off += used;
+        } else if (weft__http_buf_append(&c->held, data + used, len - used) < 0) {
+            conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
+            return;
+        }
+        if (c->held_off == c->held.len)
+            c->held.len = c->held_off = 0;
+        return;
+    }
+    parse_error(c, e, data, len, at_start);
+}
+
+static bool parse_blocked(const weft__http_conn *c)
+{
+    if (c->no_more)
+        return true;
+    if (c->cur)
+        return c->cur->dispatched && weft__http_body_blocked(c->cur);
+    return c->queued >= c->server->opt.max_pipelined;
+}
+
+static void conn_free(weft__http_conn *c)
+{
+    weft_http_server *s = c->server;
+    weft__http_buf_free(&c->field);
+    weft__http_buf_free(&c->value);
+    weft__http_buf_free(&c->held);
+    weft__http_buf_free(&c->scratch);
+    weft_free(c);
+    weft__http_server_unref(s);
+}
+
+static void conn_resume(void *arg)
+{
+    weft__http_conn *c = arg;
+    c->resume_posted = false;
+    if (c->dead) {
+        conn_free(c);
+        return;
+    }
+    if (c->lost || !c->t || c->no_more)
+        return;
+    if (c->cur)
+        weft__http_request_flush_body(c->cur);
+    if (c->lost || !c->t || parse_blocked(c))
+        return;
+    if (c->parser_paused) {
+        c->parser_paused = false;
+        llhttp_resume(&c->parser);
+        if (c->cur && c->cur->dispatched)
+            set_timer(c, WEFT__HT_BODY);
+        if (c->held.len > c->held_off)
+            feed(c, c->held.data + c->held_off, c->held.len - c->held_off, true);
+        if (c->parser_paused || c->no_more || !c->t)
+            return;
+    }
+    set_reading(c, true);
+}
+
+void weft__http_conn_schedule_resume(weft__http_conn *c)
+{
+    if (c->resume_posted || c->lost || c->dead)
+        return;
+    c->resume_posted = true;
+    weft__reactor_post(c->server->r, &c->resume_post, conn_resume, c);
+}
+
+void weft__http_conn_body_paused(weft__http_conn *c)
+{
+    set_reading(c, false);
+    set_timer(c, WEFT__HT_NONE);
+}
+
+/* ---- the parser's callbacks ---- */
+
+static int on_message_begin(llhttp_t *p)
+{
+    weft__http_conn *c = CONN_OF(p);
+    weft_http_request *req = c->spare;
+    c->spare = NULL;
+    if (!req && !(req = weft__http_request_new(c))) {
+        conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
+        return -1;
+    }
+    c->cur = req;
+    req->parsing = true;
+    c->header_bytes = 0;
+    c->nheaders = 0;
+    c->field.len = c->value.len = 0;
+    set_timer(c, WEFT__HT_HEADER);
+    return 0;
+}
+
+static int count_header_bytes(weft__http_conn *c, size_t len)
+{
+    c->header_bytes += len;
+    if (c->header_bytes > c->server->opt.max_header_bytes) {
+        conn_refuse(c, 431, "The request's headers are too large.", WEFT_EHTTP);
+        return HPE_USER;
+    }
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    weft__http_conn *c = CONN_OF(p);
+    weft_http_request *req = c->cur;
+    if (req->str.len + len > c->server->opt.max_uri) {
+        conn_refuse(c, 414, "The request's target is too long.", WEFT_EHTTP);
+        return HPE_USER;
+    }
+    if (count_header_bytes(c, len))
+        return HPE_USER;
+    if (weft__http_buf_append(&req->str, at, len) < 0) {
+        conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
+        return HPE_USER;
+    }
+    return 0;
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+    weft__http_conn *c = CONN_OF(p);
+    if (weft__http_buf_append(&c->cur->str, "", 1) < 0) {
+        conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
+        return -1;
+    }
+    return 0;
+}
+
+static int on_version(llhttp_t *p, const char *at, size_t len)
+{
+    (void)at;
+    return count_header_bytes(CONN_OF(p), len + 12);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    weft__http_conn *c = CONN_OF(p);
+    if (count_header_bytes(c, len))
+        return HPE_USER;
+    if (weft__http_buf_append(&c->field, at, len) < 0) {
+        conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
+        return HPE_USER;
+    }
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    weft__http_conn *c = CONN_OF(p);
+    if (count_header_bytes(c, len))
+        return HPE_USER;
+    if (weft__http_buf_append(&c->value, at, len) < 0) {
+        conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
+        return HPE_USER;
+    }
+    return 0;
+}
+
+static bool name_is(const weft__http_buf *b, const char *name)
+{
+    size_t n = strlen(name);
+    return b->len == n && strncasecmp(b->data, name, n) == 0;
+}
+
+/* Transfer-Encoding: weft knows one coding, chunked, and it must come last
+ * and once (RFC 9112 6.1); anything else is refused before llhttp frames
+ * the body by it. */
+static void check_transfer_encoding(weft_http_request *req, const char *v, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < len && v[i] != ',' && v[i] != ';')
+            i++;
+        size_t end = i;
+        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+            end--;
+        if (i < len && v[i] == ';') /* coding parameters */
+            while (i < len && v[i] != ',')
+                i++;
+        if (end == start)
+            continue;
+        bool chunked = end - start == 7 && strncasecmp(v + start, "chunked", 7) == 0;
+        if (req->te_chunked) /* something after chunked */
+            req->te_bad = true;
+        if (chunked)
+            req->te_chunked = true;
+        else
+            req->te_unknown = true;
+    }
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    weft__http_conn *c = CONN_OF(p);
+    weft_http_request *req = c->cur;
+    c->header_bytes += 4;
+    if (++c->nheaders > c->server->opt.max_headers) {
+        conn_refuse(c, 431, "The request has too many headers.", WEFT_EHTTP);
+        return -1;
+    }
+    if (req->dispatched) { /* a trailer: counted, not kept */
+        c->field.len = c->value.len = 0;
+        return 0;
+    }
+    if (name_is(&c->field, "content-length")) {
+        req->cl_count++;
+    } else if (name_is(&c->field, "transfer-encoding")) {
+        req->te_count++;
+        check_transfer_encoding(req, c->value.data, c->value.len);
+    }
+    int rc = weft_http_headers_addn(req->headers, c->field.data ? c->field.data : "", c->field.len,
+                                    c->value.data ? c->value.data : "", c->value.len);
+    c->field.len = c->value.len = 0;
+    if (rc < 0) {
+        conn_refuse(c, rc == WEFT_ENOMEM ? 503 : 400, "A header is malformed.", WEFT_EHTTP);
+        return -1;
+    }
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    weft__http_conn *c = CONN_OF(p);
+    weft_http_request *req = c->cur;
+    const char *bad = NULL;
+    int status = 400;
+    req->version = p->http_major * 10 + p->http_minor;
+    if (req->version != 10 && req->version != 11) {
+        status = 505;
+        bad = "HTTP version not supported.";
+    } else if (req->cl_count > 1) {
+        bad = "More than one Content-Length.";
+    } else if (req->te_count && req->cl_count) {
+        bad = "Both Content-Length and Transfer-Encoding.";
+    } else if (req->te_count && req->version == 10) {
+        bad = "Transfer-Encoding in an HTTP/1.0 request.";
+    } else if (req->te_count && (req->te_bad || !req->te_chunked)) {
+        bad = "The last transfer coding must be chunked, once.";
+    } else if (req->te_unknown) {
+        status = 501;
+        bad = "Unknown transfer coding.";
+    } else if (weft_http_headers_count_of(req->headers, "host") > 1 ||
+               (req->version == 11 && !weft_http_headers_get(req->headers, "host"))) {
+        bad = "An HTTP/1.1 request needs one Host header.";
+    }
+    if (bad) {
+        conn_refuse(c, status, bad, WEFT_EHTTP);
+        return -1;
+    }
+    req->parser_method = p->method;
+    bool connect = p->method == HTTP_CONNECT;
+    if (!connect)
+        p->upgrade = 0; /* weft answers Upgrade requests as plain HTTP */
+    if (req->te_chunked)
+        req->content_length = -1;
+    else if (p->flags & F_CONTENT_LENGTH)
+        req->content_length = (int64_t)p->content_length;
+    if (req->content_length > 0 && (uint64_t)req->content_length > req->max_body) {
+        conn_refuse(c, 413, "The request's body is too large.", -EMSGSIZE);
+        return -1;
+    }
+    if (weft__http_request_parse_target(req, connect) < 0) {
+        conn_refuse(c, 400, "The request's target is malformed.", WEFT_EHTTP);
+        return -1;
+    }
+    req->keep_alive = llhttp_should_keep_alive(p) && !connect;
+    if (req->version == 11) {
+        const char *expect = weft_http_headers_get(req->headers, "expect");
+        if (expect) {
+            if (strcasecmp(expect, "100-continue") != 0) {
+                conn_refuse(c, 417, "Unknown expectation.", WEFT_EHTTP);
+                return -1;
+            }
+            req->expect_continue = req->content_length != 0;
+        }
+    }
+    req->dispatched = true;
+    req->handler_done = false;
+    req->in_queue = true;
+    req->active = weft__list_empty(&c->queue);
+    weft__list_push_back(&c->queue, &req->link);
+    c->queued++;
+    set_timer(c, req->content_length ? WEFT__HT_BODY : WEFT__HT_NONE);
+    weft__http_dispatch(req);
+    if (!c->t || weft_transport_disconnecting(c->t)) {
+        c->no_more = true;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    weft__http_conn *c = CONN_OF(p);
+    weft_http_request *req = c->cur;
+    req->body_received += len;
+    if (req->body_received > req->max_body) {
+        conn_refuse(c, 413, "The request's body is too large.", -EMSGSIZE);
+        return HPE_USER;
+    }
+    set_timer(c, WEFT__HT_BODY);
+    if (req->body_discard || req->body.ended)
+        return 0;
+    if (!req->body.drain || req->body.pauses) {
+        if (weft__http_buf_append(&req->held_body, at, len) < 0) {
+            conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
+            return HPE_USER;
+        }
+        set_timer(c, WEFT__HT_NONE);
+        return HPE_PAUSED;
+    }
+    weft_fount_emit(&req->body, at, len);
+    if (c->no_more || !c->t)
+        return HPE_USER;
+    if (weft__http_body_blocked(req)) {
+        set_timer(c, WEFT__HT_NONE);
+        return HPE_PAUSED;
+    }
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    weft__http_conn *c = CONN_OF(p);
+    weft_http_request *req = c->cur;
+    if (!req)
+        return 0;
+    c->cur = NULL;
+    req->parsing = false;
+    bool keep_alive = req->keep_alive;
+    if (!req->body.ended)
+        weft_fount_end(&req->body, c->server->eof);
+    weft__http_request_release(req);
+    if (!keep_alive || !c->t || weft_transport_disconnecting(c->t)) {
+        c->no_more = true;
+        set_timer(c, WEFT__HT_NONE);
+        return HPE_PAUSED;
+    }
+    if (c->queued >= c->server->opt.max_pipelined) {
+        set_timer(c, WEFT__HT_NONE);
+        return HPE_PAUSED;
+    }
+    set_timer(c, c->queued ? WEFT__HT_NONE : WEFT__HT_IDLE);
+    return 0;
+}
+
+static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_url_complete = on_url_complete,
+    .on_version = on_version,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- responses going out ---- */
+
+void weft__http_conn_response_done(weft__http_conn *c, weft_http_request *req)
+{
+    while (req) {
+        weft__list_remove(&req->link);
+        req->in_queue = false;
+        req->active = false;
+        c->queued--;
+        bool keep_alive = req->keep_alive;
+        if (req->parsing) {
+            /* The handler is done with a body it did not read: drop it. */
+            req->body_discard = true;
+            req->held_body.len = 0;
+        }
+        weft__http_request_release(req);
+        req = NULL;
+        if (!keep_alive || !c->t) {
+            weft__http_conn_close(c, false);
+            return;
+        }
+        if (!weft__list_empty(&c->queue)) {
+            weft_http_request *next = WEFT__CONTAINER_OF(c->queue.next, weft_http_request, link);
+            next->active = true;
+            if (weft__http_response_activate(next))
+                req = next;
+        }
+    }
+    if (!weft__list_empty(&c->queue))
+        return weft__http_conn_schedule_resume(c);
+    if (c->no_more) {
+        if (c->final_status && c->t)
+            weft__http_conn_error_response(c, c->final_status, c->final_detail);
+        c->final_status = 0;
+        if (!c->cur)
+            weft__http_conn_close(c, false);
+        return;
+    }
+    if (!c->cur)
+        set_timer(c, WEFT__HT_IDLE);
+    if (c->parser_paused)
+        weft__http_conn_schedule_resume(c);
+}
+
+/* ---- the protocol ---- */
+
+static void made(weft_protocol *p)
+{
+    weft__http_conn *c = (weft__http_conn *)p;
+    c->t = p->transport;
+    set_timer(c, WEFT__HT_IDLE);
+}
+
+static void received(weft_protocol *p, const void *data, size_t len)
+{
+    weft__http_conn *c = (weft__http_conn *)p;
+    if (c->no_more)
+        return;
+    if (c->parser_paused || c->held.len > c->held_off) {
+        /* Delivered while pausing took effect: parsed when resumed. */
+        if (weft__http_buf_append(&c->held, data, len) < 0)
+            conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
+        return;
+    }
+    feed(c, data, len, false);
+}
+
+static bool eof(weft_protocol *p)
+{
+    weft__http_conn *c = (weft__http_conn *)p;
+    bool busy = !weft__list_empty(&c->queue);
+    /* Half-closed: answer what was asked, then close. */
+    if (c->cur)
+        conn_refuse(c, 0, NULL, WEFT_EHTTP);
+    c->no_more = true;
+    return busy;
+}
+
+static void lost(weft_protocol *p, const weft_failure *why)
+{
+    weft__http_conn *c = (weft__http_conn *)p;
+    c->lost = true;
+    c->no_more = true;
+    if (c->timer_armed)
+        weft_timer_cancel(c->server->r, c->timer);
+    c->timer_armed = false;
+    weft_http_request *cur = c->cur;
+    c->cur = NULL;
+    if (cur) {
+        cur->parsing = false;
+        if (cur->dispatched)
+            weft__http_request_fail_body(cur, weft_failure_code(why), "the connection was lost");
+        weft__http_request_release(cur);
+    }
+    while (!weft__list_empty(&c->queue)) {
+        weft_http_request *req = WEFT__CONTAINER_OF(c->queue.next, weft_http_request, link);
+        weft__list_remove(&req->link);
+        req->in_queue = false;
+        req->active = false;
+        c->queued--;
+        weft__http_request_detach(req, why);
+        weft__http_request_release(req);
+    }
+    c->t = NULL;
+    weft__list_remove(&c->link);
+}
+
+static void destroy(weft_protocol *p)
+{
+    weft__http_conn *c = (weft__http_conn *)p;
+    if (c->spare)
+        weft__http_request_free(c->spare);
+    c->spare = NULL;
+    if (c->resume_posted) {
+        c->dead = true; /* the posted resume frees it */
+        return;
+    }
+    conn_free(c);
+}
+
+static const weft_protocol_ops conn_ops = {
+    .connection_made = made,
+    .data_received = received,
+    .eof_received = eof,
+    .connection_lost = lost,
+    .destroy = destroy,
+};
+
+weft_protocol *weft__http_conn_new(weft_http_server *s)
+{
+    weft__http_conn *c = weft_calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->base.ops = &conn_ops;
+    c->server = s;
+    s->refs++;
+    weft__list_init(&c->queue);
+    weft__list_push_back(&s->conns, &c->link);
+    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
+    c->parser.data = c;
+    return &c->base;
+}

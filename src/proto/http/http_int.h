@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the server's files share: the server, its connections (one llhttp
+ * parser each) and the request, which is also its response. Private.
+ *
+ * A request is held by up to three parties, and is freed (or kept as the
+ * connection's spare, so the next request allocates nothing) when none
+ * holds it: the handler (until it finishes the response), the connection's
+ * queue (until the response has been handed to the transport whole) and
+ * the parser (until the request's last body byte). `busy` counts internal
+ * holds (a coroutine still running, a file being sent).
+ */
+#ifndef WEFT_HTTP_INT_H
+#define WEFT_HTTP_INT_H
+
+#include <llhttp.h>
+
+#include "../../core/internal.h"
+#include "../../core/list.h"
+#include "weft/alloc.h"
+#include "weft/deferred.h"
+#include "weft/error.h"
+#include "weft/http_resource.h"
+#include "weft/http_server.h"
+#include "weft/reactor.h"
+#include "weft/timer.h"
+#include "weft/transport.h"
+
+#define WEFT__HTTP_SERVER_NAME "weft/0.1.0"
+
+/* A growable byte buffer, kept across requests for its memory. */
+typedef struct weft__http_buf {
+    char *data;
+    size_t len, cap;
+} weft__http_buf;
+
+int weft__http_buf_reserve(weft__http_buf *b, size_t more);
+int weft__http_buf_append(weft__http_buf *b, const void *p, size_t n);
+/* Appends a NUL-terminated copy; returns the offset, or WEFT_ENOMEM. */
+long weft__http_buf_add_str(weft__http_buf *b, const void *p, size_t n);
+void weft__http_buf_free(weft__http_buf *b);
+
+struct weft_http_server {
+    weft_factory factory;
+    weft_reactor *r;
+    weft_http_resource *root;
+    weft_http_server_options opt; /* defaults filled in; server_name unused */
+    char *server_line;            /* "Server: x\r\n", or NULL for none */
+    weft_http_headers *extra;     /* added to every response; NULL when none */
+    weft__list conns;
+    size_t refs; /* the owner's, each connection's and each request's */
+    bool freeing;
+    weft_failure *eof; /* the end of every body */
+    long long date_sec; /* the second `date` was formatted for */
+    char date[WEFT_HTTP_DATE_SIZE];
+};
+
+typedef struct weft__http_conn weft__http_conn;
+
+enum { WEFT__HT_NONE, WEFT__HT_IDLE, WEFT__HT_HEADER, WEFT__HT_BODY };
+
+struct weft__http_conn {
+    weft_protocol base;
+    weft_http_server *server;
+    weft_transport *t; /* NULL once the connection is gone */
+    llhttp_t parser;
+    weft__list link;  /* in server->conns */
+    weft__list queue; /* dispatched requests whose response is not out whole */
+    unsigned queued;
+    weft_http_request *cur;   /* the request being parsed */
+    weft_http_request *spare; /* a finished request kept for reuse */
+    weft__http_buf field, value;
+    bool in_value;
+    size_t header_bytes, nheaders;
+    int refuse_status; /* what a callback refused the request with */
+    const char *refuse_detail;
+    /* bytes read but not parsed while parsing is paused */
+    weft__http_buf held;
+    size_t held_off;
+    bool parser_paused, in_execute, reading_paused, no_more, lost, dead;
+    bool resume_posted;
+    weft__post resume_post;
+    int final_status; /* an error page to send once the queue is empty */
+    const char *final_detail;
+    weft__http_buf scratch; /* a response head being built */
+    weft_timer timer;
+    bool timer_armed;
+    int timer_kind;
+    double deadline;
+};
+
+struct weft_http_request {
+    weft__http_conn *conn; /* NULL once the connection is gone */
+    weft_http_server *server;
+    weft_reactor *r;
+    weft__list link; /* in conn->queue */
+
+    /* method, target, path, query, host, decoded segments: NUL-terminated,
+     * at offsets into str */
+    weft__http_buf str;
+    size_t target_off, path_off, host_off;
+    long query_off; /* -1: no '?' */
+    weft__http_buf segs; /* (offset, length) pairs of the postpath */
+    size_t postpath_first, nsegs, rest_off;
+    int version;
+    uint8_t parser_method; /* llhttp's method */
+    bool is_head;
+    weft_http_headers *headers;
+    size_t te_count, cl_count;
+    bool te_bad, te_unknown, te_chunked;
+
+    /* the body */
+    weft_fount body;
+    int64_t content_length;
+    uint64_t max_body, body_received;
+    weft__http_buf held_body; /* a span parsed while the body could not flow */
+    bool parsing, dispatched, in_queue, active, handler_done, resp_done;
+    bool body_discard, expect_continue, continue_sent, keep_alive;
+    unsigned busy;
+
+    /* the response */
+    int status;
+    char *reason;
+    weft_http_headers *resp;
+    bool headers_sent, chunked, has_length, no_body, aborted;
+    uint64_t resp_length, resp_sent;
+    weft__http_buf out; /* what waits for the earlier responses */
+    weft_producer *producer;
+    weft_producer proxy; /* what the transport holds for producer */
+    bool streaming, prod_registered, prod_paused, tpaused, whole;
+    weft_drain drain;
+    weft_producer drain_producer;
+    struct weft__http_file *file;
+    bool finish_after_file;
+    weft_deferred **notify;
+    size_t nnotify;
+    /* a coroutine handler */
+    weft_http_coro_fn coro_fn;
+    void *coro_arg;
+};
+
+/* server.c */
+const char *weft__http_date(weft_http_server *s);
+void weft__http_server_unref(weft_http_server *s);
+
+/* connection.c */
+weft_protocol *weft__http_conn_new(weft_http_server *s);
+const llhttp_settings_t *weft__http_settings(void);
+void weft__http_conn_response_done(weft__http_conn *c, weft_http_request *req);
+void weft__http_conn_schedule_resume(weft__http_conn *c);
+void weft__http_conn_close(weft__http_conn *c, bool abort);
+/* A body fount was paused: stop reading. */
+void weft__http_conn_body_paused(weft__http_conn *c);
+
+/* request.c */
+weft_http_request *weft__http_request_new(weft__http_conn *c);
+void weft__http_request_reset(weft_http_request *req);
+void weft__http_request_free(weft_http_request *req);
+/* Frees (or recycles) req if nobody holds it any more. */
+void weft__http_request_release(weft_http_request *req);
+/* The connection is gone: req lives on until its handler finishes. */
+void weft__http_request_detach(weft_http_request *req, const weft_failure *why);
+/* Ends the body fount with a failure of this code. */
+void weft__http_request_fail_body(weft_http_request *req, int code, const char *what);
+/* Delivers the held body span, if the body can flow now. */
+void weft__http_request_flush_body(weft_http_request *req);
+bool weft__http_body_blocked(const weft_http_request *req);
+/* Splits the target into path, query and host; < 0 when malformed. */
+int weft__http_request_parse_target(weft_http_request *req, bool connect);
+
+/* Decodes %XX escapes (others are kept as they are); returns the length. */
+size_t weft__http_percent_decode(char *dst, const char *src, size_t len);
+
+/* response.c */
+/* Sends the head, and status/close framing for a response decided now. */
+int weft__http_respond_internal(weft_http_request *req, int status, const char *ctype, const void *body, size_t len,
+                                bool close);
+/* The queue reached req: what it buffered goes out, its producer runs. */
+/* Returns true when req's response was already finished (and is now out). */
+bool weft__http_response_activate(weft_http_request *req);
+void weft__http_response_lost(weft_http_request *req, const weft_failure *why);
+int weft__http_write_100(weft_http_request *req);
+/* A whole response with no request object (refused before dispatch). */
+int weft__http_conn_error_response(weft__http_conn *c, int status, const char *detail);
+void weft__http_response_init(weft_http_request *req);
+
+/* error_page.c */
+int weft__http_error_body(weft__http_buf *out, int status, const char *detail);
+
+/* access_log.c */
+void weft__http_access_log(weft_http_request *req);
+
+/* resource.c */
+void weft__http_dispatch(weft_http_request *req);
+
+#endif

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/* The server (twisted.web's Site): options, the factory building a
+ * connection per client, the added headers, the Date header cache. */
+#include <string.h>
+#include <time.h>
+
+#include "weft/failure.h"
+#include "http_int.h"
+
+int weft__http_buf_reserve(weft__http_buf *b, size_t more)
+{
+    if (b->cap - b->len >= more)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < more) {
+        if (cap > SIZE_MAX / 2)
+            return WEFT_ENOMEM;
+        cap *= 2;
+    }
+    char *d = weft_realloc(b->data, cap);
+    if (!d)
+        return WEFT_ENOMEM;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+int weft__http_buf_append(weft__http_buf *b, const void *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    int rc = weft__http_buf_reserve(b, n);
+    if (rc < 0)
+        return rc;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+long weft__http_buf_add_str(weft__http_buf *b, const void *p, size_t n)
+{
+    if (weft__http_buf_reserve(b, n + 1) < 0)
+        return WEFT_ENOMEM;
+    long off = (long)b->len;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->data[b->len + n] = 0;
+    b->len += n + 1;
+    return off;
+}
+
+void weft__http_buf_free(weft__http_buf *b)
+{
+    weft_free(b->data);
+    *b = (weft__http_buf){0};
+}
+
+const char *weft__http_date(weft_http_server *s)
+{
+    /* Formatted once a second, not once a response. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != s->date_sec) {
+        s->date_sec = ts.tv_sec;
+        weft_http_date_format(ts.tv_sec, s->date);
+    }
+    return s->date;
+}
+
+static weft_protocol *build(weft_factory *f, const weft_address *peer)
+{
+    (void)peer;
+    weft_http_server *s = WEFT__CONTAINER_OF(f, weft_http_server, factory);
+    if (s->freeing)
+        return NULL;
+    return weft__http_conn_new(s);
+}
+
+static const weft_factory_ops factory_ops = {.build = build};
+
+weft_http_server *weft_http_server_new(weft_reactor *r, weft_http_resource *root,
+                                       const weft_http_server_options *opts)
+{
+    weft_http_server *s = weft_calloc(1, sizeof *s);
+    if (!s) {
+        weft_http_resource_free(root);
+        return NULL;
+    }
+    s->factory.ops = &factory_ops;
+    s->r = r;
+    s->root = root;
+    s->refs = 1;
+    s->date_sec = -1;
+    weft__list_init(&s->conns);
+    s->eof = weft_failure_new(WEFT_EOF, "end of the request body");
+    if (opts)
+        s->opt = *opts;
+    weft_http_server_options *o = &s->opt;
+    if (!o->max_header_bytes)
+        o->max_header_bytes = 16 * 1024;
+    if (!o->max_headers)
+        o->max_headers = 100;
+    if (!o->max_uri)
+        o->max_uri = 8 * 1024;
+    if (!o->max_body)
+        o->max_body = 1024 * 1024;
+    if (!o->max_pipelined)
+        o->max_pipelined = 16;
+    if (!(o->header_timeout > 0))
+        o->header_timeout = 30;
+    if (!(o->idle_timeout > 0))
+        o->idle_timeout = 60;
+    if (!(o->body_timeout > 0))
+        o->body_timeout = 60;
+    const char *name = o->server_name ? o->server_name : WEFT__HTTP_SERVER_NAME;
+    o->server_name = NULL;
+    if (*name) {
+        size_t n = strlen(name);
+        if (strpbrk(name, "\r\n") == NULL) {
+            s->server_line = weft_malloc(n + 11);
+            if (!s->server_line) {
+                weft_http_server_free(s);
+                return NULL;
+            }
+            memcpy(s->server_line, "Server: ", 8);
+            memcpy(s->server_line + 8, name, n);
+            memcpy(s->server_line + 8 + n, "\r\n", 3);
+        }
+    }
+    return s;
+}
+
+static void server_destroy(weft_http_server *s)
+{
+    weft_http_resource_free(s->root);
+    weft_failure_unref(s->eof);
+    weft_http_headers_free(s->extra);
+    weft_free(s->server_line);
+    weft_free(s);
+}
+
+void weft__http_server_unref(weft_http_server *s)
+{
+    if (--s->refs == 0)
+        server_destroy(s);
+}
+
+void weft_http_server_free(weft_http_server *s)
+{
+    if (!s)
+        return;
+    s->freeing = true;
+    /* Each connection's close runs in the close step; they and the
+     * requests their handlers still hold keep the server until then. */
+    for (weft__list *n = s->conns.next; n != &s->conns; n = n->next) {
+        weft__http_conn *c = WEFT__CONTAINER_OF(n, weft__http_conn, link);
+        weft__http_conn_close(c, true);
+    }
+    weft__http_server_unref(s);
+}
+
+weft_factory *weft_http_server_factory(weft_http_server *s)
+{
+    return &s->factory;
+}
+
+int weft_http_server_add_header(weft_http_server *s, const char *name, const char *value)
+{
+    if (!s->extra && !(s->extra = weft_http_headers_new()))
+        return WEFT_ENOMEM;
+    return weft_http_headers_add(s->extra, name, value);
+}
