@@ -342,14 +342,441 @@ WEFT_TEST(http_static, listing_of_a_directory)
     put_file(s.root, "a.txt", "a", 1);
     put_dir(s.root, "c");
     put_link(s.root, "broken", "nowhere");
+    put_link(s.root, "out", s.outside);
+    put_link(s.root, "in", "a.txt");
     int dirfd = open(s.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     weft__sbuf b = {0};
-    cr_assert_eq(weft__static_listing(&b, dirfd, "/"), 0);
+    char root[4096];
+    cr_assert_not_null(realpath(s.root, root));
+    cr_assert_eq(weft__static_listing(&b, dirfd, "/", dirfd, root, ".", false), 0);
     const char *a = strstr(b.data, "./a.txt\""), *bb = strstr(b.data, "./b.txt\""), *c = strstr(b.data, "./c/\"");
     cr_assert(a && bb && c && a < bb && bb < c, "%s", b.data);
     cr_assert_null(strstr(b.data, "broken"), "a broken link is not listed");
+    cr_assert_null(strstr(b.data, "out"), "nor one leading out");
+    cr_assert_not_null(strstr(b.data, "./in\">in</a> 1<"), "a link inside is, as what it points to");
     cr_assert_null(strstr(b.data, "../"), "no parent at the top");
     weft_free(b.data);
     close(dirfd);
     scratch_free(&s);
+}
+
+/* ---- end to end: a weft server with the static resource, curl asking ---- */
+
+typedef struct site {
+    scratch s;
+    weft_reactor *r;
+    weft_http_server *server;
+    weft_port *port;
+    int portno;
+    char *small, *big; /* the contents of small.bin and big.bin */
+} site;
+
+enum { SMALL = 1024, BIG = 5 << 20 };
+
+static char *pattern(size_t n, unsigned seed)
+{
+    char *p = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (char)(i * seed + i / 1000);
+    return p;
+}
+
+static void site_new(site *st, const weft_http_static_options *opts)
+{
+    memset(st, 0, sizeof *st);
+    scratch_new(&st->s);
+    const char *root = st->s.root;
+    st->small = pattern(SMALL, 7);
+    st->big = pattern(BIG, 13);
+    put_file(root, "small.bin", st->small, SMALL);
+    put_file(root, "big.bin", st->big, BIG);
+    put_file(root, "page.html", "<p>hi</p>\n", 10);
+    put_file(root, "style.css", "p{}\n", 4);
+    put_file(root, "pic.png", "\x89PNG", 4);
+    put_file(root, "data.zzqq", "?", 1);
+    put_file(root, "empty.txt", "", 0);
+    put_dir(root, "withindex");
+    put_file(root, "withindex/index.html", "<h1>index</h1>\n", 15);
+    put_dir(root, "plain");
+    put_file(root, "plain/<b>&\"x'.txt", "escaped\n", 8);
+    put_file(root, "plain/zeta.txt", "z", 1);
+    put_dir(root, "plain/sub");
+    put_link(root, "link_in", "small.bin");
+    put_link(root, "link_out", st->s.outside);
+    char rel_out[128];
+    snprintf(rel_out, sizeof rel_out, "../%s", strrchr(st->s.outside, '/') + 1);
+    put_link(root, "link_out_rel", rel_out);
+    put_link(root, "link_dir_out", "/etc");
+
+    st->r = weft_test_reactor();
+    weft_http_resource *res = NULL;
+    weft_failure *err = NULL;
+    int rc = weft_http_static_new(root, opts, &res, &err);
+    cr_assert_eq(rc, 0, "static_new: %s", err ? weft_failure_message(err) : "?");
+    st->server = weft_http_server_new(st->r, res, NULL);
+    cr_assert_not_null(st->server);
+    weft_endpoint *e;
+    cr_assert_eq(weft_endpoint_server(st->r, "tcp:0:interface=127.0.0.1", &e, NULL), 0);
+    weft_deferred *d = weft_endpoint_listen(e, weft_http_server_factory(st->server));
+    weft_endpoint_free(e);
+    cr_assert_eq(weft_reactor_run_until(st->r, d, 10), 0);
+    weft_result res_port;
+    cr_assert(weft_deferred_peek(d, &res_port));
+    cr_assert(!weft_failed(res_port), "listen failed");
+    st->port = res_port.value;
+    weft_deferred_unref(d);
+    weft_address a;
+    cr_assert_eq(weft_port_address(st->port, &a), 0);
+    st->portno = weft_address_port(&a);
+}
+
+static void site_free(site *st)
+{
+    weft_deferred *d = weft_port_stop(st->port);
+    if (d) {
+        weft_reactor_run_until(st->r, d, 10);
+        weft_deferred_unref(d);
+    }
+    weft_http_server_free(st->server);
+    weft_reactor_iterate(st->r, 0);
+    weft_reactor_free(st->r);
+    scratch_free(&st->s);
+    free(st->small);
+    free(st->big);
+}
+
+/* What curl saw: the body (stdout) and the head (-D to stderr). */
+typedef struct reply {
+    weft_process_output *o;
+    int status;
+} reply;
+
+static reply fetch(site *st, const char *path, const char *const *extra)
+{
+    char url[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", st->portno, path);
+    const char *argv[32] = {"curl", "-sS", "--max-time", "20", "--path-as-is", "-D", "/dev/stderr"};
+    size_t n = 7;
+    for (; extra && *extra; extra++)
+        argv[n++] = *extra;
+    argv[n++] = url;
+    argv[n] = NULL;
+    weft_deferred *d = weft_process_output_of(st->r, "curl", (char *const *)argv, NULL, false);
+    cr_assert_not_null(d);
+    cr_assert_eq(weft_reactor_run_until(st->r, d, 30), 0, "curl %s ran", path);
+    weft_result res;
+    cr_assert(weft_deferred_peek(d, &res));
+    cr_assert(!weft_failed(res), "curl could not run");
+    reply rp = {.o = res.value};
+    res.value = NULL;
+    /* Keep the output: take it out of the Deferred's hands. */
+    weft_process_output *copy = malloc(sizeof *copy);
+    *copy = *rp.o;
+    copy->out = malloc(rp.o->out_len + 1);
+    memcpy(copy->out, rp.o->out, rp.o->out_len + 1);
+    copy->err = strdup(rp.o->err);
+    weft_deferred_unref(d);
+    rp.o = copy;
+    cr_assert_eq(rp.o->code, 0, "curl %s: %s", path, rp.o->err);
+    cr_assert(sscanf(rp.o->err, "HTTP/1.%*d %d", &rp.status) == 1, "a status line: %s", rp.o->err);
+    return rp;
+}
+
+static void reply_free(reply *rp)
+{
+    free(rp->o->out);
+    free(rp->o->err);
+    free(rp->o);
+}
+
+/* A response header's value (its first line), or NULL. */
+static const char *header(const reply *rp, const char *name, char *buf, size_t size)
+{
+    size_t nlen = strlen(name);
+    for (const char *p = strstr(rp->o->err, "\r\n"); p; p = strstr(p + 2, "\r\n")) {
+        const char *h = p + 2;
+        if (strncasecmp(h, name, nlen) == 0 && h[nlen] == ':') {
+            h += nlen + 1;
+            while (*h == ' ')
+                h++;
+            size_t len = strcspn(h, "\r\n");
+            if (len >= size)
+                len = size - 1;
+            memcpy(buf, h, len);
+            buf[len] = '\0';
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static int status_of_get(site *st, const char *path)
+{
+    reply rp = fetch(st, path, NULL);
+    int status = rp.status;
+    reply_free(&rp);
+    return status;
+}
+
+WEFT_TEST(http_static, get_files_byte_exact, .timeout = 60)
+{
+    site st;
+    site_new(&st, NULL);
+    char v[256];
+    reply rp = fetch(&st, "/small.bin", NULL);
+    cr_assert_eq(rp.status, 200);
+    cr_assert_eq(rp.o->out_len, SMALL);
+    cr_assert_eq(memcmp(rp.o->out, st.small, SMALL), 0);
+    cr_assert_str_eq(header(&rp, "Content-Length", v, sizeof v), "1024");
+    cr_assert_str_eq(header(&rp, "Content-Type", v, sizeof v), "application/octet-stream");
+    cr_assert_str_eq(header(&rp, "Accept-Ranges", v, sizeof v), "bytes");
+    cr_assert_not_null(header(&rp, "ETag", v, sizeof v));
+    cr_assert_eq(v[0], '"');
+    cr_assert_not_null(header(&rp, "Last-Modified", v, sizeof v));
+    reply_free(&rp);
+    rp = fetch(&st, "/big.bin", NULL);
+    cr_assert_eq(rp.status, 200);
+    cr_assert_eq(rp.o->out_len, BIG);
+    cr_assert_eq(memcmp(rp.o->out, st.big, BIG), 0, "5 MiB byte-exact");
+    reply_free(&rp);
+    rp = fetch(&st, "/empty.txt", NULL);
+    cr_assert_eq(rp.status, 200);
+    cr_assert_eq(rp.o->out_len, 0);
+    cr_assert_str_eq(header(&rp, "Content-Length", v, sizeof v), "0");
+    reply_free(&rp);
+    site_free(&st);
+}
+
+WEFT_TEST(http_static, head, .timeout = 60)
+{
+    site st;
+    site_new(&st, NULL);
+    char v[256];
+    const char *head[] = {"-I", NULL};
+    reply rp = fetch(&st, "/big.bin", head);
+    cr_assert_eq(rp.status, 200);
+    cr_assert_str_eq(header(&rp, "Content-Length", v, sizeof v), "5242880");
+    cr_assert_not_null(header(&rp, "ETag", v, sizeof v));
+    reply_free(&rp);
+    site_free(&st);
+}
+
+WEFT_TEST(http_static, validators_give_304, .timeout = 60)
+{
+    site st;
+    site_new(&st, NULL);
+    char etag[256], modified[256], hdr[300];
+    reply rp = fetch(&st, "/page.html", NULL);
+    cr_assert_not_null(header(&rp, "ETag", etag, sizeof etag));
+    cr_assert_not_null(header(&rp, "Last-Modified", modified, sizeof modified));
+    reply_free(&rp);
+
+    snprintf(hdr, sizeof hdr, "If-None-Match: %s", etag);
+    const char *inm[] = {"-H", hdr, NULL};
+    rp = fetch(&st, "/page.html", inm);
+    cr_assert_eq(rp.status, 304);
+    cr_assert_eq(rp.o->out_len, 0);
+    char v[256];
+    cr_assert_str_eq(header(&rp, "ETag", v, sizeof v), etag, "a 304 names its validator");
+    reply_free(&rp);
+
+    const char *other[] = {"-H", "If-None-Match: \"nope\", W/\"other\"", NULL};
+    rp = fetch(&st, "/page.html", other);
+    cr_assert_eq(rp.status, 200);
+    cr_assert_eq(rp.o->out_len, 10);
+    reply_free(&rp);
+
+    snprintf(hdr, sizeof hdr, "If-Modified-Since: %s", modified);
+    const char *ims[] = {"-H", hdr, NULL};
+    rp = fetch(&st, "/page.html", ims);
+    cr_assert_eq(rp.status, 304);
+    reply_free(&rp);
+
+    const char *old[] = {"-H", "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT", NULL};
+    rp = fetch(&st, "/page.html", old);
+    cr_assert_eq(rp.status, 200);
+    reply_free(&rp);
+
+    const char *ifmatch[] = {"-H", "If-Match: \"nope\"", NULL};
+    rp = fetch(&st, "/page.html", ifmatch);
+    cr_assert_eq(rp.status, 412);
+    reply_free(&rp);
+    site_free(&st);
+}
+
+WEFT_TEST(http_static, range_requests, .timeout = 60)
+{
+    site st;
+    site_new(&st, NULL);
+    char v[256];
+    const char *first[] = {"-H", "Range: bytes=0-99", NULL};
+    reply rp = fetch(&st, "/small.bin", first);
+    cr_assert_eq(rp.status, 206);
+    cr_assert_eq(rp.o->out_len, 100);
+    cr_assert_eq(memcmp(rp.o->out, st.small, 100), 0);
+    cr_assert_str_eq(header(&rp, "Content-Range", v, sizeof v), "bytes 0-99/1024");
+    cr_assert_str_eq(header(&rp, "Content-Length", v, sizeof v), "100");
+    reply_free(&rp);
+
+    const char *suffix[] = {"-H", "Range: bytes=-100", NULL};
+    rp = fetch(&st, "/small.bin", suffix);
+    cr_assert_eq(rp.status, 206);
+    cr_assert_eq(rp.o->out_len, 100);
+    cr_assert_eq(memcmp(rp.o->out, st.small + SMALL - 100, 100), 0);
+    cr_assert_str_eq(header(&rp, "Content-Range", v, sizeof v), "bytes 924-1023/1024");
+    reply_free(&rp);
+
+    const char *from[] = {"-H", "Range: bytes=100-", NULL};
+    rp = fetch(&st, "/big.bin", from);
+    cr_assert_eq(rp.status, 206);
+    cr_assert_eq(rp.o->out_len, BIG - 100);
+    cr_assert_eq(memcmp(rp.o->out, st.big + 100, BIG - 100), 0);
+    cr_assert_str_eq(header(&rp, "Content-Range", v, sizeof v), "bytes 100-5242879/5242880");
+    reply_free(&rp);
+
+    const char *beyond[] = {"-H", "Range: bytes=5000-6000", NULL};
+    rp = fetch(&st, "/small.bin", beyond);
+    cr_assert_eq(rp.status, 416);
+    cr_assert_str_eq(header(&rp, "Content-Range", v, sizeof v), "bytes */1024");
+    reply_free(&rp);
+
+    const char *several[] = {"-H", "Range: bytes=0-1,5-6", NULL};
+    rp = fetch(&st, "/small.bin", several);
+    cr_assert_eq(rp.status, 200, "several ranges: the whole file");
+    cr_assert_eq(rp.o->out_len, SMALL);
+    reply_free(&rp);
+
+    const char *stale[] = {"-H", "Range: bytes=0-9", "-H", "If-Range: \"stale\"", NULL};
+    rp = fetch(&st, "/small.bin", stale);
+    cr_assert_eq(rp.status, 200, "If-Range with another tag: the whole file");
+    cr_assert_eq(rp.o->out_len, SMALL);
+    reply_free(&rp);
+    site_free(&st);
+}
+
+WEFT_TEST(http_static, directories, .timeout = 60)
+{
+    site st;
+    site_new(&st, NULL);
+    char v[256];
+    reply rp = fetch(&st, "/withindex/", NULL);
+    cr_assert_eq(rp.status, 200);
+    cr_assert_eq(rp.o->out_len, 15);
+    cr_assert_eq(memcmp(rp.o->out, "<h1>index</h1>\n", 15), 0);
+    cr_assert_str_eq(header(&rp, "Content-Type", v, sizeof v), "text/html");
+    reply_free(&rp);
+
+    rp = fetch(&st, "/withindex?x=1", NULL);
+    cr_assert_eq(rp.status, 301);
+    cr_assert_str_eq(header(&rp, "Location", v, sizeof v), "/withindex/?x=1");
+    reply_free(&rp);
+
+    rp = fetch(&st, "/plain/", NULL);
+    cr_assert_eq(rp.status, 200);
+    cr_assert_str_eq(header(&rp, "Content-Type", v, sizeof v), "text/html; charset=utf-8");
+    const char *body = rp.o->out;
+    cr_assert_not_null(strstr(body, "<a href=\"./%3Cb%3E%26%22x%27.txt\">&lt;b&gt;&amp;&quot;x&#39;.txt</a>"), "%s",
+                       body);
+    cr_assert_not_null(strstr(body, "<a href=\"./sub/\">sub/</a>"));
+    cr_assert(strstr(body, "%3Cb") < strstr(body, "./sub/") && strstr(body, "./sub/") < strstr(body, "zeta"),
+              "sorted");
+    cr_assert_null(strstr(body, "<b>"));
+    reply_free(&rp);
+
+    /* The escaped link leads to the file. */
+    rp = fetch(&st, "/plain/%3Cb%3E%26%22x%27.txt", NULL);
+    cr_assert_eq(rp.status, 200);
+    cr_assert_eq(rp.o->out_len, 8);
+    reply_free(&rp);
+
+    rp = fetch(&st, "/", NULL);
+    cr_assert_eq(rp.status, 200, "the root lists");
+    cr_assert_not_null(strstr(rp.o->out, "./small.bin\""));
+    cr_assert_null(strstr(rp.o->out, "link_out"), "links out are not listed");
+    cr_assert_not_null(strstr(rp.o->out, "./link_in\""), "a link inside is");
+    reply_free(&rp);
+    site_free(&st);
+}
+
+WEFT_TEST(http_static, mime_types, .timeout = 60)
+{
+    site st;
+    site_new(&st, NULL);
+    static const char *const cases[][2] = {
+        {"/page.html", "text/html"},
+        {"/style.css", "text/css"},
+        {"/pic.png", "image/png"},
+        {"/data.zzqq", "application/octet-stream"},
+    };
+    for (size_t i = 0; i < 4; i++) {
+        char v[256];
+        reply rp = fetch(&st, cases[i][0], NULL);
+        cr_assert_eq(rp.status, 200);
+        cr_assert_str_eq(header(&rp, "Content-Type", v, sizeof v), cases[i][1], "%s", cases[i][0]);
+        reply_free(&rp);
+    }
+    site_free(&st);
+}
+
+WEFT_TEST(http_static, no_way_out, .timeout = 60)
+{
+    site st;
+    site_new(&st, NULL);
+    char secret[128];
+    snprintf(secret, sizeof secret, "/../%s", strrchr(st.s.outside, '/') + 1);
+    cr_assert_eq(status_of_get(&st, secret), 404, "..");
+    snprintf(secret, sizeof secret, "/%%2e%%2e/%s", strrchr(st.s.outside, '/') + 1);
+    cr_assert_eq(status_of_get(&st, secret), 404, "%%2e%%2e");
+    snprintf(secret, sizeof secret, "/%%2e%%2e%%2F%s", strrchr(st.s.outside, '/') + 1);
+    cr_assert_eq(status_of_get(&st, secret), 404, "%%2F inside a segment");
+    cr_assert_eq(status_of_get(&st, "/plain%2Fzeta.txt"), 404, "%%2F, even leading inside");
+    cr_assert_eq(status_of_get(&st, "/small.bin%00.html"), 404, "%%00");
+    cr_assert_eq(status_of_get(&st, "/..%5C..%5Cetc%5Cpasswd"), 404, "%%5C");
+    cr_assert_eq(status_of_get(&st, "/plain\\zeta.txt"), 404, "a raw backslash");
+    cr_assert_eq(status_of_get(&st, "/link_out"), 404, "an absolute link out");
+    cr_assert_eq(status_of_get(&st, "/link_out_rel"), 404, "a relative link out");
+    cr_assert_eq(status_of_get(&st, "/link_dir_out/passwd"), 404, "through a linked directory");
+    cr_assert_eq(status_of_get(&st, "/missing"), 404);
+    reply rp = fetch(&st, "/link_in", NULL);
+    cr_assert_eq(rp.status, 200, "a link inside is served");
+    cr_assert_eq(rp.o->out_len, SMALL);
+    cr_assert_eq(memcmp(rp.o->out, st.small, SMALL), 0);
+    reply_free(&rp);
+    site_free(&st);
+}
+
+WEFT_TEST(http_static, options_and_refusals)
+{
+    weft_http_resource *res = NULL;
+    weft_failure *err = NULL;
+    cr_assert_eq(weft_http_static_new("/nonexistent-dir", NULL, &res, &err), -ENOENT);
+    cr_assert_not_null(err);
+    weft_failure_unref(err);
+    err = NULL;
+    cr_assert_eq(weft_http_static_new("/etc/passwd", NULL, &res, &err), WEFT_EINVAL);
+    cr_assert_not_null(strstr(weft_failure_message(err), "not a directory"));
+    weft_failure_unref(err);
+    const char *bad[] = {"../index.html"};
+    weft_http_static_options o = {.index_names = bad, .nindex = 1};
+    cr_assert_eq(weft_http_static_new("/tmp", &o, &res, NULL), WEFT_EINVAL);
+    cr_assert_eq(weft_http_static_new("/tmp", NULL, &res, NULL), 0);
+    weft_http_resource_free(res);
+}
+
+WEFT_TEST(http_static, listing_off_and_other_index, .timeout = 60)
+{
+    const char *names[] = {"zeta.txt"};
+    weft_http_static_options o = {.index_names = names, .nindex = 1, .no_listing = true, .default_type = "x/y"};
+    site st;
+    site_new(&st, &o);
+    char v[256];
+    reply rp = fetch(&st, "/plain/", NULL);
+    cr_assert_eq(rp.status, 200, "zeta.txt is the index");
+    cr_assert_eq(rp.o->out_len, 1);
+    reply_free(&rp);
+    cr_assert_eq(status_of_get(&st, "/withindex/"), 403, "no index, no listing");
+    rp = fetch(&st, "/data.zzqq", NULL);
+    cr_assert_str_eq(header(&rp, "Content-Type", v, sizeof v), "x/y");
+    reply_free(&rp);
+    site_free(&st);
 }

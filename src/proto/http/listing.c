@@ -125,7 +125,30 @@ static void free_entries(weft__listing_entry *v, size_t n)
     weft_free(v);
 }
 
-int weft__static_listing(weft__sbuf *out, int dirfd, const char *title)
+/* What an entry is, as the resource would see it: links are resolved the
+ * way a request for them would be, so none leading out is listed. */
+static int entry_stat(int fd, const char *name, struct stat *st, int rootfd, const char *root, const char *rel,
+                      bool follow_out)
+{
+    if (fstatat(fd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+        return -errno;
+    if (!S_ISLNK(st->st_mode))
+        return 0;
+    weft__sbuf path = {0};
+    weft__sbuf_adds(&path, rel);
+    weft__sbuf_adds(&path, "/");
+    weft__sbuf_adds(&path, name);
+    int target = path.failed ? WEFT_ENOMEM : weft__static_open_beneath(rootfd, root, path.data, follow_out);
+    weft_free(path.data);
+    if (target < 0)
+        return target;
+    int err = fstat(target, st) < 0 ? -errno : 0;
+    close(target);
+    return err;
+}
+
+int weft__static_listing(weft__sbuf *out, int dirfd, const char *title, int rootfd, const char *root, const char *rel,
+                         bool follow_out)
 {
     /* closedir closes the descriptor it reads: give it its own. */
     int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -144,8 +167,12 @@ int weft__static_listing(weft__sbuf *out, int dirfd, const char *title)
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         struct stat st;
-        /* Links are listed as what they point to; broken ones not at all. */
-        if (fstatat(fd, e->d_name, &st, 0) < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+        int why = entry_stat(fd, e->d_name, &st, rootfd, root, rel, follow_out);
+        if (why == WEFT_ENOMEM) {
+            err = why;
+            break;
+        }
+        if (why < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
             continue;
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 32;

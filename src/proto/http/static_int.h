@@ -114,8 +114,12 @@ typedef struct weft__listing_entry {
  * (decoded, escaped here). 0 or WEFT_ENOMEM. */
 int weft__static_listing_page(weft__sbuf *out, const char *title, weft__listing_entry *v, size_t n);
 
-/* Reads the directory dirfd (borrowed; read from its start) into a listing
- * page; 0 or a negative errno. */
-int weft__static_listing(weft__sbuf *out, int dirfd, const char *title);
+/* Reads the directory dirfd (borrowed; read from its start), which is `rel`
+ * below the served root (rootfd, real path root), into a listing page.
+ * Symbolic links are listed as what they point to, when that is a file or
+ * directory the resource would serve (opened as weft__static_open_beneath
+ * does, follow_out alike). 0 or a negative errno. */
+int weft__static_listing(weft__sbuf *out, int dirfd, const char *title, int rootfd, const char *root, const char *rel,
+                         bool follow_out);
 
 #endif

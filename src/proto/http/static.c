@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The static file resource: a leaf whose postpath names a file below its
+ * directory. It answers GET and HEAD with the file (sent with the
+ * transport's sendfile), a 304/412/206/416 as the validators and Range
+ * say, an index file or a listing for a directory, or a redirect adding the
+ * slash a directory's URL needs so that relative links in it work.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "static_int.h"
+#include "weft/alloc.h"
+#include "weft/error.h"
+#include "weft/failure.h"
+
+typedef struct static_res {
+    int dirfd;
+    char *root; /* dirfd's real path, for the check where openat2 is missing */
+    char **index;
+    size_t nindex;
+    char *default_type;
+    weft_http_mime *mime;
+    bool no_listing, follow_out;
+} static_res;
+
+static void static_free(void *arg)
+{
+    static_res *s = arg;
+    if (s->dirfd >= 0)
+        close(s->dirfd);
+    weft_free(s->root);
+    for (size_t i = 0; i < s->nindex; i++)
+        weft_free(s->index[i]);
+    weft_free(s->index);
+    weft_free(s->default_type);
+    weft_http_mime_free(s->mime);
+    weft_free(s);
+}
+
+/* What a failed open tells the client: nothing about why, beyond 403. */
+static int status_of(int err)
+{
+    return err == -EACCES || err == -EPERM ? 403 : err == WEFT_ENOMEM || err == -EMFILE || err == -ENFILE ? 503 : 404;
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The request path decoded, for a listing's title (escaped there). A NUL
+ * ends it: the title is text. */
+static void add_decoded(weft__sbuf *b, const char *p)
+{
+    for (; *p; p++) {
+        int hi, lo;
+        char c = *p;
+        if (c == '%' && (hi = hex_value(p[1])) >= 0 && (lo = hex_value(p[2])) >= 0) {
+            c = (char)(hi << 4 | lo);
+            p += 2;
+        }
+        if (c == '\0')
+            break;
+        weft__sbuf_add(b, &c, 1);
+    }
+}
+
+static void redirect_to_slash(weft_http_request *req)
+{
+    weft__sbuf loc = {0};
+    weft__sbuf_adds(&loc, weft_http_request_path(req));
+    weft__sbuf_adds(&loc, "/");
+    const char *query = weft_http_request_query(req);
+    if (query) {
+        weft__sbuf_adds(&loc, "?");
+        weft__sbuf_adds(&loc, query);
+    }
+    weft__sbuf page = {0};
+    weft__sbuf_adds(&page, "<!DOCTYPE html>\n<html><body><a href=\"");
+    if (loc.data)
+        weft__sbuf_add_html(&page, loc.data, loc.len);
+    weft__sbuf_adds(&page, "\">Moved here</a></body></html>\n");
+    if (loc.failed || page.failed || weft_http_set_header(req, "Location", loc.data) < 0)
+        weft_http_error(req, 500, NULL);
+    else
+        weft_http_respond(req, 301, "text/html; charset=utf-8", page.data, page.len);
+    weft_free(loc.data);
+    weft_free(page.data);
+}
+
+static void listing(static_res *s, weft_http_request *req, int dirfd, const char *rel)
+{
+    if (s->no_listing) {
+        weft_http_error(req, 403, "Directory listings are off.");
+        return;
+    }
+    weft__sbuf title = {0}, page = {0};
+    add_decoded(&title, weft_http_request_path(req));
+    int err = title.failed ? WEFT_ENOMEM : weft__static_listing(&page, dirfd, title.data ? title.data : "/", s->dirfd, s->root,
+                                                                     rel, s->follow_out);
+    if (err < 0)
+        weft_http_error(req, status_of(err), NULL);
+    else
+        weft_http_respond(req, 200, "text/html; charset=utf-8", page.data, page.len);
+    weft_free(title.data);
+    weft_free(page.data);
+}
+
+/* Answers with the regular file fd (taken) named `name` (for its type). */
+static void serve_file(static_res *s, weft_http_request *req, int fd, const struct stat *st, const char *name)
+{
+    char etag[WEFT__ETAG_SIZE], modified[WEFT_HTTP_DATE_SIZE], clen[32], crange[80];
+    long long mtime = (long long)st->st_mtim.tv_sec;
+    uint64_t size = (uint64_t)st->st_size, first = 0, last = 0;
+    weft__static_etag(st, etag);
+    weft_http_date_format(mtime, modified);
+    int err = weft_http_set_header(req, "ETag", etag);
+    if (!err)
+        err = weft_http_set_header(req, "Last-Modified", modified);
+    if (!err)
+        err = weft_http_set_header(req, "Accept-Ranges", "bytes");
+    if (err < 0) {
+        close(fd);
+        weft_http_error(req, 500, NULL);
+        return;
+    }
+    int pre = weft__static_preconditions(
+        weft_http_request_header(req, "If-Match"), weft_http_request_header(req, "If-Unmodified-Since"),
+        weft_http_request_header(req, "If-None-Match"), weft_http_request_header(req, "If-Modified-Since"), etag, mtime);
+    if (pre == 304) {
+        close(fd);
+        weft_http_set_status(req, 304, NULL);
+        weft_http_finish(req);
+        return;
+    }
+    if (pre) {
+        close(fd);
+        weft_http_error(req, pre, NULL);
+        return;
+    }
+    weft__range_kind kind = WEFT__RANGE_WHOLE;
+    if (weft__static_if_range(weft_http_request_header(req, "If-Range"), etag, mtime))
+        kind = weft__static_range(weft_http_request_header(req, "Range"), size, &first, &last);
+    if (kind == WEFT__RANGE_NONE) {
+        close(fd);
+        snprintf(crange, sizeof crange, "bytes */%llu", (unsigned long long)size);
+        weft_http_set_header(req, "Content-Range", crange);
+        weft_http_error(req, 416, NULL);
+        return;
+    }
+    uint64_t len = size;
+    if (kind == WEFT__RANGE_PART) {
+        len = last - first + 1;
+        snprintf(crange, sizeof crange, "bytes %llu-%llu/%llu", (unsigned long long)first, (unsigned long long)last,
+                 (unsigned long long)size);
+        err = weft_http_set_status(req, 206, NULL);
+        if (!err)
+            err = weft_http_set_header(req, "Content-Range", crange);
+    }
+    snprintf(clen, sizeof clen, "%llu", (unsigned long long)len);
+    if (!err)
+        err = weft_http_set_header(req, "Content-Type", weft_http_mime_type(s->mime, name, s->default_type));
+    if (!err)
+        err = weft_http_set_header(req, "Content-Length", clen);
+    if (err < 0) {
+        close(fd);
+        weft_http_error(req, 500, NULL);
+        return;
+    }
+    if (len == 0 || strcmp(weft_http_request_method(req), "HEAD") == 0) {
+        close(fd);
+    } else if (weft_http_send_file(req, fd, (off_t)first, len) < 0) {
+        /* fd went with the call. The connection is gone, or the body cannot
+         * match the Content-Length announced: either way, abort. */
+        weft_http_abort(req);
+        return;
+    }
+    weft_http_finish(req);
+}
+
+/* The directory fd (taken), asked for with its slash: an index file, or a
+ * listing. `rel` is its path below the root. */
+static void serve_directory(static_res *s, weft_http_request *req, int dirfd, weft__sbuf *rel)
+{
+    size_t base = rel->len;
+    for (size_t i = 0; i < s->nindex; i++) {
+        rel->len = base;
+        weft__sbuf_adds(rel, "/");
+        weft__sbuf_adds(rel, s->index[i]);
+        if (rel->failed)
+            break;
+        int fd = weft__static_open_beneath(s->dirfd, s->root, rel->data, s->follow_out);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+            close(dirfd);
+            serve_file(s, req, fd, &st, s->index[i]);
+            return;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    rel->len = base;
+    rel->data[base] = '\0';
+    listing(s, req, dirfd, rel->data);
+    close(dirfd);
+}
+
+static void serve(void *arg, weft_http_request *req)
+{
+    static_res *s = arg;
+    /* The path below the root, segment by segment; empty segments (a
+     * trailing slash, or "//") name nothing. */
+    weft__sbuf rel = {0};
+    weft__sbuf_adds(&rel, ".");
+    size_t name_at = 0; /* where the last segment starts in rel: the file's name */
+    size_t n = weft_http_request_postpath_count(req);
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *seg = weft_http_request_postpath(req, i, &len);
+        if (len == 0)
+            continue;
+        if (!weft__static_segment_ok(seg, len)) {
+            weft_free(rel.data);
+            weft_http_error(req, 404, NULL);
+            return;
+        }
+        weft__sbuf_adds(&rel, "/");
+        name_at = rel.len;
+        weft__sbuf_add(&rel, seg, len);
+    }
+    int fd = rel.failed ? WEFT_ENOMEM : weft__static_open_beneath(s->dirfd, s->root, rel.data, s->follow_out);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) < 0) {
+        close(fd);
+        fd = -errno;
+    }
+    if (fd < 0) {
+        weft_http_error(req, status_of(fd), NULL);
+    } else if (S_ISREG(st.st_mode)) {
+        serve_file(s, req, fd, &st, rel.data + name_at);
+    } else if (!S_ISDIR(st.st_mode)) {
+        close(fd);
+        weft_http_error(req, 404, NULL);
+    } else {
+        const char *rest = weft_http_request_rest(req);
+        size_t rlen = strlen(rest);
+        if (rlen == 0 || rest[rlen - 1] != '/') {
+            close(fd);
+            redirect_to_slash(req);
+        } else {
+            serve_directory(s, req, fd, &rel);
+        }
+    }
+    weft_free(rel.data);
+}
+
+static int copy_options(static_res *s, const weft_http_static_options *o)
+{
+    static const char *const default_index[] = {"index.html"};
+    const char *const *names = o && o->nindex ? o->index_names : default_index;
+    size_t count = o && o->nindex ? o->nindex : 1;
+    s->index = weft_calloc(count, sizeof *s->index);
+    if (!s->index)
+        return WEFT_ENOMEM;
+    for (; s->nindex < count; s->nindex++) {
+        if (!weft__static_segment_ok(names[s->nindex], strlen(names[s->nindex])))
+            return WEFT_EINVAL;
+        if (!(s->index[s->nindex] = weft_strdup(names[s->nindex])))
+            return WEFT_ENOMEM;
+    }
+    s->default_type = weft_strdup(o && o->default_type ? o->default_type : "application/octet-stream");
+    if (!s->default_type)
+        return WEFT_ENOMEM;
+    s->no_listing = o && o->no_listing;
+    s->follow_out = o && o->follow_symlinks_out;
+    return 0;
+}
+
+/* dirfd's real path: where /proc says it is (what the open check compares
+ * with), else realpath. */
+static char *real_path(int dirfd, const char *dir)
+{
+    char link[64], buf[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
+    ssize_t n = readlink(link, buf, sizeof buf - 1);
+    if (n > 0) {
+        buf[n] = '\0';
+        return weft_strdup(buf);
+    }
+    return realpath(dir, buf) ? weft_strdup(buf) : NULL;
+}
+
+int weft_http_static_new(const char *dir, const weft_http_static_options *opts, weft_http_resource **out,
+                         weft_failure **err)
+{
+    static_res *s = weft_calloc(1, sizeof *s);
+    if (!s) {
+        if (err)
+            *err = weft_failure_new(WEFT_ENOMEM, "out of memory");
+        return WEFT_ENOMEM;
+    }
+    const char *what = "out of memory";
+    int code = 0;
+    s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dirfd < 0) {
+        code = errno == ENOTDIR ? WEFT_EINVAL : -errno;
+        what = code == WEFT_EINVAL ? "not a directory" : weft_strerror(code);
+    } else if (!(s->root = real_path(s->dirfd, dir))) {
+        code = WEFT_ENOMEM;
+    } else if ((code = copy_options(s, opts)) < 0) {
+        what = code == WEFT_EINVAL ? "an index name must be a plain file name" : what;
+    } else if ((code = weft_http_mime_load(opts ? opts->mime_types : NULL, &s->mime)) < 0) {
+        what = "cannot read the MIME types";
+    }
+    weft_http_resource *res = code < 0 ? NULL : weft_http_resource_new();
+    if (!code && !res)
+        code = WEFT_ENOMEM;
+    if (res) {
+        weft_http_resource_set_destroy(res, static_free, s);
+        weft_http_resource_set_leaf(res, true);
+        if (weft_http_resource_on(res, "GET", serve, s) < 0 || weft_http_resource_on(res, "HEAD", serve, s) < 0) {
+            weft_http_resource_free(res);
+            if (err)
+                *err = weft_failure_new(WEFT_ENOMEM, "out of memory");
+            return WEFT_ENOMEM;
+        }
+        *out = res;
+        return 0;
+    }
+    if (err)
+        *err = weft_failure_new(code, "cannot serve %s: %s", dir, what);
+    static_free(s);
+    return code;
+}
