@@ -360,6 +360,42 @@ WEFT_TEST(http_static, listing_of_a_directory)
     scratch_free(&s);
 }
 
+/* ---- out of memory: every allocation failing in turn ---- */
+
+static void oom_mime_and_listing(void *arg)
+{
+    const scratch *s = arg;
+    weft_http_mime *m;
+    if (weft_http_mime_load(NULL, &m) == 0) {
+        cr_assert_str_eq(weft_http_mime_type(m, "a.css", "d"), "text/css");
+        weft_http_mime_free(m);
+    }
+    int dirfd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char root[4096];
+    cr_assert_not_null(realpath(s->root, root));
+    weft__sbuf b = {0};
+    int err = weft__static_listing(&b, dirfd, "/<x>/", dirfd, root, ".", false);
+    cr_assert(err == 0 || err == WEFT_ENOMEM);
+    if (err == 0)
+        cr_assert_not_null(strstr(b.data, "./in\""));
+    weft_free(b.data);
+    close(dirfd);
+    weft_http_resource *res;
+    if (weft_http_static_new(s->root, NULL, &res, NULL) == 0)
+        weft_http_resource_free(res);
+}
+
+WEFT_TEST(http_static, out_of_memory)
+{
+    scratch s;
+    scratch_new(&s);
+    put_file(s.root, "a.txt", "a", 1);
+    put_dir(s.root, "d");
+    put_link(s.root, "in", "a.txt");
+    cr_assert_gt(weft_test_each_alloc_failure(oom_mime_and_listing, &s), 5);
+    scratch_free(&s);
+}
+
 /* ---- end to end: a weft server with the static resource, curl asking ---- */
 
 typedef struct site {
@@ -737,6 +773,7 @@ WEFT_TEST(http_static, no_way_out, .timeout = 60)
     cr_assert_eq(status_of_get(&st, "/link_out_rel"), 404, "a relative link out");
     cr_assert_eq(status_of_get(&st, "/link_dir_out/passwd"), 404, "through a linked directory");
     cr_assert_eq(status_of_get(&st, "/missing"), 404);
+    cr_assert_eq(status_of_get(&st, "/small.bin/"), 404, "a file is not a directory");
     reply rp = fetch(&st, "/link_in", NULL);
     cr_assert_eq(rp.status, 200, "a link inside is served");
     cr_assert_eq(rp.o->out_len, SMALL);

@@ -241,17 +241,19 @@ static void serve(void *arg, weft_http_request *req)
         close(fd);
         fd = -errno;
     }
+    const char *rest = weft_http_request_rest(req);
+    size_t rlen = strlen(rest);
+    bool slash = rlen > 0 && rest[rlen - 1] == '/';
     if (fd < 0) {
         weft_http_error(req, status_of(fd), NULL);
-    } else if (S_ISREG(st.st_mode)) {
+    } else if (S_ISREG(st.st_mode) && !slash) {
         serve_file(s, req, fd, &st, rel.data + name_at);
     } else if (!S_ISDIR(st.st_mode)) {
+        /* Not a file or directory, or a file asked for as a directory. */
         close(fd);
         weft_http_error(req, 404, NULL);
     } else {
-        const char *rest = weft_http_request_rest(req);
-        size_t rlen = strlen(rest);
-        if (rlen == 0 || rest[rlen - 1] != '/') {
+        if (!slash) {
             close(fd);
             redirect_to_slash(req);
         } else {
