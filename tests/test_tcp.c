@@ -810,3 +810,46 @@ WEFT_TEST(tcp, send_file_to_a_closed_peer_is_epipe_not_sigpipe)
     weft_deferred_unref(c.done);
     weft_reactor_free(r);
 }
+
+/* Behind a protocol wrapper (an idle-timeout policy here; TLS is another)
+ * the inner transport has no descriptor: the file is read back piece by
+ * piece as the TCP connection under it drains, and arrives whole, in order. */
+WEFT_TEST(tcp, send_file_through_a_wrapper, .timeout = 60)
+{
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", 0, &a), 0);
+    fixture fx;
+    memset(&fx, 0, sizeof fx);
+    fx.r = weft_test_reactor();
+    fx.sf.base.ops = &echo_factory_ops;
+    weft_policy_factory *pf = weft_timeout_factory_new(fx.r, &fx.sf.base, 60);
+    cr_assert_not_null(pf);
+    cr_assert_eq(weft_listen(fx.r, &a, weft_policy_factory_base(pf), NULL, &fx.port), 0);
+    cr_assert_eq(weft_port_address(fx.port, &fx.addr), 0);
+    fx.c.base.ops = &client_ops;
+    fx.c.done = weft_deferred_new(fx.r);
+    fx.cf.base.ops = &client_factory_ops;
+    fx.cf.c = &fx.c;
+    int before = open_fds();
+    connect_client(&fx);
+    weft_transport *t = server_transport(&fx);
+    weft_transport_pause_reading(t);
+    enum { N = 8 << 20 };
+    char *content;
+    int fd = patterned_file(N, &content);
+    cr_assert_eq(weft_transport_write(t, "[", 1), 0);
+    cr_assert_eq(weft_transport_send_file(t, fd, 0, N), 0);
+    cr_assert_eq(weft_transport_write(t, "]", 1), 0);
+    weft_transport_lose_connection(t);
+    cr_assert_eq(weft_reactor_run_until(fx.r, fx.c.done, 30), 0);
+    cr_assert_eq(fx.c.len, N + 2);
+    cr_assert_eq(fx.c.got[0], '[');
+    cr_assert_eq(memcmp(fx.c.got + 1, content, N), 0);
+    cr_assert_eq(fx.c.got[N + 1], ']');
+    for (int i = 0; i < 100 && open_fds() != before; i++)
+        cr_assert_eq(weft_reactor_iterate(fx.r, 1), 0);
+    cr_assert_eq(open_fds(), before, "the file was closed");
+    free(content);
+    teardown(&fx);
+    weft_policy_factory_free(pf);
+}
