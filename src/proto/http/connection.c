@@ -235,8 +235,12 @@ static void conn_resume(void *arg)
         llhttp_resume(&c->parser);
         if (c->cur && c->cur->dispatched)
             set_timer(c, WEFT__HT_BODY);
+        /* Fed even when nothing is held: llhttp may owe a callback that
+         * needs no input (the message's end after its last body byte). */
         if (c->held.len > c->held_off)
             feed(c, c->held.data + c->held_off, c->held.len - c->held_off, true);
+        else
+            feed(c, "", 0, true);
         if (c->parser_paused || c->no_more || !c->t)
             return;
     }
@@ -484,6 +488,8 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     weft__http_conn *c = CONN_OF(p);
     weft_http_request *req = c->cur;
+    if (len == 0) /* llhttp flushing an open span over no input */
+        return 0;
     req->body_received += len;
     if (req->body_received > req->max_body) {
         conn_refuse(c, 413, "The request's body is too large.", -EMSGSIZE);
@@ -516,11 +522,12 @@ static int on_message_complete(llhttp_t *p)
     weft_http_request *req = c->cur;
     if (!req)
         return 0;
+    /* Ended while still ours: a handler finishing inside must not free it. */
+    if (!req->body.ended)
+        weft_fount_end(&req->body, c->server->eof);
     c->cur = NULL;
     req->parsing = false;
     bool keep_alive = req->keep_alive;
-    if (!req->body.ended)
-        weft_fount_end(&req->body, c->server->eof);
     weft__http_request_release(req);
     if (!keep_alive || !c->t || weft_transport_disconnecting(c->t)) {
         c->no_more = true;

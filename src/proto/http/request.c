@@ -177,6 +177,8 @@ void weft__http_request_release(weft_http_request *req)
     if (!req->handler_done || req->in_queue || req->parsing || req->busy)
         return;
     weft__http_conn *c = req->conn;
+    if (c && c->spare == req)
+        return;
     /* A response buffer grown past the usual is not worth keeping. */
     if (c && !c->lost && !c->spare && !req->server->freeing && req->out.cap <= 64 * 1024) {
         weft__http_request_reset(req);

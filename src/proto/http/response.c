@@ -24,6 +24,7 @@ typedef struct weft__http_file {
     off_t off;
     uint64_t left;
     char *buf;
+    bool paused, soon, dead;
 } weft__http_file;
 
 enum { FILE_CHUNK = 64 * 1024, BORROW_MIN = 16 * 1024 };
@@ -658,7 +659,15 @@ void weft__http_response_init(weft_http_request *req)
     req->proxy.ops = &proxy_ops;
 }
 
-/* ---- files ---- */
+/* ---- files ----
+ * The fallback for transports without sendfile (TLS, memory): the file is
+ * read in 64 KiB pieces by a streaming producer, which the transport pauses
+ * above its high-water mark. A run writes at most FILE_RUN pieces and then
+ * lets the loop breathe, so a fast client cannot keep the reactor busy with
+ * one file.
+ */
+
+enum { FILE_RUN = 16 };
 
 static void file_free(weft__http_file *f)
 {
@@ -672,7 +681,10 @@ static void file_end(weft__http_file *f, bool failed)
     weft_http_request *req = f->req;
     req->file = NULL;
     weft_http_unregister_producer(req);
-    file_free(f);
+    if (f->soon)
+        f->dead = true; /* the queued run frees it */
+    else
+        file_free(f);
     if (failed && req->conn)
         weft__http_conn_close(req->conn, false);
     if (req->finish_after_file) {
@@ -686,26 +698,53 @@ static void file_end(weft__http_file *f, bool failed)
     weft__http_request_release(req);
 }
 
+static void file_run(weft__http_file *f);
+
+static void file_later(void *arg)
+{
+    weft__http_file *f = arg;
+    f->soon = false;
+    if (f->dead)
+        file_free(f);
+    else if (!f->paused)
+        file_run(f);
+}
+
+static void file_run(weft__http_file *f)
+{
+    for (int i = 0; i < FILE_RUN; i++) {
+        if (f->paused || f->soon)
+            return;
+        size_t want = f->left < FILE_CHUNK ? (size_t)f->left : FILE_CHUNK;
+        ssize_t n;
+        do
+            n = pread(f->fd, f->buf, want, f->off);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0 || send_body(f->req, f->buf, (size_t)n, false, NULL, NULL) < 0) {
+            file_end(f, true);
+            return;
+        }
+        f->off += n;
+        f->left -= (uint64_t)n;
+        if (f->left == 0) {
+            file_end(f, false);
+            return;
+        }
+    }
+    if (!f->paused && weft_reactor_call_soon(f->req->r, file_later, f) == 0)
+        f->soon = true;
+}
+
+static void file_pause(weft_producer *p)
+{
+    ((weft__http_file *)p)->paused = true;
+}
+
 static void file_resume(weft_producer *p)
 {
     weft__http_file *f = (weft__http_file *)p;
-    size_t want = f->left < FILE_CHUNK ? (size_t)f->left : FILE_CHUNK;
-    ssize_t n;
-    do
-        n = pread(f->fd, f->buf, want, f->off);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0) {
-        file_end(f, true);
-        return;
-    }
-    f->off += n;
-    f->left -= (uint64_t)n;
-    if (send_body(f->req, f->buf, (size_t)n, false, NULL, NULL) < 0) {
-        file_end(f, true);
-        return;
-    }
-    if (f->left == 0)
-        file_end(f, false);
+    f->paused = false;
+    file_run(f);
 }
 
 static void file_stop(weft_producer *p)
@@ -714,12 +753,15 @@ static void file_stop(weft_producer *p)
     weft_http_request *req = f->req;
     req->file = NULL;
     req->producer = NULL;
-    file_free(f);
+    if (f->soon)
+        f->dead = true;
+    else
+        file_free(f);
     req->busy--;
     weft__http_request_release(req);
 }
 
-static const weft_producer_ops file_ops = {NULL, file_resume, file_stop};
+static const weft_producer_ops file_ops = {file_pause, file_resume, file_stop};
 
 int weft_http_send_file(weft_http_request *req, int fd, off_t offset, uint64_t len)
 {
@@ -743,16 +785,15 @@ int weft_http_send_file(weft_http_request *req, int fd, off_t offset, uint64_t l
     f->fd = fd;
     f->off = offset;
     f->left = len;
-    req->file = f;
-    req->busy++;
     /* the head first, so that what follows is body */
     if (!req->headers_sent && (rc = send_body(req, NULL, 0, false, NULL, NULL)) < 0) {
-        req->file = NULL;
-        req->busy--;
         file_free(f);
         return rc;
     }
-    return weft_http_register_producer(req, &f->base, false);
+    req->file = f;
+    req->busy++;
+    f->paused = true; /* until the producer is started */
+    return weft_http_register_producer(req, &f->base, true);
 }
 
 int weft__http_conn_error_response(weft__http_conn *c, int status, const char *detail)
