@@ -594,6 +594,15 @@ WEFT_TEST(http_static, head, .timeout = 60)
     cr_assert_str_eq(header(&rp, "Content-Length", v, sizeof v), "5242880");
     cr_assert_not_null(header(&rp, "ETag", v, sizeof v));
     reply_free(&rp);
+    /* No body went out after the head: a GET on the same connection next. */
+    char first_url[128];
+    snprintf(first_url, sizeof first_url, "http://127.0.0.1:%d/big.bin", st.portno);
+    const char *then[] = {"-I", first_url, "--next", "--path-as-is", "-D", "/dev/stderr", NULL};
+    rp = fetch(&st, "/small.bin", then);
+    cr_assert_not_null(strstr(rp.o->err, "Content-Length: 1024"), "%s", rp.o->err);
+    cr_assert_geq(rp.o->out_len, SMALL, "-I printed the first head to stdout, then the body");
+    cr_assert_eq(memcmp(rp.o->out + rp.o->out_len - SMALL, st.small, SMALL), 0);
+    reply_free(&rp);
     site_free(&st);
 }
 
@@ -614,6 +623,18 @@ WEFT_TEST(http_static, validators_give_304, .timeout = 60)
     cr_assert_eq(rp.o->out_len, 0);
     char v[256];
     cr_assert_str_eq(header(&rp, "ETag", v, sizeof v), etag, "a 304 names its validator");
+    reply_free(&rp);
+
+    /* Nothing follows a 304 on the wire: the next response on the same
+     * connection reads cleanly. */
+    char first_url[128];
+    snprintf(first_url, sizeof first_url, "http://127.0.0.1:%d/page.html", st.portno);
+    const char *then[] = {"-H", hdr, first_url, "--next", "--path-as-is", "-D", "/dev/stderr", NULL};
+    rp = fetch(&st, "/small.bin", then);
+    cr_assert_eq(rp.status, 304);
+    cr_assert_not_null(strstr(rp.o->err, "HTTP/1.1 200"), "%s", rp.o->err);
+    cr_assert_eq(rp.o->out_len, SMALL);
+    cr_assert_eq(memcmp(rp.o->out, st.small, SMALL), 0);
     reply_free(&rp);
 
     const char *other[] = {"-H", "If-None-Match: \"nope\", W/\"other\"", NULL};
