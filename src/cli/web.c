@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+/* `weft web`: static files and reverse proxies over HTTP/1.1, after
+ * `twist web`. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *out)
+{
+    fputs("usage: weft web [--listen ENDPOINT]... [--path DIR] [--index NAME]... [--mime-type TYPE]\n"
+          "                [--add-header 'Name: value']... [--proxy PREFIX=ENDPOINT]...\n"
+          "                [--access-log FILE|-] [--grace SECONDS]\n"
+          "\n"
+          "Serves the files under DIR, and forwards requests under each PREFIX to a server.\n"
+          "\n"
+          "  -l, --listen ENDPOINT     where to listen (repeatable; default tcp:8080), e.g.\n"
+          "                            tcp:8080:interface=127.0.0.1, tls:8443:privateKey=key.pem:certKey=cert.pem\n"
+          "  -p, --path DIR            the directory to serve\n"
+          "  -i, --index NAME          the file answering for a directory (repeatable;\n"
+          "                            default index.html)\n"
+          "  -m, --mime-type TYPE      Content-Type for unknown extensions\n"
+          "                            (default application/octet-stream)\n"
+          "  -a, --add-header HEADER   a header added to every response, 'Name: value'\n"
+          "                            (repeatable)\n"
+          "  -x, --proxy PREFIX=ENDPOINT\n"
+          "                            forwards requests under PREFIX, e.g.\n"
+          "                            /api=tcp:host=127.0.0.1:port=9000 (repeatable)\n"
+          "  -A, --access-log FILE     a line per request in the combined log format;\n"
+          "                            - for standard output (default: none)\n"
+          "  -g, --grace SECONDS       on SIGINT/SIGTERM, how long open connections may take\n"
+          "                            to finish before they are closed (default 5)\n"
+          "  -h, --help                this text\n",
+          out);
+}
+
+enum { MAX_REPEAT = 32 };
+
+typedef struct web_args {
+    const char *path, *mime_type, *access_log;
+    const char *index[MAX_REPEAT];
+    size_t nindex;
+    const char *headers[MAX_REPEAT];
+    size_t nheaders;
+    const char *proxies[MAX_REPEAT];
+    size_t nproxies;
+} web_args;
+
+static bool add_repeat(const char **list, size_t *n, const char *what, const char *value)
+{
+    if (*n == MAX_REPEAT) {
+        fprintf(stderr, "weft web: at most %d %s\n", MAX_REPEAT, what);
+        return false;
+    }
+    list[(*n)++] = value;
+    return true;
+}
+
+static bool web_option(void *ctx, int letter, const char *value)
+{
+    web_args *w = ctx;
+    switch (letter) {
+    case 'p':
+        w->path = value;
+        return true;
+    case 'm':
+        w->mime_type = value;
+        return true;
+    case 'A':
+        w->access_log = value;
+        return true;
+    case 'i':
+        return add_repeat(w->index, &w->nindex, "--index", value);
+    case 'a':
+        if (!strchr(value, ':')) {
+            fprintf(stderr, "weft web: --add-header wants 'Name: value', not '%s'\n", value);
+            return false;
+        }
+        return add_repeat(w->headers, &w->nheaders, "--add-header", value);
+    case 'x':
+        if (value[0] != '/' || !strchr(value, '=')) {
+            fprintf(stderr, "weft web: --proxy wants PREFIX=ENDPOINT with PREFIX starting with '/', not '%s'\n",
+                    value);
+            return false;
+        }
+        return add_repeat(w->proxies, &w->nproxies, "--proxy", value);
+    }
+    return false;
+}
+
+/* Access log lines: the server's events, rendered, one per line. */
+static void access_line(void *file, const weft_log_event *event)
+{
+    char line[4096];
+    size_t n = weft_log_format(event, line, sizeof line);
+    if (n >= sizeof line)
+        n = sizeof line - 1;
+    line[n] = '\n';
+    fwrite(line, 1, n + 1, file);
+}
+
+typedef struct web {
+    weft_reactor *r;
+    weft_http_resource *root;
+    weft_http_agent *agent;
+    weft_logger *access;
+    FILE *access_file;
+    weft_http_server *server;
+} web;
+
+static int mount_proxy(web *w, const char *spec)
+{
+    const char *eq = strchr(spec, '=');
+    size_t plen = (size_t)(eq - spec);
+    char *prefix = strndup(spec, plen);
+    const char *endpoint = eq + 1;
+    int status = WEFT_CLI_USAGE;
+    weft_endpoint *check;
+    weft_failure *why = NULL;
+    if (!prefix) {
+        status = WEFT_CLI_FAILED;
+    } else if (weft_endpoint_client(w->r, endpoint, &check, &why) < 0) {
+        fprintf(stderr, "weft web: --proxy %s: %s\n", spec, why ? weft_failure_message(why) : "out of memory");
+        weft_failure_unref(why);
+    } else {
+        weft_endpoint_free(check);
+        weft_http_resource *proxy = weft_http_proxy_new(w->agent, endpoint, NULL);
+        int rc = proxy ? weft_http_resource_mount(w->root, prefix, proxy) : WEFT_ENOMEM;
+        if (rc == 0)
+            status = WEFT_CLI_OK;
+        else if (rc == WEFT_ENOMEM)
+            status = WEFT_CLI_FAILED;
+        else
+            fprintf(stderr, "weft web: --proxy %s: cannot mount at '%s'\n", spec, prefix);
+    }
+    free(prefix);
+    return status;
+}
+
+static int add_header(web *w, const char *spec)
+{
+    const char *colon = strchr(spec, ':');
+    char *name = strndup(spec, (size_t)(colon - spec));
+    const char *value = colon + 1;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    int rc = name ? weft_http_server_add_header(w->server, name, value) : WEFT_ENOMEM;
+    if (rc == WEFT_EINVAL)
+        fprintf(stderr, "weft web: --add-header '%s' is not a valid header\n", spec);
+    free(name);
+    return rc == 0 ? WEFT_CLI_OK : rc == WEFT_EINVAL ? WEFT_CLI_USAGE : WEFT_CLI_FAILED;
+}
+
+static int open_access_log(web *w, const char *where)
+{
+    if (strcmp(where, "-") == 0) {
+        w->access_file = stdout;
+    } else if (!(w->access_file = fopen(where, "a"))) {
+        fprintf(stderr, "weft web: cannot open the access log %s: %s\n", where, strerror(errno));
+        return WEFT_CLI_FAILED;
+    }
+    /* A line at a time, so `tail -f` and tests see each request at once. */
+    setvbuf(w->access_file, NULL, _IOLBF, 0);
+    w->access = weft_logger_new();
+    if (!w->access)
+        return WEFT_CLI_FAILED;
+    weft_logger_remove_observer(w->access, weft_log_text_observer, stderr);
+    if (weft_logger_add_observer(w->access, access_line, w->access_file, WEFT_LOG_INFO, "weft.http.access") < 0)
+        return WEFT_CLI_FAILED;
+    return WEFT_CLI_OK;
+}
+
+static int build_root(web *w, const web_args *a)
+{
+    if (a->path) {
+        weft_http_static_options so = {.index_names = a->nindex ? a->index : NULL,
+                                       .nindex = a->nindex,
+                                       .default_type = a->mime_type};
+        weft_failure *why = NULL;
+        if (weft_http_static_new(a->path, &so, &w->root, &why) < 0) {
+            fprintf(stderr, "weft web: --path %s: %s\n", a->path, why ? weft_failure_message(why) : "out of memory");
+            weft_failure_unref(why);
+            return WEFT_CLI_USAGE;
+        }
+    } else if (!(w->root = weft_http_resource_new())) {
+        return WEFT_CLI_FAILED;
+    }
+    for (size_t i = 0; i < a->nproxies; i++) {
+        int status = mount_proxy(w, a->proxies[i]);
+        if (status != WEFT_CLI_OK)
+            return status;
+    }
+    return WEFT_CLI_OK;
+}
+
+static int serve_web(weft_cli_args *args, const web_args *a)
+{
+    web w = {0};
+    if (weft_cli_reactor_new(args->grace, &w.r) < 0)
+        return WEFT_CLI_FAILED;
+    int status = WEFT_CLI_FAILED;
+    if (a->nproxies && !(w.agent = weft_http_agent_new(w.r, NULL)))
+        goto out;
+    if ((status = build_root(&w, a)) != WEFT_CLI_OK)
+        goto out;
+    if (a->access_log && (status = open_access_log(&w, a->access_log)) != WEFT_CLI_OK)
+        goto out;
+    weft_http_server_options so = {.access_log = w.access};
+    w.server = weft_http_server_new(w.r, w.root, &so);
+    w.root = NULL; /* the server's, even when that failed */
+    status = WEFT_CLI_FAILED;
+    if (!w.server)
+        goto out;
+    for (size_t i = 0; i < a->nheaders; i++)
+        if ((status = add_header(&w, a->headers[i])) != WEFT_CLI_OK)
+            goto out;
+    static const char *const alpn[] = {"http/1.1"};
+    status = weft_cli_serve_alpn(w.r, "weft web", args->listen, args->nlisten, weft_http_server_factory(w.server),
+                                 args->grace, alpn, 1);
+out:
+    weft_http_server_free(w.server);
+    weft_http_resource_free(w.root);
+    weft_http_agent_free(w.agent);
+    weft_logger_free(w.access);
+    if (w.access_file && w.access_file != stdout)
+        fclose(w.access_file);
+    weft_reactor_free(w.r);
+    return status;
+}
+
+static int web_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"path", required_argument, NULL, 'p'},       {"index", required_argument, NULL, 'i'},
+        {"mime-type", required_argument, NULL, 'm'},  {"add-header", required_argument, NULL, 'a'},
+        {"proxy", required_argument, NULL, 'x'},      {"access-log", required_argument, NULL, 'A'},
+        {0},
+    };
+    web_args a = {0};
+    weft_cli_extra extra = {opts, "p:i:m:a:x:A:", web_option, &a};
+    weft_cli_args args;
+    int status;
+    if (weft_cli_parse_extra(argc, argv, "web", false, usage, &extra, &args, &status) == 0) {
+        if (args.nlisten == 0)
+            args.listen[args.nlisten++] = "tcp:8080";
+        if (!a.path && a.nproxies == 0) {
+            fprintf(stderr, "weft web: nothing to serve: give --path DIR or --proxy PREFIX=ENDPOINT\n");
+            usage(stderr);
+            status = WEFT_CLI_USAGE;
+        } else {
+            status = serve_web(&args, &a);
+        }
+    }
+    weft_cli_args_free(&args);
+    return status;
+}
+
+const weft_cli_plugin weft_cli_web = {"web", "an HTTP server: static files and reverse proxies", web_main};
