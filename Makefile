@@ -15,7 +15,7 @@ deps:
 	@./scripts/deps
 
 run: all
-	$(BUILD)/release/weft echo --listen tcp:8000
+	$(BUILD)/release/weft web --listen tcp:8080 --path docs
 
 # gcc with ASan+UBSan runs every test (reactor suites once per backend);
 # clang builds everything warning-free (fuzz targets included) and runs the
