@@ -18,6 +18,12 @@
 
 #define CONN_OF(parser) ((weft__http_conn *)(parser)->data)
 
+/* After refusing a request: how long, and how much, the client's further
+ * bytes are read and dropped before the close, so that its kernel does not
+ * answer them with a reset that destroys the error response unread. */
+#define LINGER_TIME 2.0
+enum { LINGER_BYTES = 1 << 20 };
+
 static void conn_refuse(weft__http_conn *c, int status, const char *detail, int code);
 
 /* ---- reading ---- */
@@ -49,7 +55,10 @@ static void set_timer(weft__http_conn *c, int kind)
     if (kind == WEFT__HT_NONE || !c->t)
         return;
     const weft_http_server_options *o = &c->server->opt;
-    double secs = kind == WEFT__HT_IDLE ? o->idle_timeout : kind == WEFT__HT_HEADER ? o->header_timeout : o->body_timeout;
+    double secs = kind == WEFT__HT_IDLE     ? o->idle_timeout
+                  : kind == WEFT__HT_HEADER ? o->header_timeout
+                  : kind == WEFT__HT_BODY   ? o->body_timeout
+                                            : LINGER_TIME;
     weft_reactor *r = c->server->r;
     c->deadline = weft_reactor_now(r) + secs;
     if (!c->timer_armed)
@@ -70,6 +79,10 @@ static void timer_fired(void *arg)
         return;
     }
     switch (c->timer_kind) {
+    case WEFT__HT_LINGER:
+        c->linger = false;
+        weft__http_conn_close(c, false);
+        break;
     case WEFT__HT_IDLE:
         weft__http_conn_close(c, false);
         break;
@@ -89,6 +102,15 @@ void weft__http_conn_close(weft__http_conn *c, bool abort)
     c->no_more = true;
     if (!c->t)
         return;
+    if (c->linger && !abort) {
+        c->linger = false;
+        c->lingering = true;
+        if (weft_transport_write_eof(c->t) == 0) {
+            set_reading(c, true);
+            set_timer(c, WEFT__HT_LINGER);
+            return;
+        }
+    }
     set_reading(c, false);
     if (abort)
         weft_transport_abort_connection(c->t);
@@ -106,6 +128,7 @@ static void conn_refuse(weft__http_conn *c, int status, const char *detail, int 
     if (c->no_more && !c->cur)
         return;
     c->no_more = true;
+    c->linger = true;
     set_reading(c, false);
     set_timer(c, WEFT__HT_NONE);
     weft_http_request *req = c->cur;
@@ -162,12 +185,27 @@ static void parse_error(weft__http_conn *c, llhttp_errno_t e, const char *data, 
     conn_refuse(c, status, detail, WEFT_EHTTP);
 }
 
+static void remember_tail(weft__http_conn *c, const char *data, size_t used)
+{
+    if (used >= sizeof c->tail) {
+        memcpy(c->tail, data + used - sizeof c->tail, sizeof c->tail);
+        c->tail_len = sizeof c->tail;
+        return;
+    }
+    size_t keep = c->tail_len + used > sizeof c->tail ? sizeof c->tail - used : c->tail_len;
+    memmove(c->tail, c->tail + c->tail_len - keep, keep);
+    memcpy(c->tail + keep, data, used);
+    c->tail_len = keep + used;
+}
+
 static void feed(weft__http_conn *c, const char *data, size_t len, bool from_held)
 {
     bool at_start = c->cur == NULL;
     c->in_execute = true;
+    c->buf_start = data;
     llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
     c->in_execute = false;
+    remember_tail(c, data, e == HPE_OK ? len : (size_t)(llhttp_get_error_pos(&c->parser) - data));
     if (e == HPE_OK) {
         if (from_held)
             c->held.len = c->held_off = 0;
@@ -336,11 +374,30 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+/* Whether the header value starting at `at` continues a line: llhttp
+ * accepts obs-fold (RFC 9112 5.2), which weft refuses like nginx does. The
+ * bytes before a value are ':' and spaces; before a fold, a line end and
+ * spaces. */
+static bool folded(const weft__http_conn *c, const char *at)
+{
+    size_t in_buf = (size_t)(at - c->buf_start);
+    for (size_t k = 1; k <= in_buf + c->tail_len; k++) {
+        char ch = k <= in_buf ? at[-(ptrdiff_t)k] : c->tail[c->tail_len - (k - in_buf)];
+        if (ch != ' ' && ch != '\t')
+            return ch == '\n';
+    }
+    return false;
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     weft__http_conn *c = CONN_OF(p);
     if (count_header_bytes(c, len))
         return HPE_USER;
+    if (folded(c, at)) {
+        conn_refuse(c, 400, "Folded header lines (obs-fold) are not accepted.", WEFT_EHTTP);
+        return HPE_USER;
+    }
     if (weft__http_buf_append(&c->value, at, len) < 0) {
         conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
         return HPE_USER;
@@ -611,6 +668,12 @@ static void made(weft_protocol *p)
 static void received(weft_protocol *p, const void *data, size_t len)
 {
     weft__http_conn *c = (weft__http_conn *)p;
+    if (c->lingering) {
+        c->lingered += len;
+        if (c->lingered > LINGER_BYTES)
+            weft_transport_lose_connection(c->t);
+        return;
+    }
     if (c->no_more)
         return;
     if (c->parser_paused || c->held.len > c->held_off) {
@@ -625,6 +688,8 @@ static void received(weft_protocol *p, const void *data, size_t len)
 static bool eof(weft_protocol *p)
 {
     weft__http_conn *c = (weft__http_conn *)p;
+    if (c->lingering)
+        return false;
     bool busy = !weft__list_empty(&c->queue);
     /* Half-closed: answer what was asked, then close. */
     if (c->cur)

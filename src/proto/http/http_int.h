@@ -57,7 +57,7 @@ struct weft_http_server {
 
 typedef struct weft__http_conn weft__http_conn;
 
-enum { WEFT__HT_NONE, WEFT__HT_IDLE, WEFT__HT_HEADER, WEFT__HT_BODY };
+enum { WEFT__HT_NONE, WEFT__HT_IDLE, WEFT__HT_HEADER, WEFT__HT_BODY, WEFT__HT_LINGER };
 
 struct weft__http_conn {
     weft_protocol base;
@@ -79,7 +79,14 @@ struct weft__http_conn {
     size_t held_off;
     bool parser_paused, in_execute, reading_paused, no_more, lost, dead;
     bool resume_posted;
+    bool linger, lingering; /* refused: close by half-closing, then reading out */
+    size_t lingered;
     weft__post resume_post;
+    /* the buffer llhttp is parsing, and the end of the one before, to see
+     * what precedes a header value */
+    const char *buf_start;
+    char tail[64];
+    size_t tail_len;
     int final_status; /* an error page to send once the queue is empty */
     const char *final_detail;
     weft__http_buf scratch; /* a response head being built */
