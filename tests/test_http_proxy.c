@@ -144,6 +144,22 @@ static void up_headers(void *arg, weft_http_request *req)
     weft_http_respond(req, 200, "text/plain", out, strlen(out));
 }
 
+/* Never answers; finishes its request when the connection goes. */
+static weft_result hang_over(void *arg, weft_result r)
+{
+    weft_http_finish(arg);
+    weft_result_free(r);
+    return weft_none();
+}
+
+static void up_hang(void *arg, weft_http_request *req)
+{
+    (void)arg;
+    weft_deferred *fin = weft_http_notify_finish(req);
+    cr_assert_eq(weft_deferred_add_both(fin, hang_over, req), 0);
+    weft_deferred_unref(fin);
+}
+
 typedef struct rig {
     weft_reactor *r;
     up_state up;
@@ -180,6 +196,9 @@ static void rig_open(rig *g, uint64_t big_total, double response_timeout)
     cr_assert_eq(weft_http_resource_on(u, "POST", up_upload, &g->up), 0);
     cr_assert_eq(weft_http_resource_on(h, "*", up_headers, NULL), 0);
     weft_http_resource_set_leaf(h, true);
+    weft_http_resource *hang = weft_http_resource_new();
+    cr_assert_eq(weft_http_resource_on(hang, "GET", up_hang, NULL), 0);
+    cr_assert_eq(weft_http_resource_put_child(uroot, "hang", hang), 0);
     cr_assert_eq(weft_http_resource_put_child(uroot, "big", b), 0);
     cr_assert_eq(weft_http_resource_put_child(uroot, "upload", u), 0);
     cr_assert_eq(weft_http_resource_put_child(uroot, "headers", h), 0);
@@ -393,6 +412,18 @@ WEFT_TEST(http_proxy, an_unreachable_upstream_is_a_502)
     cr_assert_eq(weft_http_response_status(resp), 502);
     weft_bytes *b = body_of(&g, resp);
     cr_assert(strstr(b->data, "502"), "%s", b->data);
+    weft_free(b);
+    weft_http_response_free(resp);
+    rig_close(&g);
+}
+
+WEFT_TEST(http_proxy, an_upstream_that_does_not_answer_in_time_is_a_504, .timeout = 60)
+{
+    rig g;
+    rig_open(&g, 0, 0.3);
+    weft_http_response *resp = get(&g, "GET", "/up/hang", NULL, NULL, 0);
+    weft_bytes *b = body_of(&g, resp);
+    cr_assert_eq(weft_http_response_status(resp), 504, "%s", b->data);
     weft_free(b);
     weft_http_response_free(resp);
     rig_close(&g);
