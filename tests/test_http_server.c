@@ -914,3 +914,26 @@ WEFT_TEST(http_server, over_tcp)
     weft_reactor_iterate(r, 0);
     weft_reactor_free(r);
 }
+
+/* ---- the hot path ---- */
+
+WEFT_TEST(http_server, no_allocation_per_request)
+{
+    fx f;
+    fx_open(&f, leaf_with("GET", hello, NULL), NULL);
+    static const char req[] = "GET /some/path?x=1 HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\n"
+                              "Accept: */*\r\n\r\n";
+    for (int i = 0; i < 10; i++) { /* warm up: buffers grow to their size */
+        fx_send(&f, req);
+        weft_string_transport_clear(f.st);
+    }
+    weft_fault_alloc fa = {0};
+    cr_assert_eq(weft_fault_alloc_install(&fa), 0);
+    for (int i = 0; i < 100; i++) {
+        cr_assert_eq(weft_string_transport_receive(f.st, req, sizeof req - 1), 0);
+        weft_string_transport_clear(f.st);
+    }
+    weft_fault_alloc_remove();
+    cr_assert_eq(fa.count, 0, "%llu allocations for 100 requests", (unsigned long long)fa.count);
+    fx_close(&f);
+}
