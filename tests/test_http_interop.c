@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "test.h"
 
 typedef struct srv {
+    char file[64]; /* a file /file serves */
     weft_reactor *r;
     weft_http_server *s;
     weft_port *port;
@@ -63,6 +65,22 @@ static weft_http_resource *any_child(void *arg, weft_http_resource *parent, cons
     return res;
 }
 
+/* /file/N: N bytes of a file, with weft_http_send_file (sendfile). */
+static void send_file(void *arg, weft_http_request *req)
+{
+    const char *path = arg;
+    size_t len;
+    const char *n = weft_http_request_postpath(req, 0, &len);
+    unsigned long long size = n ? strtoull(n, NULL, 10) : 0;
+    int fd = open(path, O_RDONLY);
+    cr_assert_geq(fd, 0);
+    char cl[32];
+    snprintf(cl, sizeof cl, "%llu", size);
+    weft_http_set_header(req, "Content-Length", cl);
+    cr_assert_eq(weft_http_send_file(req, fd, 0, size), 0);
+    weft_http_finish(req);
+}
+
 static void srv_start(srv *v)
 {
     v->r = weft_test_reactor();
@@ -70,6 +88,7 @@ static void srv_start(srv *v)
     weft_http_resource_on(root, "GET", hello, NULL);
     weft_http_resource_set_child_fn(root, any_child, NULL);
     cr_assert_eq(weft_http_resource_mount_handler(root, "/sum", sum_body, NULL), 0);
+    cr_assert_eq(weft_http_resource_mount_handler(root, "/file", send_file, v->file), 0);
     v->s = weft_http_server_new(v->r, root, NULL);
     weft_address a;
     cr_assert_eq(weft_address_from_ip("127.0.0.1", 0, &a), 0);
@@ -133,6 +152,25 @@ static unsigned long temp_file(char *path, size_t n)
     }
     close(fd);
     return sum;
+}
+
+/* A temporary file of n bytes; returns its sum. */
+static unsigned long temp_file(char *path, size_t n);
+
+WEFT_TEST(http_interop, curl_sendfile)
+{
+    srv v;
+    unsigned long sum = temp_file(v.file, 20u << 20);
+    (void)sum;
+    srv_start(&v);
+    char *argv[] = {"curl", "-s", "--max-time", "20", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code} %{size_download} ",
+                    url(&v, "/file/20971520"), url(&v, "/file/1000"), NULL};
+    weft_process_output *o = run(&v, argv);
+    unlink(v.file);
+    cr_assert_eq(o->code, 0, "%s", o->err);
+    cr_assert_str_eq(o->out, "200 20971520 200 1000 ");
+    weft_process_output_free(o);
+    srv_stop(&v);
 }
 
 WEFT_TEST(http_interop, curl_keep_alive)

@@ -734,6 +734,42 @@ static void file_handler(void *arg, weft_http_request *req)
     cr_assert_eq(weft_http_finish(req), 0);
 }
 
+static void file_chunked(void *arg, weft_http_request *req)
+{
+    int fd = *(int *)arg;
+    cr_assert_eq(weft_http_send_file(req, dup(fd), 0, 100000), 0);
+    cr_assert_eq(weft_http_finish(req), 0);
+}
+
+WEFT_TEST(http_server, send_file_chunked_and_head)
+{
+    char path[] = "/tmp/weft_http_fileXXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    unlink(path);
+    static char data[100000];
+    memset(data, 'z', sizeof data);
+    cr_assert_eq(write(fd, data, sizeof data), (ssize_t)sizeof data);
+    fx f;
+    fx_open(&f, leaf_with("GET", file_chunked, &fd), NULL);
+    fx_send(&f, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (int i = 0; i < 20; i++)
+        weft_reactor_iterate(f.r, 0);
+    const char *out = fx_out(&f);
+    cr_assert(strstr(out, "Transfer-Encoding: chunked\r\n"), "%.300s", out);
+    cr_assert(strstr(out, "\r\n10000\r\nzzzz"), "%.300s", out);
+    cr_assert_eq(strlen(out) - strlen(strstr(out, "\r\n0\r\n\r\n")) + 7, strlen(out), "ends the body");
+    weft_string_transport_clear(f.st);
+    fx_send(&f, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (int i = 0; i < 5; i++)
+        weft_reactor_iterate(f.r, 0);
+    out = fx_out(&f);
+    cr_assert(strcmp(out + strlen(out) - 4, "\r\n\r\n") == 0, "no body for HEAD: %.300s", out);
+    cr_assert(fx_state(&f).connected);
+    close(fd);
+    fx_close(&f);
+}
+
 WEFT_TEST(http_server, send_file)
 {
     char path[] = "/tmp/weft_http_fileXXXXXX";

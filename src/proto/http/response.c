@@ -660,9 +660,11 @@ void weft__http_response_init(weft_http_request *req)
 }
 
 /* ---- files ----
- * The fallback for transports without sendfile (TLS, memory): the file is
- * read in 64 KiB pieces by a streaming producer, which the transport pauses
- * above its high-water mark. A run writes at most FILE_RUN pieces and then
+ * A file waits its turn as a streaming producer; then, with a known length,
+ * it goes to the transport whole (weft_transport_send_file: sendfile on
+ * sockets, pieces read as the buffer drains elsewhere). A chunked body, or
+ * a file the transport refuses, is read in 64 KiB pieces by the producer,
+ * which the transport pauses above its high-water mark. A run writes at most FILE_RUN pieces and then
  * lets the loop breathe, so a fast client cannot keep the reactor busy with
  * one file.
  */
@@ -671,7 +673,8 @@ enum { FILE_RUN = 16 };
 
 static void file_free(weft__http_file *f)
 {
-    close(f->fd);
+    if (f->fd >= 0)
+        close(f->fd);
     weft_free(f->buf);
     weft_free(f);
 }
@@ -710,8 +713,31 @@ static void file_later(void *arg)
         file_run(f);
 }
 
+/* The request's turn has come and its body has a length: the rest of the
+ * file goes to the transport whole (sendfile on sockets), fd with it. A
+ * chunked body keeps reading pieces, its framing around each. */
+static bool file_hand_over(weft__http_file *f)
+{
+    weft_http_request *req = f->req;
+    if (!req->active || !req->conn || !req->conn->t || req->chunked)
+        return false;
+    uint64_t len = f->left;
+    if (req->has_length && len > req->resp_length - req->resp_sent)
+        len = req->resp_length - req->resp_sent;
+    if (weft_transport_send_file(req->conn->t, f->fd, f->off, len) < 0)
+        return false;
+    f->fd = -1;
+    req->resp_sent += len;
+    f->left = 0;
+    return true;
+}
+
 static void file_run(weft__http_file *f)
 {
+    if (f->req->no_body || (!f->paused && !f->soon && file_hand_over(f))) {
+        file_end(f, false);
+        return;
+    }
     for (int i = 0; i < FILE_RUN; i++) {
         if (f->paused || f->soon)
             return;
