@@ -164,6 +164,17 @@ WEFT_TEST(http_hostile, body_413_chunked)
             413);
 }
 
+WEFT_TEST(http_hostile, body_limit_raised_per_request_declared)
+{
+    fx f;
+    fx_open(&f, &(weft_http_server_options){.max_body = 10});
+    static const char req[] = "POST /read HTTP/1.1\r\nHost: x\r\nX-Big: 1\r\nContent-Length: 16\r\n\r\n0123456789abcdef";
+    fx_send(&f, req, sizeof req - 1);
+    cr_assert(strstr(weft_string_transport_value(f.st, NULL), "HTTP/1.1 200 OK"), "%s",
+              weft_string_transport_value(f.st, NULL));
+    fx_close(&f);
+}
+
 WEFT_TEST(http_hostile, body_limit_raised_per_request)
 {
     weft_http_server_options o = {.max_body = 10};

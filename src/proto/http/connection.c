@@ -507,10 +507,6 @@ static int on_headers_complete(llhttp_t *p)
         req->content_length = -1;
     else if (p->flags & F_CONTENT_LENGTH)
         req->content_length = (int64_t)p->content_length;
-    if (req->content_length > 0 && (uint64_t)req->content_length > req->max_body) {
-        conn_refuse(c, 413, "The request's body is too large.", -EMSGSIZE);
-        return -1;
-    }
     if (weft__http_request_parse_target(req, connect) < 0) {
         conn_refuse(c, 400, "The request's target is malformed.", WEFT_EHTTP);
         return -1;
@@ -536,6 +532,11 @@ static int on_headers_complete(llhttp_t *p)
     weft__http_dispatch(req);
     if (!c->t || weft_transport_disconnecting(c->t)) {
         c->no_more = true;
+        return -1;
+    }
+    /* checked once the handler has had its say (set_max_body) */
+    if (req->content_length > 0 && (uint64_t)req->content_length > req->max_body) {
+        conn_refuse(c, 413, "The request's body is too large.", -EMSGSIZE);
         return -1;
     }
     return 0;
