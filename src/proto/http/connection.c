@@ -454,11 +454,17 @@ static int on_header_value_complete(llhttp_t *p)
         c->field.len = c->value.len = 0;
         return 0;
     }
-    if (name_is(&c->field, "content-length")) {
+    /* The headers weft itself looks at, noted as they pass. */
+    if (name_is(&c->field, "host")) {
+        if (req->host_count++ == 0)
+            req->host_idx = (long)weft_http_headers_count(req->headers);
+    } else if (name_is(&c->field, "content-length")) {
         req->cl_count++;
     } else if (name_is(&c->field, "transfer-encoding")) {
         req->te_count++;
         check_transfer_encoding(req, c->value.data, c->value.len);
+    } else if (name_is(&c->field, "expect") && req->expect_idx < 0) {
+        req->expect_idx = (long)weft_http_headers_count(req->headers);
     }
     int rc = weft_http_headers_addn(req->headers, c->field.data ? c->field.data : "", c->field.len,
                                     c->value.data ? c->value.data : "", c->value.len);
@@ -491,8 +497,7 @@ static int on_headers_complete(llhttp_t *p)
     } else if (req->te_unknown) {
         status = 501;
         bad = "Unknown transfer coding.";
-    } else if (weft_http_headers_count_of(req->headers, "host") > 1 ||
-               (req->version == 11 && !weft_http_headers_get(req->headers, "host"))) {
+    } else if (req->host_count > 1 || (req->version == 11 && req->host_count == 0)) {
         bad = "An HTTP/1.1 request needs one Host header.";
     }
     if (bad) {
@@ -513,7 +518,9 @@ static int on_headers_complete(llhttp_t *p)
     }
     req->keep_alive = llhttp_should_keep_alive(p) && !connect;
     if (req->version == 11) {
-        const char *expect = weft_http_headers_get(req->headers, "expect");
+        const char *name, *expect = NULL;
+        if (req->expect_idx >= 0)
+            weft_http_headers_at(req->headers, (size_t)req->expect_idx, &name, &expect);
         if (expect) {
             if (strcasecmp(expect, "100-continue") != 0) {
                 conn_refuse(c, 417, "Unknown expectation.", WEFT_EHTTP);

@@ -14,6 +14,7 @@
 #define WEFT_HTTP_INT_H
 
 #include <llhttp.h>
+#include <string.h>
 
 #include "../../core/internal.h"
 #include "../../core/list.h"
@@ -35,7 +36,21 @@ typedef struct weft__http_buf {
 } weft__http_buf;
 
 int weft__http_buf_reserve(weft__http_buf *b, size_t more);
-int weft__http_buf_append(weft__http_buf *b, const void *p, size_t n);
+
+/* Inline: a response head is a few dozen small appends. */
+static inline int weft__http_buf_append(weft__http_buf *b, const void *p, size_t n)
+{
+    if (b->cap - b->len < n) {
+        int rc = weft__http_buf_reserve(b, n);
+        if (rc < 0)
+            return rc;
+    }
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
 /* Appends a NUL-terminated copy; returns the offset, or WEFT_ENOMEM. */
 long weft__http_buf_add_str(weft__http_buf *b, const void *p, size_t n);
 void weft__http_buf_free(weft__http_buf *b);
@@ -113,7 +128,8 @@ struct weft_http_request {
     uint8_t parser_method; /* llhttp's method */
     bool is_head;
     weft_http_headers *headers;
-    size_t te_count, cl_count;
+    size_t te_count, cl_count, host_count;
+    long host_idx, expect_idx; /* indexes in headers, -1: none */
     bool te_bad, te_unknown, te_chunked;
 
     /* the body */

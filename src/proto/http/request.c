@@ -112,6 +112,7 @@ static void init(weft_http_request *req)
     req->status = 200;
     req->handler_done = true; /* no handler holds it until dispatched */
     req->query_off = -1;
+    req->host_idx = req->expect_idx = -1;
     req->max_body = req->server->opt.max_body;
     weft__http_response_init(req);
 }
@@ -138,22 +139,26 @@ weft_http_request *weft__http_request_new(weft__http_conn *c)
 void weft__http_request_reset(weft_http_request *req)
 {
     /* Everything back to new, keeping the memory. */
-    weft_http_request old = *req;
+    weft__http_conn *c = req->conn;
+    weft_http_server *s = req->server;
+    weft_reactor *r = req->r;
+    weft__http_buf str = req->str, segs = req->segs, held = req->held_body, out = req->out;
+    weft_http_headers *h = req->headers, *resp = req->resp;
+    weft_free(req->reason);
+    weft_free(req->notify);
     memset(req, 0, sizeof *req);
-    req->conn = old.conn;
-    req->server = old.server;
-    req->r = old.r;
-    req->str = old.str;
-    req->segs = old.segs;
-    req->held_body = old.held_body;
-    req->out = old.out;
+    req->conn = c;
+    req->server = s;
+    req->r = r;
+    req->str = str;
+    req->segs = segs;
+    req->held_body = held;
+    req->out = out;
     req->str.len = req->segs.len = req->held_body.len = req->out.len = 0;
-    req->headers = old.headers;
-    req->resp = old.resp;
-    weft_http_headers_clear(req->headers);
-    weft_http_headers_clear(req->resp);
-    weft_free(old.reason);
-    weft_free(old.notify);
+    req->headers = h;
+    req->resp = resp;
+    weft_http_headers_clear(h);
+    weft_http_headers_clear(resp);
     init(req);
 }
 
@@ -235,7 +240,9 @@ int weft__http_request_parse_target(weft_http_request *req, bool connect)
     size_t tlen = req->str.len ? req->str.len - 1 : 0;
     if (tlen == 0)
         return WEFT_EINVAL;
-    const char *host_hdr = weft_http_headers_get(req->headers, "host");
+    const char *name, *host_hdr = NULL;
+    if (req->host_idx >= 0)
+        weft_http_headers_at(req->headers, (size_t)req->host_idx, &name, &host_hdr);
     size_t hlen = host_hdr ? strlen(host_hdr) : 0;
     if (weft__http_buf_reserve(&req->str, 2 * tlen + hlen + 8) < 0)
         return WEFT_ENOMEM;

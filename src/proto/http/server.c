@@ -25,18 +25,6 @@ int weft__http_buf_reserve(weft__http_buf *b, size_t more)
     return 0;
 }
 
-int weft__http_buf_append(weft__http_buf *b, const void *p, size_t n)
-{
-    if (n == 0)
-        return 0;
-    int rc = weft__http_buf_reserve(b, n);
-    if (rc < 0)
-        return rc;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
 long weft__http_buf_add_str(weft__http_buf *b, const void *p, size_t n)
 {
     if (weft__http_buf_reserve(b, n + 1) < 0)
