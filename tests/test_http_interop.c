@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "certs.h"
 #include "test.h"
 
 typedef struct srv {
@@ -16,6 +17,8 @@ typedef struct srv {
     weft_reactor *r;
     weft_http_server *s;
     weft_port *port;
+    weft_tls_context *tls;
+    weft_factory *tls_factory;
     int portno;
     char base[64]; /* http://127.0.0.1:PORT */
 } srv;
@@ -81,6 +84,13 @@ static void send_file(void *arg, weft_http_request *req)
     weft_http_finish(req);
 }
 
+static void secure(void *arg, weft_http_request *req)
+{
+    (void)arg;
+    const char *text = weft_http_request_is_secure(req) ? "secure" : "plain";
+    weft_http_respond(req, 200, "text/plain", text, strlen(text));
+}
+
 static void srv_start(srv *v)
 {
     v->r = weft_test_reactor();
@@ -89,14 +99,21 @@ static void srv_start(srv *v)
     weft_http_resource_set_child_fn(root, any_child, NULL);
     cr_assert_eq(weft_http_resource_mount_handler(root, "/sum", sum_body, NULL), 0);
     cr_assert_eq(weft_http_resource_mount_handler(root, "/file", send_file, v->file), 0);
+    cr_assert_eq(weft_http_resource_mount_handler(root, "/secure", secure, NULL), 0);
     v->s = weft_http_server_new(v->r, root, NULL);
     weft_address a;
     cr_assert_eq(weft_address_from_ip("127.0.0.1", 0, &a), 0);
     weft_listen_options lo = {.backlog = 256};
-    cr_assert_eq(weft_listen(v->r, &a, weft_http_server_factory(v->s), &lo, &v->port), 0);
+    weft_factory *f = weft_http_server_factory(v->s);
+    if (v->tls) {
+        v->tls_factory = weft_tls_factory_new(v->tls, f, NULL);
+        cr_assert_not_null(v->tls_factory);
+        f = v->tls_factory;
+    }
+    cr_assert_eq(weft_listen(v->r, &a, f, &lo, &v->port), 0);
     cr_assert_eq(weft_port_address(v->port, &a), 0);
     v->portno = weft_address_port(&a);
-    snprintf(v->base, sizeof v->base, "http://127.0.0.1:%d", v->portno);
+    snprintf(v->base, sizeof v->base, "%s://127.0.0.1:%d", v->tls ? "https" : "http", v->portno);
 }
 
 static void srv_stop(srv *v)
@@ -104,8 +121,11 @@ static void srv_stop(srv *v)
     weft_deferred *d = weft_port_stop(v->port);
     cr_assert_eq(weft_reactor_run_until(v->r, d, 10), 0);
     weft_deferred_unref(d);
+    if (v->tls_factory)
+        weft_tls_factory_free(v->tls_factory);
     weft_http_server_free(v->s);
     weft_reactor_iterate(v->r, 0);
+    weft_tls_context_free(v->tls);
     weft_reactor_free(v->r);
 }
 
@@ -159,7 +179,7 @@ static unsigned long temp_file(char *path, size_t n);
 
 WEFT_TEST(http_interop, curl_sendfile)
 {
-    srv v;
+    srv v = {0};
     unsigned long sum = temp_file(v.file, 20u << 20);
     (void)sum;
     srv_start(&v);
@@ -173,9 +193,30 @@ WEFT_TEST(http_interop, curl_sendfile)
     srv_stop(&v);
 }
 
+WEFT_TEST(http_interop, curl_over_tls)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    srv v = {0};
+    temp_file(v.file, 300000);
+    weft_tls_options to = {.certificate = certs.server_cert, .private_key = certs.server_key};
+    cr_assert_eq(weft_tls_server_context_new(&to, &v.tls, NULL), 0);
+    srv_start(&v);
+    char *argv[] = {"curl", "-sv", "--max-time", "20", "--cacert", certs.ca, "-o", "/dev/null", "-w",
+                    "%{http_code} %{size_download} ", url(&v, "/file/300000"), url(&v, "/secure"), NULL};
+    weft_process_output *o = run(&v, argv);
+    unlink(v.file);
+    cr_assert_eq(o->code, 0, "%s", o->err);
+    cr_assert_str_eq(o->out, "200 300000 secure200 6 ", "%s", o->err);
+    cr_assert(strstr(o->err, "Re-using existing connection"), "%s", o->err);
+    weft_process_output_free(o);
+    srv_stop(&v);
+    weft_test_certs_remove(&certs);
+}
+
 WEFT_TEST(http_interop, curl_keep_alive)
 {
-    srv v;
+    srv v = {0};
     srv_start(&v);
     char *argv[] = {"curl", "-sv", "--max-time", "10", url(&v, "/a"), url(&v, "/b"), NULL};
     weft_process_output *o = run(&v, argv);
@@ -188,7 +229,7 @@ WEFT_TEST(http_interop, curl_keep_alive)
 
 WEFT_TEST(http_interop, curl_chunked_upload)
 {
-    srv v;
+    srv v = {0};
     srv_start(&v);
     char path[64];
     unsigned long sum = temp_file(path, 300000);
@@ -207,7 +248,7 @@ WEFT_TEST(http_interop, curl_chunked_upload)
 
 WEFT_TEST(http_interop, curl_100_continue)
 {
-    srv v;
+    srv v = {0};
     srv_start(&v);
     char path[64], data[80];
     unsigned long sum = temp_file(path, 5000);
@@ -227,7 +268,7 @@ WEFT_TEST(http_interop, curl_100_continue)
 
 WEFT_TEST(http_interop, ab_keep_alive)
 {
-    srv v;
+    srv v = {0};
     srv_start(&v);
     char *argv[] = {"ab", "-q", "-k", "-s", "10", "-n", "300", "-c", "4", url(&v, "/"), NULL};
     weft_process_output *o = run(&v, argv);
@@ -242,7 +283,7 @@ WEFT_TEST(http_interop, ab_keep_alive)
 
 WEFT_TEST(http_interop, wrk)
 {
-    srv v;
+    srv v = {0};
     srv_start(&v);
     char *argv[] = {"wrk", "-d1s", "-c10", "-t1", "--timeout", "5s", url(&v, "/"), NULL};
     weft_process_output *o = run(&v, argv);
@@ -256,7 +297,7 @@ WEFT_TEST(http_interop, wrk)
 
 WEFT_TEST(http_interop, h2load_h1)
 {
-    srv v;
+    srv v = {0};
     srv_start(&v);
     char *argv[] = {"h2load", "--h1", "-n", "300", "-c", "4", "-T", "10", url(&v, "/"), NULL};
     weft_process_output *o = run(&v, argv);
@@ -269,7 +310,7 @@ WEFT_TEST(http_interop, h2load_h1)
 
 WEFT_TEST(http_interop, python_http_client)
 {
-    srv v;
+    srv v = {0};
     srv_start(&v);
     char port[16];
     snprintf(port, sizeof port, "%d", v.portno);
@@ -301,7 +342,7 @@ WEFT_TEST(http_interop, python_http_client)
 
 WEFT_TEST(http_interop, twisted_agent)
 {
-    srv v;
+    srv v = {0};
     srv_start(&v);
     static const char script[] =
         "import sys\n"
