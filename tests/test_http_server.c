@@ -973,3 +973,48 @@ WEFT_TEST(http_server, no_allocation_per_request)
     cr_assert_eq(fa.count, 0, "%llu allocations for 100 requests", (unsigned long long)fa.count);
     fx_close(&f);
 }
+
+/* ---- errors in mid-response, abort, status ---- */
+
+static void half_then_error(void *arg, weft_http_request *req)
+{
+    (void)arg;
+    cr_assert_eq(weft_http_set_status(req, 99, NULL), WEFT_EINVAL);
+    cr_assert_eq(weft_http_set_status(req, 200, "Fine\r\nX: y"), WEFT_EINVAL);
+    cr_assert_eq(weft_http_set_status(req, 299, "Custom"), 0);
+    cr_assert_eq(weft_http_get_status(req), 299);
+    cr_assert_eq(weft_http_write(req, "half", 4), 0);
+    cr_assert(weft_http_headers_sent(req));
+    cr_assert_null(weft_http_response_headers(req));
+    cr_assert_eq(weft_http_set_header(req, "X", "y"), -EALREADY);
+    cr_assert_eq(weft_http_error(req, 500, NULL), 0); /* the connection closes instead */
+}
+
+static void aborts(void *arg, weft_http_request *req)
+{
+    (void)arg;
+    weft_http_abort(req);
+}
+
+WEFT_TEST(http_server, error_after_headers_and_abort)
+{
+    weft_http_resource *root = weft_http_resource_new();
+    weft_http_resource_put_child(root, "half", leaf_with("GET", half_then_error, NULL));
+    weft_http_resource_put_child(root, "abort", leaf_with("GET", aborts, NULL));
+    fx f;
+    fx_open(&f, root, NULL);
+    fx_send(&f, "GET /half HTTP/1.1\r\nHost: x\r\n\r\n");
+    const char *out = fx_out(&f);
+    cr_assert(strncmp(out, "HTTP/1.1 299 Custom\r\n", 21) == 0, "%s", out);
+    cr_assert(strstr(out, "4\r\nhalf\r\n") && !strstr(out, "0\r\n\r\n"), "truncated: %s", out);
+    cr_assert(fx_state(&f).lose_called);
+    fx_close(&f);
+
+    root = weft_http_resource_new();
+    weft_http_resource_put_child(root, "abort", leaf_with("GET", aborts, NULL));
+    fx_open(&f, root, NULL);
+    fx_send(&f, "GET /abort HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert_str_empty(fx_out(&f));
+    cr_assert(fx_state(&f).abort_called);
+    fx_close(&f);
+}
