@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Persistent connections per destination (twisted.web.client's
+ * HTTPConnectionPool): at most max_per_host connections open to one
+ * endpoint, requests beyond that wait in line; a connection whose response
+ * ended with keep-alive serves the next in line, or waits idle (at most
+ * max_idle, each for idle_timeout) for the next request.
+ */
+#include <string.h>
+
+#include "client_int.h"
+#include "weft/alloc.h"
+#include "weft/error.h"
+
+#define CONN_OF(n, member) WEFT__CONTAINER_OF(n, weft__hc_conn, member)
+#define REQ_OF(n) WEFT__CONTAINER_OF(n, weft__hc_req, wait_link)
+#define POOL_OF(n) WEFT__CONTAINER_OF(n, weft__hc_pool, link)
+
+weft__hc_pool *weft__hc_pool_get(weft_http_agent *a, const weft__hc_req *req, weft_failure **err)
+{
+    *err = NULL;
+    for (weft__list *n = a->pools.next; n != &a->pools; n = n->next) {
+        weft__hc_pool *p = POOL_OF(n);
+        if (strcmp(p->key, req->key) == 0)
+            return p;
+    }
+    weft__hc_pool *p = weft_calloc(1, sizeof *p);
+    if (!p || !(p->key = weft_strdup(req->key)) ||
+        (req->server_name && !(p->server_name = weft_strdup(req->server_name)))) {
+        if (p)
+            weft_free(p->key);
+        weft_free(p);
+        *err = weft_failure_new(WEFT_ENOMEM, "out of memory");
+        return NULL;
+    }
+    weft_failure *why = NULL;
+    if (weft_endpoint_client(a->r, req->endpoint, &p->ep, &why) < 0) {
+        *err = weft_failure_wrap(why, WEFT_EINVAL, "bad endpoint for HTTP: %s", req->endpoint);
+        weft_free(p->server_name);
+        weft_free(p->key);
+        weft_free(p);
+        return NULL;
+    }
+    p->a = a;
+    p->tls = req->tls;
+    weft__list_init(&p->conns);
+    weft__list_init(&p->idle);
+    weft__list_init(&p->waiting);
+    weft__list_push_back(&a->pools, &p->link);
+    return p;
+}
+
+static void start_connect(weft__hc_pool *p, weft__hc_req *req)
+{
+    if (weft__hc_conn_connect(p, req) < 0)
+        weft__hc_req_fail(req, weft_failure_new(WEFT_ENOMEM, "out of memory connecting to %s", p->key));
+}
+
+void weft__hc_pool_acquire(weft__hc_pool *p, weft__hc_req *req, bool fresh)
+{
+    req->pool = p;
+    if (!fresh && !weft__list_empty(&p->idle)) {
+        weft__hc_conn *c = CONN_OF(weft__list_pop_front(&p->idle), idle_link);
+        p->nidle--;
+        c->idle = false;
+        weft__hc_conn_start(c, req);
+        return;
+    }
+    if (p->nconns < p->a->o.max_per_host) {
+        start_connect(p, req);
+        return;
+    }
+    if (fresh && !weft__list_empty(&p->idle)) {
+        /* Make room: an idle connection is worth less than a retry. */
+        weft__hc_conn *c = CONN_OF(p->idle.prev, idle_link);
+        weft__hc_pool_remove(c);
+        weft__hc_conn_close(c);
+        start_connect(p, req);
+        return;
+    }
+    req->waiting = true;
+    weft__list_push_back(&p->waiting, &req->wait_link);
+}
+
+void weft__hc_pool_unqueue(weft__hc_req *req)
+{
+    if (!req->waiting)
+        return;
+    req->waiting = false;
+    weft__list_remove(&req->wait_link);
+}
+
+static weft__hc_req *next_waiting(weft__hc_pool *p)
+{
+    weft__list *n = weft__list_pop_front(&p->waiting);
+    if (!n)
+        return NULL;
+    weft__hc_req *req = REQ_OF(n);
+    req->waiting = false;
+    return req;
+}
+
+void weft__hc_pool_release(weft__hc_conn *c)
+{
+    weft__hc_pool *p = c->pool;
+    if (!p || p->a->closing) {
+        weft__hc_conn_close(c);
+        return;
+    }
+    weft__hc_req *req = next_waiting(p);
+    if (req) {
+        weft__hc_conn_start(c, req);
+        return;
+    }
+    if (p->nidle >= p->a->o.max_idle) {
+        weft__hc_pool_remove(c);
+        weft__hc_conn_close(c);
+        return;
+    }
+    c->idle = true;
+    p->nidle++;
+    /* Most recent first: the likeliest to be still open at the far end. */
+    weft__list *h = &p->idle;
+    c->idle_link.next = h->next;
+    c->idle_link.prev = h;
+    h->next->prev = &c->idle_link;
+    h->next = &c->idle_link;
+    weft__hc_conn_set_idle(c, p->a->o.idle_timeout);
+}
+
+static void serve_waiting(weft__hc_pool *p)
+{
+    while (!p->a->closing && p->nconns < p->a->o.max_per_host) {
+        weft__hc_req *req = next_waiting(p);
+        if (!req)
+            return;
+        start_connect(p, req);
+    }
+}
+
+void weft__hc_pool_remove(weft__hc_conn *c)
+{
+    weft__hc_pool *p = c->pool;
+    if (!p)
+        return;
+    c->pool = NULL;
+    if (c->counted) {
+        c->counted = false;
+        p->nconns--;
+        weft__list_remove(&c->link);
+    }
+    if (c->idle) {
+        c->idle = false;
+        p->nidle--;
+        weft__list_remove(&c->idle_link);
+    }
+    serve_waiting(p);
+}
+
+void weft__hc_pools_free(weft_http_agent *a)
+{
+    weft__list *n;
+    while ((n = weft__list_pop_front(&a->pools))) {
+        weft__hc_pool *p = POOL_OF(n);
+        weft__list *cn;
+        while ((cn = weft__list_pop_front(&p->conns))) {
+            weft__hc_conn *c = CONN_OF(cn, link);
+            bool idle = c->idle;
+            c->counted = false;
+            if (idle) {
+                c->idle = false;
+                weft__list_remove(&c->idle_link);
+            }
+            /* Busy ones finish their response and then close. */
+            c->pool = NULL;
+            if (idle)
+                weft__hc_conn_close(c);
+        }
+        weft_endpoint_free(p->ep);
+        weft_free(p->server_name);
+        weft_free(p->key);
+        weft_free(p);
+    }
+}

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http(s) URLs for the client: parsed strictly (anything odd is refused
+ * rather than guessed at), resolved against a base for Location, and
+ * turned into the endpoint string and Host header that reach them.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "client_int.h"
+#include "weft/alloc.h"
+#include "weft/error.h"
+
+/* A growing string; a failed append marks it failed, checked once at the end. */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *p = weft_realloc(b->p, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+static void sb_str(sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+static char *sb_done(sbuf *b)
+{
+    if (b->failed || !b->p) {
+        weft_free(b->p);
+        return NULL;
+    }
+    return b->p;
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *p = weft_malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = 0;
+    }
+    return p;
+}
+
+static bool is_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Bytes a URL may hold: printable ASCII, no space (RFC 3986 leaves out
+ * '"<>\^`{|}' too, but servers and browsers pass them; they cannot split
+ * a request line). */
+static bool url_byte_ok(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f;
+}
+
+static bool host_byte_ok(char c)
+{
+    return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_';
+}
+
+/* Length of a scheme ("http:") at s, 0 when s has none. */
+static size_t scheme_len(const char *s)
+{
+    if (!is_alpha(s[0]))
+        return 0;
+    size_t i = 1;
+    while (is_alpha(s[i]) || is_digit(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')
+        i++;
+    return s[i] == ':' ? i : 0;
+}
+
+int weft__hc_url_parse(const char *url, weft__hc_url *out)
+{
+    *out = (weft__hc_url){0};
+    for (const char *c = url; *c; c++)
+        if (!url_byte_ok((unsigned char)*c))
+            return WEFT_EINVAL;
+    size_t sl = scheme_len(url);
+    bool https;
+    if (sl == 4 && strncasecmp(url, "http", 4) == 0)
+        https = false;
+    else if (sl == 5 && strncasecmp(url, "https", 5) == 0)
+        https = true;
+    else
+        return WEFT_EINVAL;
+    const char *s = url + sl + 1;
+    if (strncmp(s, "//", 2) != 0)
+        return WEFT_EINVAL;
+    s += 2;
+    size_t alen = strcspn(s, "/?#");
+    const char *auth = s, *rest = s + alen;
+    if (memchr(auth, '@', alen))
+        return WEFT_EINVAL; /* credentials in URLs: refused, not sent */
+    const char *host, *port_at;
+    size_t hlen;
+    if (alen && auth[0] == '[') {
+        const char *close = memchr(auth, ']', alen);
+        if (!close)
+            return WEFT_EINVAL;
+        host = auth + 1;
+        hlen = (size_t)(close - host);
+        char tmp[INET6_ADDRSTRLEN];
+        unsigned char bin[16];
+        if (hlen == 0 || hlen >= sizeof tmp)
+            return WEFT_EINVAL;
+        memcpy(tmp, host, hlen);
+        tmp[hlen] = 0;
+        if (inet_pton(AF_INET6, tmp, bin) != 1)
+            return WEFT_EINVAL;
+        port_at = close + 1;
+    } else {
+        host = auth;
+        hlen = strcspn(auth, ":/?#");
+        if (hlen > alen)
+            hlen = alen;
+        for (size_t i = 0; i < hlen; i++)
+            if (!host_byte_ok(host[i]))
+                return WEFT_EINVAL;
+        port_at = host + hlen;
+    }
+    if (hlen == 0 || hlen > 253)
+        return WEFT_EINVAL;
+    int port = https ? 443 : 80;
+    if (port_at < rest) {
+        if (*port_at != ':')
+            return WEFT_EINVAL;
+        port_at++;
+        if (port_at < rest) {
+            long n = 0;
+            for (const char *c = port_at; c < rest; c++) {
+                if (!is_digit(*c) || n > 65535)
+                    return WEFT_EINVAL;
+                n = n * 10 + (*c - '0');
+            }
+            if (n < 1 || n > 65535)
+                return WEFT_EINVAL;
+            port = (int)n;
+        }
+    }
+    size_t tlen = strcspn(rest, "#");
+    out->https = https;
+    out->port = port;
+    out->host = dup_n(host, hlen);
+    if (tlen == 0 || rest[0] == '?') {
+        sbuf b = {0};
+        sb_str(&b, "/");
+        sb_add(&b, rest, tlen);
+        out->target = sb_done(&b);
+    } else {
+        out->target = dup_n(rest, tlen);
+    }
+    if (!out->host || !out->target) {
+        weft__hc_url_clear(out);
+        return WEFT_ENOMEM;
+    }
+    return 0;
+}
+
+void weft__hc_url_clear(weft__hc_url *u)
+{
+    weft_free(u->host);
+    weft_free(u->target);
+    *u = (weft__hc_url){0};
+}
+
+static bool is_ipv6(const char *host)
+{
+    return strchr(host, ':') != NULL;
+}
+
+static void add_authority(sbuf *b, const weft__hc_url *u)
+{
+    if (is_ipv6(u->host)) {
+        sb_str(b, "[");
+        sb_str(b, u->host);
+        sb_str(b, "]");
+    } else {
+        sb_str(b, u->host);
+    }
+    if (u->port != (u->https ? 443 : 80)) {
+        char port[16];
+        snprintf(port, sizeof port, ":%d", u->port);
+        sb_str(b, port);
+    }
+}
+
+char *weft__hc_url_string(const weft__hc_url *u)
+{
+    sbuf b = {0};
+    sb_str(&b, u->https ? "https://" : "http://");
+    add_authority(&b, u);
+    sb_str(&b, u->target);
+    return sb_done(&b);
+}
+
+char *weft__hc_url_host_header(const weft__hc_url *u)
+{
+    sbuf b = {0};
+    add_authority(&b, u);
+    return sb_done(&b);
+}
+
+/* Endpoint strings escape ':' '=' and '\' with '\'. */
+static void add_escaped(sbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == ':' || *s == '=' || *s == '\\')
+            sb_add(b, "\\", 1);
+        sb_add(b, s, 1);
+    }
+}
+
+char *weft__hc_url_endpoint(const weft__hc_url *u, double timeout)
+{
+    sbuf b = {0};
+    char tail[64];
+    sb_str(&b, "tcp:host=");
+    add_escaped(&b, u->host);
+    snprintf(tail, sizeof tail, ":port=%d:timeout=%g", u->port, timeout);
+    sb_str(&b, tail);
+    return sb_done(&b);
+}
+
+/* The value of key=VALUE (or of the positional field number `positional`)
+ * in an endpoint string, unescaped; NULL if absent. */
+static char *endpoint_param(const char *ep, const char *key, size_t positional)
+{
+    size_t klen = strlen(key), pos = 0;
+    const char *s = strchr(ep, ':');
+    while (s) {
+        s++; /* past the ':' starting this field */
+        sbuf b = {0};
+        const char *c = s;
+        bool has_eq = false;
+        for (; *c && *c != ':'; c++) {
+            if (*c == '\\' && c[1])
+                c++;
+            else if (*c == '=')
+                has_eq = true;
+            sb_add(&b, c, 1);
+        }
+        char *v = sb_done(&b);
+        if (v && strncmp(s, key, klen) == 0 && s[klen] == '=') {
+            char *val = dup_n(v + klen + 1, strlen(v) - klen - 1);
+            weft_free(v);
+            return val;
+        }
+        if (!has_eq && pos++ == positional)
+            return v;
+        weft_free(v);
+        s = *c ? c : NULL;
+    }
+    return NULL;
+}
+
+char *weft__hc_endpoint_host(const char *endpoint)
+{
+    size_t kl = strcspn(endpoint, ":");
+    bool tls = (kl == 3 && (strncasecmp(endpoint, "tls", 3) == 0 || strncasecmp(endpoint, "ssl", 3) == 0));
+    bool tcp = kl == 3 && strncasecmp(endpoint, "tcp", 3) == 0;
+    if (!tls && !tcp)
+        return weft_strdup("localhost");
+    char *host = endpoint_param(endpoint, "host", 0);
+    char *port = endpoint_param(endpoint, "port", 1);
+    if (!host || !port) {
+        weft_free(host);
+        weft_free(port);
+        return weft_strdup("localhost");
+    }
+    weft__hc_url u = {.https = tls, .host = host, .port = atoi(port)};
+    char *h = weft__hc_url_host_header(&u);
+    weft_free(host);
+    weft_free(port);
+    return h;
+}
+
+/* RFC 3986 5.2.4, on a path without its query. */
+static char *remove_dots(const char *path, size_t n)
+{
+    char *out = weft_malloc(n + 2);
+    if (!out)
+        return NULL;
+    size_t o = 0, i = 0;
+    while (i < n) {
+        const char *in = path + i;
+        size_t left = n - i;
+        if (left >= 3 && memcmp(in, "../", 3) == 0) {
+            i += 3;
+        } else if (left >= 2 && memcmp(in, "./", 2) == 0) {
+            i += 2;
+        } else if ((left >= 3 && memcmp(in, "/./", 3) == 0)) {
+            i += 2;
+        } else if (left == 2 && memcmp(in, "/.", 2) == 0) {
+            i += 1;
+            out[o++] = '/';
+            i += 1;
+        } else if ((left >= 4 && memcmp(in, "/../", 4) == 0) || (left == 3 && memcmp(in, "/..", 3) == 0)) {
+            i += 3;
+            while (o > 0 && out[o - 1] != '/')
+                o--;
+            if (o > 0)
+                o--;
+            if (left == 3)
+                out[o++] = '/';
+        } else if ((left == 1 && in[0] == '.') || (left == 2 && memcmp(in, "..", 2) == 0)) {
+            i = n;
+        } else {
+            size_t seg = 1;
+            while (seg < left && in[seg] != '/')
+                seg++;
+            memcpy(out + o, in, seg);
+            o += seg;
+            i += seg;
+        }
+    }
+    if (o == 0)
+        out[o++] = '/';
+    out[o] = 0;
+    return out;
+}
+
+char *weft__hc_url_resolve(const char *base, const char *ref, bool *relative)
+{
+    weft__hc_url b;
+    if (weft__hc_url_parse(base, &b) < 0)
+        return NULL;
+    size_t rlen = strcspn(ref, "#");
+    sbuf out = {0};
+    bool rel = false;
+    if (scheme_len(ref)) {
+        sb_add(&out, ref, rlen);
+    } else if (strncmp(ref, "//", 2) == 0) {
+        sb_str(&out, b.https ? "https:" : "http:");
+        sb_add(&out, ref, rlen);
+    } else {
+        rel = true;
+        sb_str(&out, b.https ? "https://" : "http://");
+        add_authority(&out, &b);
+        size_t bpath = strcspn(b.target, "?");
+        if (rlen == 0) {
+            sb_str(&out, b.target);
+        } else if (ref[0] == '?') {
+            sb_add(&out, b.target, bpath);
+            sb_add(&out, ref, rlen);
+        } else {
+            size_t rpath = strcspn(ref, "?#");
+            sbuf merged = {0};
+            if (ref[0] == '/') {
+                sb_add(&merged, ref, rpath);
+            } else {
+                const char *slash = b.target;
+                for (size_t i = 0; i < bpath; i++)
+                    if (b.target[i] == '/')
+                        slash = b.target + i;
+                sb_add(&merged, b.target, (size_t)(slash - b.target) + 1);
+                sb_add(&merged, ref, rpath);
+            }
+            char *m = sb_done(&merged);
+            if (!m)
+                out.failed = true;
+            else
+                sb_str(&out, m);
+            sb_add(&out, ref + rpath, rlen - rpath);
+            weft_free(m);
+        }
+    }
+    weft__hc_url_clear(&b);
+    char *s = sb_done(&out);
+    /* Parsed again: to check it, and to take the dots out of any path. */
+    weft__hc_url u;
+    int err = s ? weft__hc_url_parse(s, &u) : WEFT_ENOMEM;
+    weft_free(s);
+    if (err < 0)
+        return NULL;
+    size_t plen = strcspn(u.target, "?");
+    char *path = remove_dots(u.target, plen);
+    sbuf t = {0};
+    sb_str(&t, path ? path : "");
+    sb_str(&t, u.target + plen);
+    char *target = path ? sb_done(&t) : NULL;
+    if (!path)
+        weft_free(t.p);
+    weft_free(path);
+    s = NULL;
+    if (target) {
+        weft_free(u.target);
+        u.target = target;
+        s = weft__hc_url_string(&u);
+    }
+    weft__hc_url_clear(&u);
+    if (s && relative)
+        *relative = rel;
+    return s;
+}

@@ -1,0 +1,1157 @@
+/* SPDX-License-Identifier: MIT */
+/* The HTTP client agent: against canned servers written here as weft
+ * protocols over real TCP on 127.0.0.1 (content-length, chunked and
+ * close-delimited bodies, keep-alive and the pool's limits, retries,
+ * malformed responses, 1xx, redirects, timeouts, backpressure), then
+ * against Python's http.server, nginx and a weft TLS server. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "certs.h"
+#include "proc.h"
+#include "test.h"
+
+/* ---- a canned server ---- */
+
+typedef struct srv srv;
+
+typedef struct sconn {
+    weft_protocol base;
+    srv *s;
+    char *in;
+    size_t len, cap;
+    int served; /* requests seen on this connection */
+    /* a big body written as the transport takes it */
+    weft_producer prod;
+    size_t big_total, big_sent;
+    bool big_paused, big_on;
+} sconn;
+
+/* Answers one request: method, path, the whole head, and the body. */
+typedef void (*handler_fn)(srv *s, sconn *c, const char *method, const char *path, const char *head,
+                           const char *body, size_t body_len);
+
+struct srv {
+    weft_factory f;
+    weft_reactor *r;
+    weft_port *port;
+    int port_no;
+    handler_fn handle;
+    int accepted, requests, lost;
+    char head[4096];     /* the last request's head */
+    char body[4096];     /* and body (truncated) */
+    size_t body_len;
+    char methods[16][16];
+    char paths[16][128];
+    weft_deferred *waiter; /* fired when requests reaches want */
+    int want;
+    sconn *held[8];
+    int nheld;
+    sconn *big; /* sending a big body */
+};
+
+static void big_write(sconn *c)
+{
+    static char chunk[65536];
+    while (c->big_on && !c->big_paused && c->big_sent < c->big_total && c->base.transport) {
+        size_t n = c->big_total - c->big_sent < sizeof chunk ? c->big_total - c->big_sent : sizeof chunk;
+        for (size_t i = 0; i < n; i++)
+            chunk[i] = (char)((c->big_sent + i) % 251);
+        c->big_sent += n;
+        weft_transport_write(c->base.transport, chunk, n);
+    }
+}
+
+#define SCONN_OF_PROD(p) ((sconn *)(void *)((char *)(p)-offsetof(sconn, prod)))
+
+static void big_pause(weft_producer *p)
+{
+    SCONN_OF_PROD(p)->big_paused = true;
+}
+
+static void big_resume(weft_producer *p)
+{
+    sconn *c = SCONN_OF_PROD(p);
+    c->big_paused = false;
+    big_write(c);
+}
+
+static void big_stop(weft_producer *p)
+{
+    SCONN_OF_PROD(p)->big_on = false;
+}
+
+static const weft_producer_ops big_ops = {big_pause, big_resume, big_stop};
+
+/* Starts sending `total` bytes of pattern (byte i is i % 251). */
+static void send_big(sconn *c, size_t total)
+{
+    c->prod.ops = &big_ops;
+    c->big_total = total;
+    c->big_sent = 0;
+    c->big_on = true;
+    cr_assert_eq(weft_transport_register_producer(c->base.transport, &c->prod, true), 0);
+    big_write(c);
+}
+
+static void reply(sconn *c, const char *raw)
+{
+    weft_transport_write(c->base.transport, raw, strlen(raw));
+}
+
+static void reply_close(sconn *c, const char *raw)
+{
+    reply(c, raw);
+    weft_transport_lose_connection(c->base.transport);
+}
+
+static const char *find_header(const char *head, const char *name, char *out, size_t n)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\r\n%s:", name);
+    const char *h = strcasestr(head, key);
+    if (!h)
+        return NULL;
+    h += strlen(key);
+    while (*h == ' ')
+        h++;
+    size_t l = strcspn(h, "\r");
+    if (l >= n)
+        l = n - 1;
+    memcpy(out, h, l);
+    out[l] = 0;
+    return out;
+}
+
+/* Length of a complete request at the start of c->in (0: not complete);
+ * the body is decoded into body/body_len. */
+static size_t complete_request(sconn *c, char **body, size_t *body_len)
+{
+    char *end = memmem(c->in, c->len, "\r\n\r\n", 4);
+    if (!end)
+        return 0;
+    size_t head_len = (size_t)(end - c->in) + 4;
+    char head[4096];
+    size_t hl = head_len < sizeof head - 1 ? head_len : sizeof head - 1;
+    memcpy(head, c->in, hl);
+    head[hl] = 0;
+    char v[64];
+    *body = NULL;
+    *body_len = 0;
+    if (find_header(head, "Content-Length", v, sizeof v)) {
+        size_t n = strtoul(v, NULL, 10);
+        if (c->len < head_len + n)
+            return 0;
+        *body = malloc(n + 1);
+        memcpy(*body, c->in + head_len, n);
+        *body_len = n;
+        return head_len + n;
+    }
+    if (find_header(head, "Transfer-Encoding", v, sizeof v)) {
+        size_t pos = head_len, out = 0;
+        char *b = malloc(c->len + 1);
+        for (;;) {
+            char *crlf = memmem(c->in + pos, c->len - pos, "\r\n", 2);
+            if (!crlf) {
+                free(b);
+                return 0;
+            }
+            size_t n = strtoul(c->in + pos, NULL, 16);
+            pos = (size_t)(crlf - c->in) + 2;
+            if (n == 0) {
+                if (c->len < pos + 2) {
+                    free(b);
+                    return 0;
+                }
+                *body = b;
+                *body_len = out;
+                return pos + 2;
+            }
+            if (c->len < pos + n + 2) {
+                free(b);
+                return 0;
+            }
+            memcpy(b + out, c->in + pos, n);
+            out += n;
+            pos += n + 2;
+        }
+    }
+    return head_len;
+}
+
+static void s_made(weft_protocol *p)
+{
+    sconn *c = (sconn *)p;
+    c->s->accepted++;
+}
+
+static void s_data(weft_protocol *p, const void *data, size_t len)
+{
+    sconn *c = (sconn *)p;
+    srv *s = c->s;
+    if (c->len + len > c->cap) {
+        c->cap = (c->len + len) * 2;
+        c->in = realloc(c->in, c->cap + 1);
+    }
+    memcpy(c->in + c->len, data, len);
+    c->len += len;
+    c->in[c->len] = 0;
+    for (;;) {
+        char *body;
+        size_t body_len, n = complete_request(c, &body, &body_len);
+        if (!n)
+            return;
+        size_t hl = strstr(c->in, "\r\n\r\n") - c->in + 4;
+        if (hl >= sizeof s->head)
+            hl = sizeof s->head - 1;
+        memcpy(s->head, c->in, hl);
+        s->head[hl] = 0;
+        s->body_len = body_len;
+        memcpy(s->body, body ? body : "", body_len < sizeof s->body ? body_len : sizeof s->body);
+        char method[16] = "", path[128] = "";
+        sscanf(s->head, "%15s %127s", method, path);
+        if (s->requests < 16) {
+            strcpy(s->methods[s->requests], method);
+            strcpy(s->paths[s->requests], path);
+        }
+        s->requests++;
+        c->served++;
+        memmove(c->in, c->in + n, c->len - n);
+        c->len -= n;
+        s->handle(s, c, method, path, s->head, body, body_len);
+        free(body);
+        if (s->waiter && s->requests >= s->want) {
+            weft_deferred *w = s->waiter;
+            s->waiter = NULL;
+            weft_deferred_callback(w, NULL, NULL);
+            weft_deferred_unref(w);
+        }
+        if (!c->base.transport || weft_transport_disconnecting(c->base.transport))
+            return;
+    }
+}
+
+static void s_lost(weft_protocol *p, const weft_failure *why)
+{
+    (void)why;
+    sconn *c = (sconn *)p;
+    c->s->lost++;
+    if (c->s->big == c)
+        c->s->big = NULL;
+    for (int i = 0; i < c->s->nheld; i++)
+        if (c->s->held[i] == c)
+            c->s->held[i] = NULL;
+}
+
+static void s_destroy(weft_protocol *p)
+{
+    sconn *c = (sconn *)p;
+    free(c->in);
+    free(c);
+}
+
+static const weft_protocol_ops sconn_ops = {s_made, s_data, NULL, s_lost, s_destroy};
+
+static weft_protocol *s_build(weft_factory *f, const weft_address *a)
+{
+    (void)a;
+    sconn *c = calloc(1, sizeof *c);
+    c->base.ops = &sconn_ops;
+    c->s = (srv *)f;
+    return &c->base;
+}
+
+static const weft_factory_ops srv_ops = {.build = s_build};
+
+static void srv_start(srv *s, weft_reactor *r, handler_fn h)
+{
+    memset(s, 0, sizeof *s);
+    s->f.ops = &srv_ops;
+    s->r = r;
+    s->handle = h;
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", 0, &a), 0);
+    cr_assert_eq(weft_listen(r, &a, &s->f, NULL, &s->port), 0);
+    cr_assert_eq(weft_port_address(s->port, &a), 0);
+    s->port_no = weft_address_port(&a);
+}
+
+static void srv_stop(srv *s)
+{
+    if (s->port)
+        weft_deferred_unref(weft_port_stop(s->port));
+    s->port = NULL;
+    weft_deferred_unref(s->waiter);
+    s->waiter = NULL;
+}
+
+/* Runs until the server has seen n requests in all. */
+static void srv_wait_requests(srv *s, int n)
+{
+    if (s->requests >= n)
+        return;
+    s->want = n;
+    s->waiter = weft_deferred_new(s->r);
+    weft_deferred *w = weft_deferred_ref(s->waiter);
+    cr_assert_eq(weft_reactor_run_until(s->r, w, 10), 0, "the server saw %d requests of %d", s->requests, n);
+    weft_deferred_unref(w);
+}
+
+/* ---- the client side ---- */
+
+typedef struct fixture {
+    weft_reactor *r;
+    srv s;
+    weft_http_agent *a;
+    char url[256];
+} fixture;
+
+static void setup(fixture *fx, handler_fn h, const weft_http_agent_options *o)
+{
+    memset(fx, 0, sizeof *fx);
+    fx->r = weft_test_reactor();
+    srv_start(&fx->s, fx->r, h);
+    fx->a = weft_http_agent_new(fx->r, o);
+    cr_assert_not_null(fx->a);
+}
+
+static const char *url(fixture *fx, const char *path)
+{
+    snprintf(fx->url, sizeof fx->url, "http://127.0.0.1:%d%s", fx->s.port_no, path);
+    return fx->url;
+}
+
+/* Lets pending closes and frees run. */
+static void settle(weft_reactor *r)
+{
+    for (int i = 0; i < 5; i++)
+        weft_reactor_iterate(r, 0);
+}
+
+static void teardown(fixture *fx)
+{
+    weft_http_agent_free(fx->a);
+    srv_stop(&fx->s);
+    settle(fx->r);
+    weft_reactor_free(fx->r);
+}
+
+static weft_result await(weft_reactor *r, weft_deferred *d)
+{
+    cr_assert_not_null(d);
+    cr_assert_eq(weft_reactor_run_until(r, d, 15), 0, "nothing came");
+    weft_result res;
+    cr_assert_eq(weft_deferred_take(d, &res), 0);
+    weft_deferred_unref(d);
+    return res;
+}
+
+static weft_http_response *await_response(weft_reactor *r, weft_deferred *d)
+{
+    weft_result res = await(r, d);
+    if (weft_failed(res)) {
+        char why[512];
+        weft_failure_describe(res.value, why, sizeof why);
+        weft_result_free(res);
+        cr_assert_fail("the request failed: %s", why);
+    }
+    return res.value;
+}
+
+/* The failure's code (the failure described into why). */
+static int await_failure(weft_reactor *r, weft_deferred *d, char *why, size_t n)
+{
+    weft_result res = await(r, d);
+    cr_assert(weft_failed(res), "expected a failure");
+    int code = weft_failure_code(res.value);
+    if (why)
+        weft_failure_describe(res.value, why, n);
+    weft_result_free(res);
+    return code;
+}
+
+static weft_bytes *await_body(weft_reactor *r, weft_http_response *resp)
+{
+    weft_result res = await(r, weft_http_response_read_body(resp, 0));
+    if (weft_failed(res)) {
+        char why[512];
+        weft_failure_describe(res.value, why, sizeof why);
+        weft_result_free(res);
+        cr_assert_fail("reading the body failed: %s", why);
+    }
+    return res.value;
+}
+
+static int await_body_failure(weft_reactor *r, weft_http_response *resp, char *why, size_t n)
+{
+    return await_failure(r, weft_http_response_read_body(resp, 0), why, n);
+}
+
+/* GET url; checks the status and the body. */
+static void expect_get(fixture *fx, const char *u, int status, const char *body)
+{
+    weft_http_response *resp = await_response(fx->r, weft_http_agent_request(fx->a, "GET", u, NULL, NULL, 0));
+    cr_assert_eq(weft_http_response_status(resp), status);
+    weft_bytes *b = await_body(fx->r, resp);
+    cr_assert_str_eq(b->data, body);
+    weft_free(b);
+    weft_http_response_free(resp);
+}
+
+/* ---- handlers ---- */
+
+static void h_hello(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body, size_t bl)
+{
+    (void)s, (void)m, (void)path, (void)head, (void)body, (void)bl;
+    reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Test: a\r\nX-Test: b  \r\n\r\nhello");
+}
+
+WEFT_TEST(http_client, content_length)
+{
+    fixture fx;
+    setup(&fx, h_hello, NULL);
+    weft_http_response *resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/x?y=1"), NULL,
+                                                                            NULL, 0));
+    cr_assert_eq(weft_http_response_status(resp), 200);
+    cr_assert_str_eq(weft_http_response_reason(resp), "OK");
+    cr_assert_eq(weft_http_response_version(resp), 11);
+    cr_assert_eq(weft_http_response_content_length(resp), 5);
+    cr_assert_str_eq(weft_http_response_url(resp), fx.url);
+    const weft_http_headers *h = weft_http_response_headers_of(resp);
+    cr_assert_eq(weft_http_headers_count_of(h, "x-test"), 2);
+    const char *n, *v;
+    weft_http_headers_at(h, 2, &n, &v);
+    cr_assert_str_eq(v, "b", "trailing whitespace is not the value's");
+    weft_bytes *b = await_body(fx.r, resp);
+    cr_assert_eq(b->len, 5);
+    cr_assert_str_eq(b->data, "hello");
+    weft_free(b);
+    weft_http_response_free(resp);
+    char host[64], want[64];
+    snprintf(want, sizeof want, "127.0.0.1:%d", fx.s.port_no);
+    cr_assert_str_eq(find_header(fx.s.head, "Host", host, sizeof host), want);
+    cr_assert(strncmp(fx.s.head, "GET /x?y=1 HTTP/1.1\r\n", 21) == 0, "%s", fx.s.head);
+    cr_assert(strstr(fx.s.head, "User-Agent: weft/"));
+    cr_assert_null(strcasestr(fx.s.head, "content-length"), "a GET has no body");
+    teardown(&fx);
+}
+
+static void h_chunked(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body, size_t bl)
+{
+    (void)s, (void)m, (void)path, (void)head, (void)body, (void)bl;
+    reply(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1;ext=1\r\n,\r\n6\r\n world\r\n"
+             "0\r\nX-Trailer: t\r\n\r\n");
+}
+
+WEFT_TEST(http_client, chunked_response)
+{
+    fixture fx;
+    setup(&fx, h_chunked, NULL);
+    weft_http_response *resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0));
+    cr_assert_eq(weft_http_response_content_length(resp), -1);
+    weft_bytes *b = await_body(fx.r, resp);
+    cr_assert_str_eq(b->data, "hello, world");
+    weft_free(b);
+    cr_assert_null(weft_http_headers_get(weft_http_response_headers_of(resp), "X-Trailer"));
+    weft_http_response_free(resp);
+    /* and the connection is reused */
+    expect_get(&fx, url(&fx, "/"), 200, "hello, world");
+    cr_assert_eq(fx.s.accepted, 1);
+    teardown(&fx);
+}
+
+static void h_close_delimited(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body,
+                              size_t bl)
+{
+    (void)s, (void)m, (void)path, (void)head, (void)body, (void)bl;
+    reply_close(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end");
+}
+
+WEFT_TEST(http_client, close_delimited)
+{
+    fixture fx;
+    setup(&fx, h_close_delimited, NULL);
+    weft_http_response *resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0));
+    cr_assert_eq(weft_http_response_content_length(resp), -1);
+    weft_bytes *b = await_body(fx.r, resp);
+    cr_assert_str_eq(b->data, "until the end");
+    weft_free(b);
+    weft_http_response_free(resp);
+    expect_get(&fx, url(&fx, "/"), 200, "until the end");
+    cr_assert_eq(fx.s.accepted, 2, "a close-delimited response's connection is not reused");
+    teardown(&fx);
+}
+
+WEFT_TEST(http_client, keep_alive_reuse)
+{
+    fixture fx;
+    setup(&fx, h_hello, NULL);
+    for (int i = 0; i < 5; i++)
+        expect_get(&fx, url(&fx, "/"), 200, "hello");
+    cr_assert_eq(fx.s.accepted, 1);
+    cr_assert_eq(fx.s.requests, 5);
+    teardown(&fx);
+}
+
+static void h_http10(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body, size_t bl)
+{
+    (void)s, (void)m, (void)head, (void)body, (void)bl;
+    if (strcmp(path, "/close") == 0)
+        reply(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
+    else
+        reply(c, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+}
+
+WEFT_TEST(http_client, no_reuse_without_keep_alive)
+{
+    fixture fx;
+    setup(&fx, h_http10, NULL);
+    weft_http_response *resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0));
+    cr_assert_eq(weft_http_response_version(resp), 10);
+    weft_free(await_body(fx.r, resp));
+    weft_http_response_free(resp);
+    expect_get(&fx, url(&fx, "/close"), 200, "ok");
+    expect_get(&fx, url(&fx, "/close"), 200, "ok");
+    cr_assert_eq(fx.s.accepted, 3);
+    teardown(&fx);
+}
+
+/* Answers the first request on a connection; on the second, closes as if
+ * it had timed the connection out just then. */
+static void h_close_second(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body,
+                           size_t bl)
+{
+    (void)s, (void)m, (void)path, (void)head, (void)body, (void)bl;
+    if (c->served >= 2)
+        weft_transport_lose_connection(c->base.transport);
+    else
+        reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+}
+
+WEFT_TEST(http_client, retry_when_pooled_connection_closed)
+{
+    fixture fx;
+    setup(&fx, h_close_second, NULL);
+    expect_get(&fx, url(&fx, "/"), 200, "hello");
+    expect_get(&fx, url(&fx, "/"), 200, "hello");
+    cr_assert_eq(fx.s.accepted, 2, "retried once, on a new connection");
+    cr_assert_eq(fx.s.requests, 3);
+    /* POST is not retried */
+    weft_fount *body = weft_fount_of_bytes(fx.r, "x", 1, false);
+    char why[512];
+    int code = await_failure(fx.r, weft_http_agent_request(fx.a, "POST", url(&fx, "/"), NULL, body, 1), why, sizeof why);
+    cr_assert_eq(code, -ECONNRESET, "%s", why);
+    cr_assert_eq(fx.s.accepted, 2);
+    teardown(&fx);
+}
+
+static void h_close_idle(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body,
+                         size_t bl)
+{
+    (void)s, (void)m, (void)path, (void)head, (void)body, (void)bl;
+    /* keep-alive in words, then the server closes the idle connection */
+    reply_close(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+}
+
+WEFT_TEST(http_client, server_closes_idle_connection)
+{
+    fixture fx;
+    setup(&fx, h_close_idle, NULL);
+    expect_get(&fx, url(&fx, "/"), 200, "hello");
+    /* the close reaches the pool before the next request */
+    while (fx.s.lost < 1)
+        weft_reactor_iterate(fx.r, 0.1);
+    settle(fx.r);
+    expect_get(&fx, url(&fx, "/"), 200, "hello");
+    cr_assert_eq(fx.s.accepted, 2);
+    cr_assert_eq(fx.s.requests, 2, "no retry was needed");
+    teardown(&fx);
+}
+
+static void h_malformed(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body,
+                        size_t bl)
+{
+    (void)s, (void)m, (void)head, (void)body, (void)bl;
+    if (strcmp(path, "/garbage") == 0)
+        reply(c, "HELLO THERE\r\n\r\n");
+    else if (strcmp(path, "/both") == 0)
+        reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    else if (strcmp(path, "/badchunk") == 0)
+        reply(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n");
+    else if (strcmp(path, "/bigheader") == 0) {
+        reply(c, "HTTP/1.1 200 OK\r\nX-Big: ");
+        char big[2048];
+        memset(big, 'a', sizeof big - 1);
+        big[sizeof big - 1] = 0;
+        reply(c, big);
+        reply(c, "\r\nContent-Length: 0\r\n\r\n");
+    } else if (strcmp(path, "/short") == 0)
+        reply_close(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+    else if (strcmp(path, "/headers-cut") == 0)
+        reply_close(c, "HTTP/1.1 200 OK\r\nContent-Le");
+    else if (strcmp(path, "/extra") == 0)
+        reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA");
+    else if (strcmp(path, "/nul") == 0)
+        weft_transport_write(c->base.transport, "HTTP/1.1 200 OK\r\nX-A: a\0b\r\n\r\n", 29);
+    else
+        reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+}
+
+WEFT_TEST(http_client, malformed_responses)
+{
+    weft_http_agent_options o = {.max_header_bytes = 1024};
+    fixture fx;
+    setup(&fx, h_malformed, &o);
+    const char *bad[] = {"/garbage", "/both", "/bigheader", "/headers-cut", "/nul"};
+    char why[512];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int code = await_failure(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, bad[i]), NULL, NULL, 0), why,
+                                 sizeof why);
+        cr_assert_eq(code, WEFT_EHTTP, "%s: %s", bad[i], why);
+    }
+    cr_assert(strstr(why, "malformed"), "%s", why);
+    /* the head is fine, the body is not */
+    const char *bad_bodies[] = {"/badchunk", "/short"};
+    for (size_t i = 0; i < 2; i++) {
+        weft_http_response *resp =
+            await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, bad_bodies[i]), NULL, NULL, 0));
+        int code = await_body_failure(fx.r, resp, why, sizeof why);
+        cr_assert_eq(code, WEFT_EHTTP, "%s: %s", bad_bodies[i], why);
+        weft_http_response_free(resp);
+    }
+    /* bytes after the response: it is fine, the connection is not reused */
+    int before = fx.s.accepted;
+    expect_get(&fx, url(&fx, "/extra"), 200, "ok");
+    expect_get(&fx, url(&fx, "/fine"), 200, "ok");
+    cr_assert_eq(fx.s.accepted, before + 2);
+    settle(fx.r);
+    cr_assert_eq(fx.s.lost, fx.s.accepted - 1, "every bad connection was closed");
+    teardown(&fx);
+}
+
+static void h_interim(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body,
+                      size_t bl)
+{
+    (void)s, (void)m, (void)path, (void)head, (void)body, (void)bl;
+    reply(c, "HTTP/1.1 100 Continue\r\n\r\n");
+    reply(c, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n");
+    reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+}
+
+WEFT_TEST(http_client, interim_responses_skipped)
+{
+    fixture fx;
+    setup(&fx, h_interim, NULL);
+    weft_http_response *resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0));
+    cr_assert_eq(weft_http_response_status(resp), 200);
+    cr_assert_null(weft_http_headers_get(weft_http_response_headers_of(resp), "Link"));
+    weft_bytes *b = await_body(fx.r, resp);
+    cr_assert_str_eq(b->data, "ok");
+    weft_free(b);
+    weft_http_response_free(resp);
+    expect_get(&fx, url(&fx, "/"), 200, "ok");
+    cr_assert_eq(fx.s.accepted, 1);
+    teardown(&fx);
+}
+
+static void h_redirects(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body,
+                        size_t bl)
+{
+    (void)head, (void)body, (void)bl;
+    char buf[512];
+    if (strcmp(path, "/a") == 0) {
+        reply(c, "HTTP/1.1 302 Found\r\nLocation: b?q=1\r\nContent-Length: 9\r\n\r\nsee b now");
+    } else if (strncmp(path, "/b", 2) == 0) {
+        snprintf(buf, sizeof buf,
+                 "HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1:%d/dir/../c\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "3\r\nabc\r\n0\r\n\r\n",
+                 s->port_no);
+        reply(c, buf);
+    } else if (strcmp(path, "/loop") == 0) {
+        reply(c, "HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n");
+    } else if (strcmp(path, "/post303") == 0) {
+        reply(c, "HTTP/1.1 303 See Other\r\nLocation: /c\r\nContent-Length: 0\r\n\r\n");
+    } else if (strcmp(path, "/post307") == 0) {
+        reply(c, "HTTP/1.1 307 Temporary Redirect\r\nLocation: /c\r\nContent-Length: 0\r\n\r\n");
+    } else if (strcmp(path, "/put301") == 0) {
+        reply(c, "HTTP/1.1 301 Moved\r\nLocation: /c\r\nContent-Length: 0\r\n\r\n");
+    } else if (strcmp(path, "/c") == 0) {
+        snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(m) + 3, m);
+        strcat(buf, " at");
+        reply(c, buf);
+    } else {
+        reply(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    }
+}
+
+WEFT_TEST(http_client, redirects)
+{
+    weft_http_agent_options o = {.max_redirects = 5};
+    fixture fx;
+    setup(&fx, h_redirects, &o);
+    weft_http_response *resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/a"), NULL, NULL, 0));
+    cr_assert_eq(weft_http_response_status(resp), 200, "%d %s paths %s %s %s", weft_http_response_status(resp), weft_http_response_url(resp), fx.s.paths[0], fx.s.paths[1], fx.s.paths[2]);
+    cr_assert_str_eq(weft_http_response_url(resp), url(&fx, "/c"));
+    weft_bytes *b = await_body(fx.r, resp);
+    cr_assert_str_eq(b->data, "GET at");
+    weft_free(b);
+    weft_http_response_free(resp);
+    cr_assert_str_eq(fx.s.paths[1], "/b?q=1");
+    cr_assert_eq(fx.s.accepted, 1, "the redirects' bodies were read and the connection reused");
+
+    /* POST then 303: GET without a body */
+    weft_fount *body = weft_fount_of_bytes(fx.r, "data", 4, false);
+    resp = await_response(fx.r, weft_http_agent_request(fx.a, "POST", url(&fx, "/post303"), NULL, body, 4));
+    b = await_body(fx.r, resp);
+    cr_assert_str_eq(b->data, "GET at");
+    weft_free(b);
+    weft_http_response_free(resp);
+    cr_assert_null(strcasestr(fx.s.head, "content-length"), "%s", fx.s.head);
+
+    /* 307 keeps the method: with a body that has gone, it is not followed */
+    body = weft_fount_of_bytes(fx.r, "data", 4, false);
+    resp = await_response(fx.r, weft_http_agent_request(fx.a, "POST", url(&fx, "/post307"), NULL, body, 4));
+    cr_assert_eq(weft_http_response_status(resp), 307);
+    weft_http_response_free(resp);
+    /* ... and without one it is */
+    resp = await_response(fx.r, weft_http_agent_request(fx.a, "DELETE", url(&fx, "/put301"), NULL, NULL, 0));
+    b = await_body(fx.r, resp);
+    cr_assert_str_eq(b->data, "DELETE at");
+    weft_free(b);
+    weft_http_response_free(resp);
+    teardown(&fx);
+}
+
+WEFT_TEST(http_client, redirect_loop_bounded)
+{
+    weft_http_agent_options o = {.max_redirects = 3};
+    fixture fx;
+    setup(&fx, h_redirects, &o);
+    weft_http_response *resp =
+        await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/loop"), NULL, NULL, 0));
+    cr_assert_eq(weft_http_response_status(resp), 302, "past max_redirects, the 3xx is the response");
+    weft_free(await_body(fx.r, resp));
+    weft_http_response_free(resp);
+    cr_assert_eq(fx.s.requests, 4);
+    teardown(&fx);
+
+    /* none followed by default */
+    setup(&fx, h_redirects, NULL);
+    resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/a"), NULL, NULL, 0));
+    cr_assert_eq(weft_http_response_status(resp), 302);
+    cr_assert_str_eq(weft_http_headers_get(weft_http_response_headers_of(resp), "location"), "b?q=1");
+    weft_bytes *b = await_body(fx.r, resp);
+    cr_assert_str_eq(b->data, "see b now");
+    weft_free(b);
+    weft_http_response_free(resp);
+    teardown(&fx);
+}
+
+static void h_silent(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body, size_t bl)
+{
+    (void)m, (void)head, (void)body, (void)bl;
+    if (strcmp(path, "/half") == 0)
+        reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+    else if (s->nheld < 8)
+        s->held[s->nheld++] = c; /* and never answers */
+}
+
+WEFT_TEST(http_client, response_timeout)
+{
+    weft_http_agent_options o = {.response_timeout = 0.2};
+    fixture fx;
+    setup(&fx, h_silent, &o);
+    char why[512];
+    int code = await_failure(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0), why, sizeof why);
+    cr_assert_eq(code, WEFT_ETIMEDOUT, "%s", why);
+    /* between body bytes too */
+    weft_http_response *resp =
+        await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/half"), NULL, NULL, 0));
+    code = await_body_failure(fx.r, resp, why, sizeof why);
+    cr_assert_eq(code, WEFT_ETIMEDOUT, "%s", why);
+    weft_http_response_free(resp);
+    settle(fx.r);
+    cr_assert_eq(fx.s.lost, 2, "timed-out connections are closed");
+    teardown(&fx);
+}
+
+/* ---- a big body with backpressure ---- */
+
+enum { BIG = 48 * 1024 * 1024 };
+
+static void h_big(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body, size_t bl)
+{
+    (void)m, (void)path, (void)head, (void)body, (void)bl;
+    char buf[128];
+    snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", BIG);
+    reply(c, buf);
+    s->big = c;
+    send_big(c, BIG);
+}
+
+typedef struct slow_drain {
+    weft_drain d;
+    size_t got;
+    bool bad, pause_next;
+    weft_deferred *first, *done;
+    int code;
+} slow_drain;
+
+static void sd_receive(weft_drain *d, const void *data, size_t len)
+{
+    slow_drain *s = (slow_drain *)d;
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != (s->got + i) % 251)
+            s->bad = true;
+    s->got += len;
+    if (s->pause_next) {
+        s->pause_next = false;
+        weft_fount_pause(d->fount);
+    }
+    if (s->first) {
+        weft_deferred *f = s->first;
+        s->first = NULL;
+        weft_deferred_callback(f, NULL, NULL);
+        weft_deferred_unref(f);
+    }
+}
+
+static void sd_stopped(weft_drain *d, const weft_failure *why)
+{
+    slow_drain *s = (slow_drain *)d;
+    s->code = weft_failure_code(why);
+    weft_deferred_callback(s->done, NULL, NULL);
+}
+
+static const weft_drain_ops sd_ops = {NULL, sd_receive, sd_stopped};
+
+static void run_for(weft_reactor *r, double seconds)
+{
+    weft_deferred *d = weft_defer_later(r, seconds, NULL, NULL);
+    cr_assert_eq(weft_reactor_run_until(r, d, seconds + 10), 0);
+    weft_deferred_unref(d);
+}
+
+WEFT_TEST(http_client, big_body_backpressure)
+{
+    fixture fx;
+    setup(&fx, h_big, NULL);
+    weft_http_response *resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0));
+    cr_assert_eq(weft_http_response_content_length(resp), BIG);
+    slow_drain sd = {.d.ops = &sd_ops, .pause_next = true};
+    sd.first = weft_deferred_new(fx.r);
+    sd.done = weft_deferred_new(fx.r);
+    weft_deferred *first = weft_deferred_ref(sd.first);
+    weft_flow_to(weft_http_response_body(resp), &sd.d);
+    cr_assert_eq(weft_reactor_run_until(fx.r, first, 10), 0);
+    weft_deferred_unref(first);
+    /* paused: the server's writes stop well short of the end */
+    run_for(fx.r, 0.3);
+    size_t got = sd.got;
+    cr_assert_not_null(fx.s.big);
+    size_t sent = fx.s.big->big_sent;
+    run_for(fx.r, 0.3);
+    cr_assert_eq(sd.got, got, "nothing delivered while paused");
+    cr_assert_not_null(fx.s.big);
+    cr_assert_eq(fx.s.big->big_sent, sent, "the server's writes stopped");
+    cr_assert(fx.s.big->big_paused);
+    cr_assert_lt(sent, (size_t)BIG);
+    weft_fount_resume(weft_http_response_body(resp));
+    cr_assert_eq(weft_reactor_run_until(fx.r, sd.done, 30), 0);
+    cr_assert_eq(sd.code, WEFT_EOF);
+    cr_assert_eq(sd.got, BIG);
+    cr_assert(!sd.bad, "the bytes came in order");
+    weft_deferred_unref(sd.done);
+    weft_http_response_free(resp);
+    teardown(&fx);
+}
+
+/* ---- HEAD, 204, 304 ---- */
+
+static void h_nobody(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body, size_t bl)
+{
+    (void)s, (void)head, (void)body, (void)bl;
+    if (strcmp(path, "/204") == 0)
+        reply(c, "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n");
+    else if (strcmp(path, "/304") == 0)
+        reply(c, "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n");
+    else if (strcmp(m, "HEAD") == 0)
+        reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+    else
+        reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody");
+}
+
+WEFT_TEST(http_client, head_204_304_have_no_body)
+{
+    fixture fx;
+    setup(&fx, h_nobody, NULL);
+    weft_http_response *resp =
+        await_response(fx.r, weft_http_agent_request(fx.a, "HEAD", url(&fx, "/"), NULL, NULL, 0));
+    cr_assert_eq(weft_http_response_status(resp), 200);
+    cr_assert_eq(weft_http_response_content_length(resp), 0);
+    cr_assert_str_eq(weft_http_headers_get(weft_http_response_headers_of(resp), "Content-Length"), "100");
+    weft_bytes *b = await_body(fx.r, resp);
+    cr_assert_eq(b->len, 0);
+    weft_free(b);
+    weft_http_response_free(resp);
+    /* a body-less response frees its connection even unread */
+    resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/204"), NULL, NULL, 0));
+    cr_assert_eq(weft_http_response_status(resp), 204);
+    weft_http_response_free(resp);
+    expect_get(&fx, url(&fx, "/304"), 304, "");
+    expect_get(&fx, url(&fx, "/"), 200, "body");
+    cr_assert_eq(fx.s.accepted, 1);
+    teardown(&fx);
+}
+
+/* ---- the pool's limits ---- */
+
+static void h_hold(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body, size_t bl)
+{
+    (void)m, (void)path, (void)head, (void)body, (void)bl;
+    s->held[s->nheld++] = c;
+}
+
+static void answer_held(srv *s)
+{
+    for (int i = 0; i < s->nheld; i++)
+        if (s->held[i])
+            reply(s->held[i], "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    s->nheld = 0;
+}
+
+WEFT_TEST(http_client, max_per_host_queues)
+{
+    weft_http_agent_options o = {.max_per_host = 2, .max_idle = 1};
+    fixture fx;
+    setup(&fx, h_hold, &o);
+    weft_deferred *d[4];
+    for (int i = 0; i < 4; i++)
+        d[i] = weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0);
+    srv_wait_requests(&fx.s, 2);
+    run_for(fx.r, 0.1);
+    cr_assert_eq(fx.s.accepted, 2);
+    cr_assert_eq(fx.s.requests, 2, "the others wait for a connection");
+    answer_held(&fx.s);
+    srv_wait_requests(&fx.s, 4);
+    answer_held(&fx.s);
+    for (int i = 0; i < 4; i++) {
+        weft_http_response *resp = await_response(fx.r, d[i]);
+        weft_bytes *b = await_body(fx.r, resp);
+        cr_assert_str_eq(b->data, "ok");
+        weft_free(b);
+        weft_http_response_free(resp);
+    }
+    cr_assert_eq(fx.s.accepted, 2);
+    settle(fx.r);
+    cr_assert_eq(fx.s.lost, 1, "max_idle 1: the second idle connection was closed");
+    teardown(&fx);
+}
+
+WEFT_TEST(http_client, idle_timeout)
+{
+    weft_http_agent_options o = {.idle_timeout = 0.1};
+    fixture fx;
+    setup(&fx, h_hello, &o);
+    expect_get(&fx, url(&fx, "/"), 200, "hello");
+    while (fx.s.lost < 1)
+        cr_assert_eq(weft_reactor_iterate(fx.r, 1), 0);
+    expect_get(&fx, url(&fx, "/"), 200, "hello");
+    cr_assert_eq(fx.s.accepted, 2);
+    teardown(&fx);
+}
+
+/* ---- request bodies ---- */
+
+static void h_echo_body(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body,
+                        size_t bl)
+{
+    (void)s, (void)m, (void)path, (void)head;
+    char buf[256];
+    snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", bl);
+    reply(c, buf);
+    weft_transport_write(c->base.transport, body ? body : "", bl);
+}
+
+WEFT_TEST(http_client, request_bodies)
+{
+    fixture fx;
+    setup(&fx, h_echo_body, NULL);
+    weft_http_headers *h = weft_http_headers_new();
+    cr_assert_eq(weft_http_headers_add(h, "Content-Type", "text/plain"), 0);
+    cr_assert_eq(weft_http_headers_add(h, "Content-Length", "999"), 0); /* the agent's own */
+    cr_assert_eq(weft_http_headers_add(h, "User-Agent", "tester"), 0);
+    weft_fount *body = weft_fount_of_bytes(fx.r, "length-delimited", 16, false);
+    weft_http_response *resp = await_response(fx.r, weft_http_agent_request(fx.a, "PUT", url(&fx, "/"), h, body, 16));
+    weft_bytes *b = await_body(fx.r, resp);
+    cr_assert_str_eq(b->data, "length-delimited");
+    weft_free(b);
+    weft_http_response_free(resp);
+    char v[64];
+    cr_assert_str_eq(find_header(fx.s.head, "Content-Length", v, sizeof v), "16");
+    cr_assert_str_eq(find_header(fx.s.head, "User-Agent", v, sizeof v), "tester");
+    cr_assert_str_eq(find_header(fx.s.head, "Content-Type", v, sizeof v), "text/plain");
+
+    /* chunked, of unknown length; big enough to be sent in pieces */
+    size_t n = 300 * 1000;
+    char *big = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)('a' + i % 26);
+    body = weft_fount_of_bytes(fx.r, big, n, true);
+    free(big);
+    resp = await_response(fx.r, weft_http_agent_request(fx.a, "POST", url(&fx, "/"), NULL, body, -1));
+    b = await_body(fx.r, resp);
+    cr_assert_eq(b->len, n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(b->data[i], (char)('a' + i % 26));
+    weft_free(b);
+    weft_http_response_free(resp);
+    cr_assert_str_eq(find_header(fx.s.head, "Transfer-Encoding", v, sizeof v), "chunked");
+
+    /* an empty POST says so */
+    expect_get(&fx, url(&fx, "/"), 200, "");
+    resp = await_response(fx.r, weft_http_agent_request(fx.a, "POST", url(&fx, "/"), NULL, NULL, 0));
+    weft_free(await_body(fx.r, resp));
+    weft_http_response_free(resp);
+    cr_assert_str_eq(find_header(fx.s.head, "Content-Length", v, sizeof v), "0");
+
+    /* a body shorter than promised fails the request */
+    body = weft_fount_of_bytes(fx.r, "short", 5, false);
+    char why[512];
+    int code = await_failure(fx.r, weft_http_agent_request(fx.a, "PUT", url(&fx, "/"), NULL, body, 10), why,
+                             sizeof why);
+    cr_assert_eq(code, WEFT_EINVAL, "%s", why);
+    cr_assert_eq(fx.s.accepted, 2);
+    weft_http_headers_free(h);
+    teardown(&fx);
+}
+
+/* ---- URLs and failures ---- */
+
+WEFT_TEST(http_client, bad_urls)
+{
+    weft_reactor *r = weft_test_reactor();
+    weft_http_agent *a = weft_http_agent_new(r, NULL);
+    const char *bad[] = {"ftp://example.org/", "http://", "http:///x", "http://[::1/", "http://a b/",
+                         "http://host:99999/", "http://host:0/", "http://user@host/", "http://[::1]x/",
+                         "example.org/", "http://ho%st/", "http://host/\x01", "http://[zz::1]/", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char why[256];
+        int code = await_failure(r, weft_http_agent_request(a, "GET", bad[i], NULL, NULL, 0), why, sizeof why);
+        cr_assert_eq(code, WEFT_EINVAL, "%s: %s", bad[i], why);
+    }
+    /* a body given with a bad URL is stopped (the fount frees itself) */
+    weft_fount *body = weft_fount_of_bytes(r, "x", 1, false);
+    cr_assert_eq(await_failure(r, weft_http_agent_request(a, "POST", "nope", NULL, body, 1), NULL, 0), WEFT_EINVAL);
+    cr_assert_eq(await_failure(r, weft_http_agent_request(a, "BAD METHOD", "http://127.0.0.1/", NULL, NULL, 0), NULL,
+                               0),
+                 WEFT_EINVAL);
+    cr_assert_eq(await_failure(r, weft_http_agent_request_to(a, "tcp:host=127.0.0.1:port=1", "GET", "/a b", NULL, NULL,
+                                                             0),
+                               NULL, 0),
+                 WEFT_EINVAL);
+    cr_assert_eq(await_failure(r, weft_http_agent_request_to(a, "bogus:1", "GET", "/", NULL, NULL, 0), NULL, 0),
+                 WEFT_EINVAL);
+    weft_http_agent_free(a);
+    settle(r);
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(http_client, connection_refused)
+{
+    weft_reactor *r = weft_test_reactor();
+    /* a port nobody listens on: bind one, learn it, close it */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sin;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+    close(fd);
+    char u[64];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/", ntohs(sin.sin_port));
+    weft_http_agent *a = weft_http_agent_new(r, NULL);
+    char why[256];
+    cr_assert_eq(await_failure(r, weft_http_agent_request(a, "GET", u, NULL, NULL, 0), why, sizeof why), -ECONNREFUSED,
+                 "%s", why);
+    weft_http_agent_free(a);
+    settle(r);
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(http_client, cancel_and_agent_free)
+{
+    fixture fx;
+    setup(&fx, h_silent, NULL);
+    weft_deferred *d = weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0);
+    srv_wait_requests(&fx.s, 1);
+    weft_deferred_cancel(d);
+    cr_assert_eq(await_failure(fx.r, d, NULL, 0), WEFT_ECANCELED);
+    while (fx.s.lost < 1)
+        cr_assert_eq(weft_reactor_iterate(fx.r, 1), 0);
+    /* cancelled while connecting */
+    d = weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0);
+    weft_deferred_cancel(d);
+    cr_assert_eq(await_failure(fx.r, d, NULL, 0), WEFT_ECANCELED);
+    /* freeing the agent cancels what is under way, and a body not sent yet
+     * is stopped */
+    d = weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0);
+    weft_fount *body = weft_fount_of_bytes(fx.r, "x", 1, false);
+    weft_deferred *d2 = weft_http_agent_request(fx.a, "POST", url(&fx, "/"), NULL, body, 1);
+    weft_http_agent_free(fx.a);
+    fx.a = NULL;
+    cr_assert_eq(await_failure(fx.r, d, NULL, 0), WEFT_ECANCELED);
+    cr_assert_eq(await_failure(fx.r, d2, NULL, 0), WEFT_ECANCELED);
+    teardown(&fx);
+}
+
+static void h_parts(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body, size_t bl)
+{
+    (void)m, (void)path, (void)head, (void)body, (void)bl;
+    reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+    s->held[s->nheld++] = c;
+}
+
+/* A response outlives the agent: its body still streams. */
+WEFT_TEST(http_client, response_outlives_agent)
+{
+    fixture fx;
+    setup(&fx, h_parts, NULL);
+    weft_http_response *resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0));
+    weft_http_agent_free(fx.a);
+    fx.a = NULL;
+    weft_deferred *body = weft_http_response_read_body(resp, 0);
+    run_for(fx.r, 0.05);
+    cr_assert(!weft_deferred_called(body));
+    reply(fx.s.held[0], "defghij");
+    weft_result res = await(fx.r, body);
+    cr_assert(!weft_failed(res));
+    cr_assert_str_eq(((weft_bytes *)res.value)->data, "abcdefghij");
+    weft_result_free(res);
+    weft_http_response_free(resp);
+    settle(fx.r);
+    cr_assert_eq(fx.s.lost, 1, "with no pool left, the connection closes");
+
+    /* freeing a response whose body is being read ends that read */
+    fx.a = weft_http_agent_new(fx.r, NULL);
+    resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0));
+    body = weft_http_response_read_body(resp, 0);
+    run_for(fx.r, 0.05);
+    weft_http_response_free(resp);
+    cr_assert_eq(await_failure(fx.r, body, NULL, 0), WEFT_ECANCELED);
+    /* and a body bigger than read_body's max fails it */
+    resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0));
+    cr_assert_eq(await_failure(fx.r, weft_http_response_read_body(resp, 2), NULL, 0), -EMSGSIZE);
+    weft_http_response_free(resp);
+    teardown(&fx);
+}
