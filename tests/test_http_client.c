@@ -944,9 +944,12 @@ WEFT_TEST(http_client, max_per_host_queues)
     cr_assert_eq(fx.s.accepted, 2);
     cr_assert_eq(fx.s.requests, 2, "the others wait for a connection");
     answer_held(&fx.s);
-    srv_wait_requests(&fx.s, 4);
-    answer_held(&fx.s);
+    /* a connection serves the next in line once its body has been read */
     for (int i = 0; i < 4; i++) {
+        if (i == 2) {
+            srv_wait_requests(&fx.s, 4);
+            answer_held(&fx.s);
+        }
         weft_http_response *resp = await_response(fx.r, d[i]);
         weft_bytes *b = await_body(fx.r, resp);
         cr_assert_str_eq(b->data, "ok");
@@ -1032,7 +1035,7 @@ WEFT_TEST(http_client, request_bodies)
     int code = await_failure(fx.r, weft_http_agent_request(fx.a, "PUT", url(&fx, "/"), NULL, body, 10), why,
                              sizeof why);
     cr_assert_eq(code, WEFT_EINVAL, "%s", why);
-    cr_assert_eq(fx.s.accepted, 2);
+    cr_assert_eq(fx.s.accepted, 1);
     weft_http_headers_free(h);
     teardown(&fx);
 }
