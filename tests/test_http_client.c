@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -1157,4 +1158,322 @@ WEFT_TEST(http_client, response_outlives_agent)
     cr_assert_eq(await_failure(fx.r, weft_http_response_read_body(resp, 2), NULL, 0), -EMSGSIZE);
     weft_http_response_free(resp);
     teardown(&fx);
+}
+
+/* ---- other transports: UNIX sockets, IPv6, TLS ---- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+WEFT_TEST(http_client, request_to_unix_socket)
+{
+    fixture fx;
+    memset(&fx, 0, sizeof fx);
+    fx.r = weft_test_reactor();
+    fx.s.f.ops = &srv_ops;
+    fx.s.r = fx.r;
+    fx.s.handle = h_hello;
+    char dir[] = "/tmp/weft-http-client-XXXXXX", desc[128];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(desc, sizeof desc, "unix:%s/sock", dir);
+    weft_endpoint *ep;
+    cr_assert_eq(weft_endpoint_server(fx.r, desc, &ep, NULL), 0);
+    weft_result res = await(fx.r, weft_endpoint_listen(ep, &fx.s.f));
+    weft_endpoint_free(ep);
+    cr_assert(!weft_failed(res));
+    fx.s.port = res.value;
+    fx.a = weft_http_agent_new(fx.r, NULL);
+    for (int i = 0; i < 2; i++) {
+        weft_http_response *resp = await_response(fx.r, weft_http_agent_request_to(fx.a, desc, "GET", "/t?x", NULL, NULL, 0));
+        cr_assert_str_eq(weft_http_response_url(resp), "/t?x");
+        weft_bytes *b = await_body(fx.r, resp);
+        cr_assert_str_eq(b->data, "hello");
+        weft_free(b);
+        weft_http_response_free(resp);
+    }
+    char host[64];
+    cr_assert_str_eq(find_header(fx.s.head, "Host", host, sizeof host), "localhost");
+    cr_assert_eq(fx.s.accepted, 1);
+    /* Host from the caller's headers */
+    weft_http_headers *h = weft_http_headers_new();
+    cr_assert_eq(weft_http_headers_add(h, "Host", "app.example"), 0);
+    weft_http_response *resp = await_response(fx.r, weft_http_agent_request_to(fx.a, desc, "GET", "/", h, NULL, 0));
+    weft_free(await_body(fx.r, resp));
+    weft_http_response_free(resp);
+    cr_assert_str_eq(find_header(fx.s.head, "Host", host, sizeof host), "app.example");
+    cr_assert_eq(fx.s.accepted, 1);
+    weft_http_headers_free(h);
+    teardown(&fx);
+    rm_rf(dir);
+}
+
+WEFT_TEST(http_client, ipv6_literal)
+{
+    fixture fx;
+    memset(&fx, 0, sizeof fx);
+    fx.r = weft_test_reactor();
+    fx.s.f.ops = &srv_ops;
+    fx.s.r = fx.r;
+    fx.s.handle = h_hello;
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("::1", 0, &a), 0);
+    if (weft_listen(fx.r, &a, &fx.s.f, NULL, &fx.s.port) < 0) {
+        weft_reactor_free(fx.r);
+        cr_skip_test("no IPv6 loopback here");
+    }
+    cr_assert_eq(weft_port_address(fx.s.port, &a), 0);
+    fx.s.port_no = weft_address_port(&a);
+    fx.a = weft_http_agent_new(fx.r, NULL);
+    snprintf(fx.url, sizeof fx.url, "http://[::1]:%d/v6", fx.s.port_no);
+    expect_get(&fx, fx.url, 200, "hello");
+    char host[64], want[64];
+    snprintf(want, sizeof want, "[::1]:%d", fx.s.port_no);
+    cr_assert_str_eq(find_header(fx.s.head, "Host", host, sizeof host), want);
+    teardown(&fx);
+}
+
+WEFT_TEST(http_client, https)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    fixture fx;
+    memset(&fx, 0, sizeof fx);
+    fx.r = weft_test_reactor();
+    fx.s.f.ops = &srv_ops;
+    fx.s.r = fx.r;
+    fx.s.handle = h_chunked;
+    weft_tls_options so = {.certificate = certs.server_cert, .private_key = certs.server_key};
+    weft_tls_context *ctx;
+    cr_assert_eq(weft_tls_server_context_new(&so, &ctx, NULL), 0);
+    weft_factory *tf = weft_tls_factory_new(ctx, &fx.s.f, NULL);
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", 0, &a), 0);
+    cr_assert_eq(weft_listen(fx.r, &a, tf, NULL, &fx.s.port), 0);
+    cr_assert_eq(weft_port_address(fx.s.port, &a), 0);
+    fx.s.port_no = weft_address_port(&a);
+
+    weft_http_agent_options o = {.trust_roots = certs.ca};
+    fx.a = weft_http_agent_new(fx.r, &o);
+    snprintf(fx.url, sizeof fx.url, "https://localhost:%d/secure", fx.s.port_no);
+    expect_get(&fx, fx.url, 200, "hello, world");
+    snprintf(fx.url, sizeof fx.url, "https://127.0.0.1:%d/secure", fx.s.port_no);
+    expect_get(&fx, fx.url, 200, "hello, world");
+    expect_get(&fx, fx.url, 200, "hello, world");
+    cr_assert_eq(fx.s.accepted, 2, "one connection per host name, reused");
+    /* through a tls: endpoint string */
+    char desc[512];
+    snprintf(desc, sizeof desc, "tls:host=localhost:port=%d:trustRoots=%s", fx.s.port_no, certs.ca);
+    weft_http_response *resp = await_response(fx.r, weft_http_agent_request_to(fx.a, desc, "GET", "/", NULL, NULL, 0));
+    weft_bytes *b = await_body(fx.r, resp);
+    cr_assert_str_eq(b->data, "hello, world");
+    weft_free(b);
+    weft_http_response_free(resp);
+    char host[64], want[64];
+    snprintf(want, sizeof want, "localhost:%d", fx.s.port_no);
+    cr_assert_str_eq(find_header(fx.s.head, "Host", host, sizeof host), want);
+    weft_http_agent_free(fx.a);
+
+    /* the system's trust store does not know our CA */
+    fx.a = weft_http_agent_new(fx.r, NULL);
+    char why[512];
+    snprintf(fx.url, sizeof fx.url, "https://localhost:%d/", fx.s.port_no);
+    int code = await_failure(fx.r, weft_http_agent_request(fx.a, "GET", fx.url, NULL, NULL, 0), why, sizeof why);
+    cr_assert_eq(code, WEFT_ETLSVERIFY, "%s", why);
+    teardown(&fx);
+    weft_tls_factory_free(tf);
+    weft_tls_context_free(ctx);
+    weft_test_certs_remove(&certs);
+}
+
+/* ---- interop ---- */
+
+static void write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s", path);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+enum { MIB = 1024 * 1024 };
+
+static char *pattern(size_t n)
+{
+    char *p = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (char)(i * 7 % 253);
+    return p;
+}
+
+static void expect_file(weft_reactor *r, weft_deferred *d, const char *want, size_t len)
+{
+    weft_http_response *resp = await_response(r, d);
+    cr_assert_eq(weft_http_response_status(resp), 200);
+    weft_bytes *b = await_body(r, resp);
+    cr_assert_eq(b->len, len);
+    cr_assert(memcmp(b->data, want, len) == 0, "the bytes are the file's");
+    weft_free(b);
+    weft_http_response_free(resp);
+}
+
+WEFT_TEST(http_client, python_http_server)
+{
+    char dir[] = "/tmp/weft-http-py-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char *big = pattern(MIB);
+    write_file(dir, "big.bin", big, MIB);
+    write_file(dir, "hello.txt", "hello from python\n", 18);
+    static const char script[] =
+        "import http.server, os, sys\n"
+        "os.chdir(sys.argv[1])\n"
+        "class H(http.server.SimpleHTTPRequestHandler):\n"
+        "    protocol_version = 'HTTP/1.1'\n"
+        "    def log_message(self, *a): pass\n"
+        "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+        "print('PORT', s.server_address[1], flush=True)\n"
+        "s.serve_forever()\n";
+    char *argv[] = {"/usr/bin/python3", "-c", (char *)script, dir, NULL};
+    weft_test_proc p;
+    weft_test_proc_spawn(&p, argv);
+    const char *at = weft_test_proc_wait_for(&p, "\n");
+    int port = 0;
+    cr_assert_eq(sscanf(strstr(p.text, "PORT ") ? strstr(p.text, "PORT ") : at, "PORT %d", &port), 1, "%s", p.text);
+
+    weft_reactor *r = weft_test_reactor();
+    weft_http_agent *a = weft_http_agent_new(r, NULL);
+    char u[128];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/hello.txt", port);
+    expect_file(r, weft_http_agent_request(a, "GET", u, NULL, NULL, 0), "hello from python\n", 18);
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/big.bin", port);
+    expect_file(r, weft_http_agent_request(a, "GET", u, NULL, NULL, 0), big, MIB);
+    weft_http_response *resp = await_response(r, weft_http_agent_request(a, "HEAD", u, NULL, NULL, 0));
+    cr_assert_str_eq(weft_http_headers_get(weft_http_response_headers_of(resp), "Content-Length"), "1048576");
+    weft_http_response_free(resp);
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/missing", port);
+    resp = await_response(r, weft_http_agent_request(a, "GET", u, NULL, NULL, 0));
+    cr_assert_eq(weft_http_response_status(resp), 404);
+    weft_free(await_body(r, resp));
+    weft_http_response_free(resp);
+    /* a directory without its slash: a 301 to follow */
+    weft_http_agent_free(a);
+    weft_http_agent_options o = {.max_redirects = 2};
+    a = weft_http_agent_new(r, &o);
+    cr_assert_eq(mkdir(strcat(strcpy(u, dir), "/sub"), 0700), 0);
+    write_file(dir, "sub/index.html", "<p>index</p>", 12);
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/sub", port);
+    resp = await_response(r, weft_http_agent_request(a, "GET", u, NULL, NULL, 0));
+    cr_assert_eq(weft_http_response_status(resp), 200);
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/sub/", port);
+    cr_assert_str_eq(weft_http_response_url(resp), u);
+    weft_bytes *b = await_body(r, resp);
+    cr_assert_str_eq(b->data, "<p>index</p>");
+    weft_free(b);
+    weft_http_response_free(resp);
+    weft_http_agent_free(a);
+    settle(r);
+    weft_reactor_free(r);
+    weft_test_proc_finish(&p, SIGTERM);
+    free(big);
+    rm_rf(dir);
+}
+
+/* A port free now (bound, learnt and closed), for a program that cannot
+ * report one it picked itself. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sin;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+    close(fd);
+    return ntohs(sin.sin_port);
+}
+
+WEFT_TEST(http_client, nginx)
+{
+    if (!weft_test_have("nginx"))
+        cr_skip_test("nginx is not installed");
+    char dir[] = "/tmp/weft-http-nginx-XXXXXX", path[512];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/www", dir);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    char *big = pattern(MIB);
+    write_file(dir, "www/big.bin", big, MIB);
+    write_file(dir, "www/hello.txt", "hello from nginx\n", 17);
+    int port = free_port();
+    char conf[2048];
+    snprintf(conf, sizeof conf,
+             "error_log stderr notice;\n"
+             "pid %s/nginx.pid;\n"
+             "events { worker_connections 64; }\n"
+             "http {\n"
+             "  access_log off;\n"
+             "  client_body_temp_path %s/body; proxy_temp_path %s/proxy; fastcgi_temp_path %s/fastcgi;\n"
+             "  uwsgi_temp_path %s/uwsgi; scgi_temp_path %s/scgi;\n"
+             "  server {\n"
+             "    listen unix:%s/sock; listen 127.0.0.1:%d;\n"
+             "    root %s/www;\n"
+             "    location = /conn { return 200 \"$connection\"; }\n"
+             "    location = /moved { return 301 /hello.txt; }\n"
+             "  }\n"
+             "}\n",
+             dir, dir, dir, dir, dir, dir, dir, port, dir);
+    write_file(dir, "nginx.conf", conf, strlen(conf));
+    snprintf(path, sizeof path, "%s/nginx.conf", dir);
+    char *argv[] = {"nginx", "-p", dir, "-c", path, "-e", "stderr", "-g", "daemon off; master_process off;", NULL};
+    weft_test_proc p;
+    weft_test_proc_spawn(&p, argv);
+    /* logged once the listening sockets are open */
+    weft_test_proc_wait_for(&p, "getrlimit");
+
+    weft_reactor *r = weft_test_reactor();
+    weft_http_agent_options o = {.max_redirects = 1};
+    weft_http_agent *a = weft_http_agent_new(r, &o);
+    char desc[256], u[128];
+    snprintf(desc, sizeof desc, "unix:%s/sock", dir);
+    expect_file(r, weft_http_agent_request_to(a, desc, "GET", "/hello.txt", NULL, NULL, 0), "hello from nginx\n", 17);
+    expect_file(r, weft_http_agent_request_to(a, desc, "GET", "/big.bin", NULL, NULL, 0), big, MIB);
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/big.bin", port);
+    expect_file(r, weft_http_agent_request(a, "GET", u, NULL, NULL, 0), big, MIB);
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/moved", port);
+    expect_file(r, weft_http_agent_request(a, "GET", u, NULL, NULL, 0), "hello from nginx\n", 17);
+    /* keep-alive: nginx numbers its connections */
+    char first[32] = "";
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/conn", port);
+    for (int i = 0; i < 3; i++) {
+        weft_http_response *resp = await_response(r, weft_http_agent_request(a, "GET", u, NULL, NULL, 0));
+        weft_bytes *b = await_body(r, resp);
+        if (i == 0)
+            snprintf(first, sizeof first, "%s", b->data);
+        else
+            cr_assert_str_eq(b->data, first, "the same connection");
+        weft_free(b);
+        weft_http_response_free(resp);
+    }
+    weft_http_response *resp =
+        await_response(r, weft_http_agent_request_to(a, desc, "HEAD", "/big.bin", NULL, NULL, 0));
+    cr_assert_eq(weft_http_response_status(resp), 200);
+    cr_assert_eq(weft_http_response_content_length(resp), 0);
+    weft_http_response_free(resp);
+    resp = await_response(r, weft_http_agent_request_to(a, desc, "GET", "/nope", NULL, NULL, 0));
+    cr_assert_eq(weft_http_response_status(resp), 404);
+    weft_free(await_body(r, resp));
+    weft_http_response_free(resp);
+    weft_http_agent_free(a);
+    settle(r);
+    weft_reactor_free(r);
+    weft_test_proc_finish(&p, SIGTERM);
+    free(big);
+    rm_rf(dir);
 }
