@@ -332,6 +332,17 @@ static const char *url(fixture *fx, const char *path)
     return fx->url;
 }
 
+/* Runs until the server has lost n connections in all (10 s at most). */
+static void srv_wait_lost(srv *s, int n)
+{
+    weft_reactor_update_time(s->r);
+    double until = weft_reactor_now(s->r) + 10;
+    while (s->lost < n) {
+        cr_assert_lt(weft_reactor_now(s->r), until, "the server lost %d connections of %d", s->lost, n);
+        cr_assert_eq(weft_reactor_iterate(s->r, 0.1), 0);
+    }
+}
+
 /* Lets pending closes and frees run. */
 static void settle(weft_reactor *r)
 {
@@ -570,8 +581,7 @@ WEFT_TEST(http_client, server_closes_idle_connection)
     setup(&fx, h_close_idle, NULL);
     expect_get(&fx, url(&fx, "/"), 200, "hello");
     /* the close reaches the pool before the next request */
-    while (fx.s.lost < 1)
-        weft_reactor_iterate(fx.r, 0.1);
+    srv_wait_lost(&fx.s, 1);
     settle(fx.r);
     expect_get(&fx, url(&fx, "/"), 200, "hello");
     cr_assert_eq(fx.s.accepted, 2);
@@ -969,8 +979,7 @@ WEFT_TEST(http_client, idle_timeout)
     fixture fx;
     setup(&fx, h_hello, &o);
     expect_get(&fx, url(&fx, "/"), 200, "hello");
-    while (fx.s.lost < 1)
-        cr_assert_eq(weft_reactor_iterate(fx.r, 1), 0);
+    srv_wait_lost(&fx.s, 1);
     expect_get(&fx, url(&fx, "/"), 200, "hello");
     cr_assert_eq(fx.s.accepted, 2);
     teardown(&fx);
@@ -1101,8 +1110,7 @@ WEFT_TEST(http_client, cancel_and_agent_free)
     srv_wait_requests(&fx.s, 1);
     weft_deferred_cancel(d);
     cr_assert_eq(await_failure(fx.r, d, NULL, 0), WEFT_ECANCELED);
-    while (fx.s.lost < 1)
-        cr_assert_eq(weft_reactor_iterate(fx.r, 1), 0);
+    srv_wait_lost(&fx.s, 1);
     /* cancelled while connecting */
     d = weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0);
     weft_deferred_cancel(d);

@@ -38,7 +38,11 @@ typedef struct weft_http_agent_options {
      * body bytes: WEFT_ETIMEDOUT. 0: none. */
     double response_timeout;
     /* Redirects followed (301, 302, 303, 307, 308; 303 and, for POST, 301/302
-     * become GET without a body): 0 means none - the 3xx is the response. */
+     * become GET without a body): 0 means none - the 3xx is the response.
+     * Past the limit (a loop), the last 3xx is the response. A redirect that
+     * would send the body again (307/308, or 301/302 for PUT) is not
+     * followed, the body having gone; one to another origin drops
+     * Authorization, Proxy-Authorization and Cookie. */
     unsigned max_redirects;
     /* https: a CA file or directory to trust instead of the system's store. */
     const char *trust_roots;
@@ -92,7 +96,12 @@ WEFT_API const char *weft_http_response_url(const weft_http_response *resp);
 WEFT_API int64_t weft_http_response_content_length(const weft_http_response *resp);
 /* The body: emits its bytes, ends with WEFT_EOF after the last (the
  * connection then returns to the pool) or with a failure (WEFT_EHTTP,
- * WEFT_ETIMEDOUT, the connection lost before the end). */
+ * WEFT_ETIMEDOUT, the connection lost before the end, WEFT_ECANCELED when
+ * the response is freed first). Nothing is read from the connection until
+ * a drain joins the fount (join it from the response's callback, or soon
+ * after): bytes are never dropped for want of a drain. Stopping it closes
+ * the connection. A body-less response (HEAD, 204, 304, Content-Length: 0)
+ * has ended already, and its connection is back in the pool. */
 WEFT_API weft_fount *weft_http_response_body(weft_http_response *resp);
 /* The whole body (twisted's readBody): a Deferred of weft_bytes, failing
  * with -EMSGSIZE past max bytes (0: no limit). */

@@ -893,7 +893,9 @@ static void p_lost(weft_protocol *p, const weft_failure *reason)
 
 static void p_destroy(weft_protocol *p)
 {
-    conn_unref(CONN(p));
+    weft__hc_conn *c = CONN(p);
+    c->wrapper = NULL; /* it goes first, and takes us with it */
+    conn_unref(c);
 }
 
 static const weft_protocol_ops conn_ops = {p_made, p_data, p_eof, p_lost, p_destroy};
