@@ -66,7 +66,8 @@ static void body_flowing_to(weft_fount *f, weft_drain *d)
         return;
     if (req->expect_continue && !req->continue_sent && !req->headers_sent) {
         req->continue_sent = true;
-        weft__http_write_100(req);
+        if (weft__http_write_100(req) < 0 && req->conn)
+            weft__http_conn_close(req->conn, true);
     }
     weft__http_conn_schedule_resume(req->conn);
 }

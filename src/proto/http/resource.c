@@ -289,7 +289,10 @@ static void answer(weft_http_request *req, weft_http_resource *res)
     }
     if (get && !head && n + 7 < sizeof allow)
         memcpy(allow + n, ", HEAD", 7);
-    weft_http_set_header(req, "Allow", allow);
+    if (weft_http_set_header(req, "Allow", allow) < 0) {
+        weft_http_error(req, 503, "Out of memory.");
+        return;
+    }
     weft_http_error(req, 405, "The method is not allowed for this resource.");
 }
 
@@ -315,8 +318,10 @@ void weft__http_dispatch(weft_http_request *req)
     if (strcmp(path, "*") == 0) {
         /* OPTIONS * asks about the server, not a resource. */
         if (req->parser_method == HTTP_OPTIONS) {
-            weft_http_set_header(req, "Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH");
-            weft_http_respond(req, 200, NULL, "", 0);
+            if (weft_http_set_header(req, "Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH") < 0)
+                weft_http_error(req, 503, "Out of memory.");
+            else
+                weft_http_respond(req, 200, NULL, "", 0);
         } else {
             weft_http_error(req, 400, "'*' is a target for OPTIONS only.");
         }

@@ -235,9 +235,11 @@ static int send_body(weft_http_request *req, const void *data, size_t len, bool 
             return rc;
         if ((rc = weft_transport_write_borrowed(c->t, data, len, release, arg)) < 0)
             return rc;
-        if (data_at + 1 < n && (rc = weft_transport_writev(c->t, iov + data_at + 1, n - data_at - 1)) < 0)
-            return rc;
-        return 1; /* release is the transport's now */
+        /* release is the transport's now, whatever happens next (a failed
+         * write closes the connection, which the handler hears of) */
+        if (data_at + 1 < n)
+            (void)weft_transport_writev(c->t, iov + data_at + 1, n - data_at - 1);
+        return 1;
     }
     return out_writev(req, iov, n);
 }
@@ -552,8 +554,9 @@ void weft_http_unregister_producer(weft_http_request *req)
 bool weft__http_response_activate(weft_http_request *req)
 {
     weft__http_conn *c = req->conn;
+    /* a failed write closes the connection: every request then hears of it */
     if (req->out.len && c->t)
-        weft_transport_write(c->t, req->out.data, req->out.len);
+        (void)weft_transport_write(c->t, req->out.data, req->out.len);
     req->out.len = 0;
     if (req->resp_done) {
         finalize(req);
@@ -622,8 +625,9 @@ static void drain_flowing_from(weft_drain *d, weft_fount *f)
 {
     weft_http_request *req = DRAIN_OF(d);
     if (f) {
+        /* (a response fed by a producer already takes no fount's pauses) */
         if (!req->producer && req->conn && req->conn->t)
-            weft_http_register_producer(req, &req->drain_producer, true);
+            (void)weft_http_register_producer(req, &req->drain_producer, true);
     } else if (req->producer == &req->drain_producer) {
         weft_http_unregister_producer(req);
     }
@@ -631,7 +635,9 @@ static void drain_flowing_from(weft_drain *d, weft_fount *f)
 
 static void drain_receive(weft_drain *d, const void *data, size_t len)
 {
-    weft_http_write(DRAIN_OF(d), data, len);
+    /* Refused only once the connection is gone or the response over; the
+     * fount is stopped then (the producer's stop) or was finished. */
+    (void)weft_http_write(DRAIN_OF(d), data, len);
 }
 
 static void drain_flow_stopped(weft_drain *d, const weft_failure *reason)
