@@ -527,3 +527,73 @@ WEFT_TEST(http_hostile, slowloris_crowd, .timeout = 60)
     weft_reactor_iterate(r, 0);
     weft_reactor_free(r);
 }
+
+/* ---- allocation failures ---- */
+
+static void plain(void *arg, weft_http_request *req)
+{
+    (void)arg;
+    weft_http_respond(req, 200, "text/plain", "ok", 2);
+}
+
+static weft_result coro_plain(void *arg, weft_http_request *req)
+{
+    (void)arg;
+    weft_http_write(req, "co", 2);
+    return weft_none();
+}
+
+static void one_run(void *arg)
+{
+    (void)arg;
+    weft_reactor *r;
+    if (weft_clock_new(&r) < 0)
+        return;
+    weft_logger_remove_observer(weft_reactor_logger(r), weft_log_text_observer, stderr);
+    weft_http_resource *root = weft_http_resource_new(), *co = weft_http_resource_new();
+    if (!root || !co || weft_http_resource_on_coro(co, "GET", coro_plain, NULL) < 0) {
+        weft_http_resource_free(co);
+        weft_http_resource_free(root);
+        weft_reactor_free(r);
+        return;
+    }
+    /* (put_child takes co even when it fails) */
+    if (weft_http_resource_put_child(root, "co", co) < 0 || weft_http_resource_on(root, "*", plain, NULL) < 0) {
+        weft_http_resource_free(root);
+        weft_reactor_free(r);
+        return;
+    }
+    weft_http_server *s = weft_http_server_new(r, root, NULL);
+    if (!s) {
+        weft_reactor_free(r);
+        return;
+    }
+    weft_factory *f = weft_http_server_factory(s);
+    weft_protocol *p = f->ops->build(f, NULL);
+    weft_string_transport *st = NULL;
+    if (p && weft_string_transport_new(r, p, NULL, NULL, &st) < 0) {
+        p->ops->destroy(p);
+        st = NULL;
+    }
+    if (st) {
+        static const char reqs[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+                                   "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                                   "GET /co HTTP/1.1\r\nHost: x\r\n\r\n"
+                                   "GET /nope/%41 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n"
+                                   "BAD\r\n\r\n";
+        weft_string_transport_receive(st, reqs, sizeof reqs - 1);
+        for (int i = 0; i < 4; i++)
+            weft_reactor_iterate(r, 0);
+        weft_string_transport_free(st);
+    }
+    weft_reactor_iterate(r, 0);
+    weft_http_server_free(s);
+    weft_reactor_iterate(r, 0);
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(http_hostile, every_allocation_failure, .timeout = 120)
+{
+    size_t runs = weft_test_each_alloc_failure(one_run, NULL);
+    cr_assert_gt(runs, 20);
+}

@@ -246,6 +246,7 @@ static bool parse_blocked(const weft__http_conn *c)
 static void conn_free(weft__http_conn *c)
 {
     weft_http_server *s = c->server;
+    weft__list_remove(&c->link); /* (a connection that never started) */
     weft__http_buf_free(&c->field);
     weft__http_buf_free(&c->value);
     weft__http_buf_free(&c->held);
