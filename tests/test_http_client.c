@@ -780,7 +780,7 @@ static void h_silent(srv *s, sconn *c, const char *m, const char *path, const ch
 
 WEFT_TEST(http_client, response_timeout)
 {
-    weft_http_agent_options o = {.response_timeout = 0.2};
+    weft_http_agent_options o = {.response_timeout = 0.5};
     fixture fx;
     setup(&fx, h_silent, &o);
     char why[512];
@@ -1349,14 +1349,14 @@ WEFT_TEST(http_client, python_http_server)
         "    protocol_version = 'HTTP/1.1'\n"
         "    def log_message(self, *a): pass\n"
         "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
-        "print('PORT', s.server_address[1], flush=True)\n"
+        "print('PORT', s.server_address[1], 'END', flush=True)\n"
         "s.serve_forever()\n";
     char *argv[] = {"/usr/bin/python3", "-c", (char *)script, dir, NULL};
     weft_test_proc p;
     weft_test_proc_spawn(&p, argv);
-    const char *at = weft_test_proc_wait_for(&p, "\n");
+    weft_test_proc_wait_for(&p, " END");
     int port = 0;
-    cr_assert_eq(sscanf(strstr(p.text, "PORT ") ? strstr(p.text, "PORT ") : at, "PORT %d", &port), 1, "%s", p.text);
+    cr_assert_eq(sscanf(strstr(p.text, "PORT "), "PORT %d", &port), 1, "%s", p.text);
 
     weft_reactor *r = weft_test_reactor();
     weft_http_agent *a = weft_http_agent_new(r, NULL);
