@@ -13,9 +13,6 @@
 #include "weft/deferred.h"
 #include "weft/error.h"
 
-/* Sent as User-Agent when the caller sets none. */
-#define DEFAULT_USER_AGENT "weft/0.1.0"
-
 #define REQ_OF(n) WEFT__CONTAINER_OF(n, weft__hc_req, link)
 
 weft_http_agent *weft_http_agent_new(weft_reactor *r, const weft_http_agent_options *opts)
@@ -36,7 +33,7 @@ weft_http_agent *weft_http_agent_new(weft_reactor *r, const weft_http_agent_opti
         a->o.connect_timeout = 30;
     if (!a->o.max_header_bytes)
         a->o.max_header_bytes = 64 * 1024;
-    const char *ua = a->o.user_agent ? a->o.user_agent : DEFAULT_USER_AGENT;
+    const char *ua = a->o.user_agent ? a->o.user_agent : WEFT__HTTP_SERVER_NAME;
     a->o.user_agent = weft_strdup(ua);
     a->o.trust_roots = a->o.trust_roots ? weft_strdup(a->o.trust_roots) : NULL;
     if (!a->o.user_agent || (opts && opts->trust_roots && !a->o.trust_roots)) {

@@ -33,9 +33,9 @@ static void conn_unref(weft__hc_conn *c)
 {
     if (--c->refs > 0)
         return;
-    weft_free(c->hbuf);
-    weft_free(c->rbuf);
-    weft_free(c->stash);
+    weft__http_buf_free(&c->field);
+    weft__http_buf_free(&c->reason);
+    weft__http_buf_free(&c->stash);
     weft_http_headers_free(c->headers);
     if (c->pending)
         weft_http_response_free(c->pending);
@@ -253,37 +253,12 @@ static const weft_producer_ops prod_ops = {prod_pause, prod_resume, prod_stop};
 
 /* ---- writing the request ---- */
 
-typedef struct wbuf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-} wbuf;
-
-static void put(wbuf *b, const char *s)
+static void put_header(weft__hc_str *b, const char *name, const char *value)
 {
-    size_t n = strlen(s);
-    if (b->failed)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = (b->len + n) * 2 + 256;
-        char *p = weft_realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void put_header(wbuf *b, const char *name, const char *value)
-{
-    put(b, name);
-    put(b, ": ");
-    put(b, value);
-    put(b, "\r\n");
+    weft__hc_str_cat(b, name);
+    weft__hc_str_cat(b, ": ");
+    weft__hc_str_cat(b, value);
+    weft__hc_str_cat(b, "\r\n");
 }
 
 static bool agents_header(const char *name)
@@ -302,11 +277,11 @@ static bool method_expects_body(const char *m)
 
 static int write_head(weft__hc_conn *c, const weft__hc_req *req, const char *user_agent)
 {
-    wbuf b = {0};
-    put(&b, req->method);
-    put(&b, " ");
-    put(&b, req->target);
-    put(&b, " HTTP/1.1\r\n");
+    weft__hc_str b = {0};
+    weft__hc_str_cat(&b, req->method);
+    weft__hc_str_cat(&b, " ");
+    weft__hc_str_cat(&b, req->target);
+    weft__hc_str_cat(&b, " HTTP/1.1\r\n");
     put_header(&b, "Host", req->host);
     size_t n = weft_http_headers_count(req->headers);
     for (size_t i = 0; i < n; i++) {
@@ -324,9 +299,10 @@ static int write_head(weft__hc_conn *c, const weft__hc_req *req, const char *use
         snprintf(len, sizeof len, "%lld", req->body ? (long long)req->body_length : 0LL);
         put_header(&b, "Content-Length", len);
     }
-    put(&b, "\r\n");
-    int err = b.failed ? WEFT_ENOMEM : weft_transport_write(c->t, b.p, b.len);
-    weft_free(b.p);
+    weft__hc_str_cat(&b, "\r\n");
+    char *head = weft__hc_str_done(&b);
+    int err = head ? weft_transport_write(c->t, head, strlen(head)) : WEFT_ENOMEM;
+    weft_free(head);
     return err;
 }
 
@@ -382,14 +358,13 @@ static void kick(void *arg)
     weft__hc_conn *c = arg;
     c->kick_queued = false;
     if (conn_open(c) && !body_gated(c)) {
-        char *held = c->stash;
-        size_t n = c->stash_len;
-        c->stash = NULL;
-        c->stash_len = c->stash_cap = 0;
-        if (n)
-            feed(c, held, n);
-        weft_free(held);
-        if (conn_open(c) && !c->stash_len && !body_gated(c)) {
+        /* Taken out first: feeding may hold bytes again. */
+        weft__http_buf held = c->stash;
+        c->stash = (weft__http_buf){0};
+        if (held.len)
+            feed(c, held.data, held.len);
+        weft__http_buf_free(&held);
+        if (conn_open(c) && !c->stash.len && !body_gated(c)) {
             if (c->read_paused) {
                 c->read_paused = false;
                 weft_transport_resume_reading(c->t);
@@ -498,28 +473,18 @@ static int too_big(weft__hc_conn *c, size_t n)
     return HPE_USER;
 }
 
-static int append(weft__hc_conn *c, char **buf, size_t *len, size_t *cap, const char *at, size_t n)
+static int append(weft__hc_conn *c, weft__http_buf *b, const char *at, size_t n)
 {
-    if (*len + n + 1 > *cap) {
-        size_t ncap = (*len + n + 1) * 2;
-        char *p = weft_realloc(*buf, ncap);
-        if (!p) {
-            llhttp_set_error_reason(&c->parser, "out of memory");
-            return HPE_USER;
-        }
-        *buf = p;
-        *cap = ncap;
-    }
-    memcpy(*buf + *len, at, n);
-    *len += n;
-    (*buf)[*len] = 0;
-    return 0;
+    if (weft__http_buf_append(b, at, n) == 0)
+        return 0;
+    llhttp_set_error_reason(&c->parser, "out of memory");
+    return HPE_USER;
 }
 
 static int on_message_begin(llhttp_t *p)
 {
     weft__hc_conn *c = p->data;
-    c->hlen = c->rlen = c->name_len = 0;
+    c->field.len = c->reason.len = c->name_len = 0;
     c->in_trailers = false;
     if (c->headers) {
         weft_http_headers_clear(c->headers);
@@ -534,7 +499,7 @@ static int on_status(llhttp_t *p, const char *at, size_t n)
 {
     weft__hc_conn *c = p->data;
     int err = too_big(c, n);
-    return err ? err : append(c, &c->rbuf, &c->rlen, &c->rcap, at, n);
+    return err ? err : append(c, &c->reason, at, n);
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
@@ -543,13 +508,13 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
     int err = too_big(c, n + 4);
     if (err || c->in_trailers)
         return err;
-    return append(c, &c->hbuf, &c->hlen, &c->hcap, at, n);
+    return append(c, &c->field, at, n);
 }
 
 static int on_header_field_complete(llhttp_t *p)
 {
     weft__hc_conn *c = p->data;
-    c->name_len = c->hlen;
+    c->name_len = c->field.len;
     return 0;
 }
 
@@ -559,7 +524,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
     int err = too_big(c, n);
     if (err || c->in_trailers)
         return err;
-    return append(c, &c->hbuf, &c->hlen, &c->hcap, at, n);
+    return append(c, &c->field, at, n);
 }
 
 static int on_header_value_complete(llhttp_t *p)
@@ -567,12 +532,12 @@ static int on_header_value_complete(llhttp_t *p)
     weft__hc_conn *c = p->data;
     if (c->in_trailers)
         return 0; /* trailers are read and dropped, as Twisted does */
-    size_t vlen = c->hlen - c->name_len;
-    const char *v = c->hbuf ? c->hbuf + c->name_len : "";
+    size_t vlen = c->field.len - c->name_len;
+    const char *name = c->field.data ? c->field.data : "", *v = name + c->name_len;
     while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
         vlen--;
-    int err = weft_http_headers_addn(c->headers, c->hbuf ? c->hbuf : "", c->name_len, v, vlen);
-    c->hlen = c->name_len = 0;
+    int err = weft_http_headers_addn(c->headers, name, c->name_len, v, vlen);
+    c->field.len = c->name_len = 0;
     if (err < 0) {
         llhttp_set_error_reason(p, err == WEFT_ENOMEM ? "out of memory" : "malformed header");
         return HPE_USER;
@@ -591,7 +556,12 @@ static weft_http_response *response_new(weft__hc_conn *c)
     resp->version = c->parser.http_minor ? 11 : 10;
     resp->headers = c->headers;
     c->headers = NULL;
-    resp->reason = weft_strdup(c->rbuf ? c->rbuf : "");
+    resp->reason = weft_malloc(c->reason.len + 1);
+    if (resp->reason) {
+        if (c->reason.len)
+            memcpy(resp->reason, c->reason.data, c->reason.len);
+        resp->reason[c->reason.len] = 0;
+    }
     if (!resp->reason) {
         weft_http_response_free(resp);
         return NULL;
@@ -742,25 +712,10 @@ static void protocol_error(weft__hc_conn *c, llhttp_errno_t e)
                                   llhttp_errno_name(e)));
 }
 
-static int stash(weft__hc_conn *c, const char *data, size_t len)
-{
-    if (c->stash_len + len > c->stash_cap) {
-        size_t cap = c->stash_len + len;
-        char *p = weft_realloc(c->stash, cap);
-        if (!p)
-            return WEFT_ENOMEM;
-        c->stash = p;
-        c->stash_cap = cap;
-    }
-    memcpy(c->stash + c->stash_len, data, len);
-    c->stash_len += len;
-    return 0;
-}
-
 static void hold(weft__hc_conn *c, const char *data, size_t len)
 {
     timer_stop(c);
-    if (len && stash(c, data, len) < 0) {
+    if (weft__http_buf_append(&c->stash, data, len) < 0) {
         conn_fail(c, weft_failure_new(WEFT_ENOMEM, "out of memory holding a response"));
         return;
     }
@@ -851,7 +806,7 @@ static bool p_eof(weft_protocol *p)
 {
     weft__hc_conn *c = CONN(p);
     c->eof = true;
-    if (body_gated(c) || c->stash_len) {
+    if (body_gated(c) || c->stash.len) {
         c->eof_pending = true;
         return true; /* what is held is parsed first */
     }

@@ -21,12 +21,27 @@
 
 #include "../../core/internal.h"
 #include "../../core/list.h"
+#include "http_int.h" /* the HTTP layer's growable buffer, and weft's name */
 #include "weft/endpoint.h"
 #include "weft/failure.h"
 #include "weft/flow.h"
 #include "weft/http_client.h"
 #include "weft/timer.h"
 #include "weft/tls.h"
+
+/* ---- strings built by appends (url.c) ---- */
+
+/* The first failed append is remembered, and reported once by _done. */
+typedef struct weft__hc_str {
+    weft__http_buf b;
+    bool failed;
+} weft__hc_str;
+
+void weft__hc_str_add(weft__hc_str *s, const char *p, size_t n);
+void weft__hc_str_cat(weft__hc_str *s, const char *p);
+/* The string (NUL-terminated, the caller's), or NULL, all freed, after a
+ * failure. */
+char *weft__hc_str_done(weft__hc_str *s);
 
 /* ---- URLs (url.c) ---- */
 
@@ -170,16 +185,14 @@ struct weft__hc_conn {
     /* the response being parsed */
     llhttp_t parser;
     size_t head_bytes;
-    char *hbuf;
-    size_t hlen, hcap, name_len;
-    char *rbuf;
-    size_t rlen, rcap;
+    weft__http_buf field;  /* a header's name, then its value after name_len */
+    size_t name_len;
+    weft__http_buf reason; /* NUL-terminated when complete */
     weft_http_headers *headers;
     weft_http_response *pending; /* parsed, to deliver */
     bool complete;               /* a message ended, to handle */
     /* bytes held while the body's consumer is not taking them */
-    char *stash;
-    size_t stash_len, stash_cap;
+    weft__http_buf stash;
     /* the request body going out */
     weft_drain up;
     weft_producer prod;

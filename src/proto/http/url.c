@@ -14,44 +14,25 @@
 #include "weft/alloc.h"
 #include "weft/error.h"
 
-/* A growing string; a failed append marks it failed, checked once at the end. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
+void weft__hc_str_add(weft__hc_str *s, const char *p, size_t n)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->len + n + 1) * 2;
-        char *p = weft_realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
+    if (!s->failed && weft__http_buf_append(&s->b, p, n) < 0)
+        s->failed = true;
 }
 
-static void sb_str(sbuf *b, const char *s)
+void weft__hc_str_cat(weft__hc_str *s, const char *p)
 {
-    sb_add(b, s, strlen(s));
+    weft__hc_str_add(s, p, strlen(p));
 }
 
-static char *sb_done(sbuf *b)
+char *weft__hc_str_done(weft__hc_str *s)
 {
-    if (b->failed || !b->p) {
-        weft_free(b->p);
+    weft__hc_str_add(s, "", 1);
+    if (s->failed) {
+        weft__http_buf_free(&s->b);
         return NULL;
     }
-    return b->p;
+    return s->b.data;
 }
 
 static char *dup_n(const char *s, size_t n)
@@ -171,10 +152,10 @@ int weft__hc_url_parse(const char *url, weft__hc_url *out)
     out->port = port;
     out->host = dup_n(host, hlen);
     if (tlen == 0 || rest[0] == '?') {
-        sbuf b = {0};
-        sb_str(&b, "/");
-        sb_add(&b, rest, tlen);
-        out->target = sb_done(&b);
+        weft__hc_str b = {0};
+        weft__hc_str_cat(&b, "/");
+        weft__hc_str_add(&b, rest, tlen);
+        out->target = weft__hc_str_done(&b);
     } else {
         out->target = dup_n(rest, tlen);
     }
@@ -197,57 +178,57 @@ static bool is_ipv6(const char *host)
     return strchr(host, ':') != NULL;
 }
 
-static void add_authority(sbuf *b, const weft__hc_url *u)
+static void add_authority(weft__hc_str *b, const weft__hc_url *u)
 {
     if (is_ipv6(u->host)) {
-        sb_str(b, "[");
-        sb_str(b, u->host);
-        sb_str(b, "]");
+        weft__hc_str_cat(b, "[");
+        weft__hc_str_cat(b, u->host);
+        weft__hc_str_cat(b, "]");
     } else {
-        sb_str(b, u->host);
+        weft__hc_str_cat(b, u->host);
     }
     if (u->port != (u->https ? 443 : 80)) {
         char port[16];
         snprintf(port, sizeof port, ":%d", u->port);
-        sb_str(b, port);
+        weft__hc_str_cat(b, port);
     }
 }
 
 char *weft__hc_url_string(const weft__hc_url *u)
 {
-    sbuf b = {0};
-    sb_str(&b, u->https ? "https://" : "http://");
+    weft__hc_str b = {0};
+    weft__hc_str_cat(&b, u->https ? "https://" : "http://");
     add_authority(&b, u);
-    sb_str(&b, u->target);
-    return sb_done(&b);
+    weft__hc_str_cat(&b, u->target);
+    return weft__hc_str_done(&b);
 }
 
 char *weft__hc_url_host_header(const weft__hc_url *u)
 {
-    sbuf b = {0};
+    weft__hc_str b = {0};
     add_authority(&b, u);
-    return sb_done(&b);
+    return weft__hc_str_done(&b);
 }
 
 /* Endpoint strings escape ':' '=' and '\' with '\'. */
-static void add_escaped(sbuf *b, const char *s)
+static void add_escaped(weft__hc_str *b, const char *s)
 {
     for (; *s; s++) {
         if (*s == ':' || *s == '=' || *s == '\\')
-            sb_add(b, "\\", 1);
-        sb_add(b, s, 1);
+            weft__hc_str_add(b, "\\", 1);
+        weft__hc_str_add(b, s, 1);
     }
 }
 
 char *weft__hc_url_endpoint(const weft__hc_url *u, double timeout)
 {
-    sbuf b = {0};
+    weft__hc_str b = {0};
     char tail[64];
-    sb_str(&b, "tcp:host=");
+    weft__hc_str_cat(&b, "tcp:host=");
     add_escaped(&b, u->host);
     snprintf(tail, sizeof tail, ":port=%d:timeout=%g", u->port, timeout);
-    sb_str(&b, tail);
-    return sb_done(&b);
+    weft__hc_str_cat(&b, tail);
+    return weft__hc_str_done(&b);
 }
 
 /* The value of key=VALUE (or of the positional field number `positional`)
@@ -258,7 +239,7 @@ static char *endpoint_param(const char *ep, const char *key, size_t positional)
     const char *s = strchr(ep, ':');
     while (s) {
         s++; /* past the ':' starting this field */
-        sbuf b = {0};
+        weft__hc_str b = {0};
         const char *c = s;
         bool has_eq = false;
         for (; *c && *c != ':'; c++) {
@@ -266,9 +247,9 @@ static char *endpoint_param(const char *ep, const char *key, size_t positional)
                 c++;
             else if (*c == '=')
                 has_eq = true;
-            sb_add(&b, c, 1);
+            weft__hc_str_add(&b, c, 1);
         }
-        char *v = sb_done(&b);
+        char *v = weft__hc_str_done(&b);
         if (v && strncmp(s, key, klen) == 0 && s[klen] == '=') {
             char *val = dup_n(v + klen + 1, strlen(v) - klen - 1);
             weft_free(v);
@@ -354,47 +335,47 @@ char *weft__hc_url_resolve(const char *base, const char *ref, bool *relative)
     if (weft__hc_url_parse(base, &b) < 0)
         return NULL;
     size_t rlen = strcspn(ref, "#");
-    sbuf out = {0};
+    weft__hc_str out = {0};
     bool rel = false;
     if (scheme_len(ref)) {
-        sb_add(&out, ref, rlen);
+        weft__hc_str_add(&out, ref, rlen);
     } else if (strncmp(ref, "//", 2) == 0) {
-        sb_str(&out, b.https ? "https:" : "http:");
-        sb_add(&out, ref, rlen);
+        weft__hc_str_cat(&out, b.https ? "https:" : "http:");
+        weft__hc_str_add(&out, ref, rlen);
     } else {
         rel = true;
-        sb_str(&out, b.https ? "https://" : "http://");
+        weft__hc_str_cat(&out, b.https ? "https://" : "http://");
         add_authority(&out, &b);
         size_t bpath = strcspn(b.target, "?");
         if (rlen == 0) {
-            sb_str(&out, b.target);
+            weft__hc_str_cat(&out, b.target);
         } else if (ref[0] == '?') {
-            sb_add(&out, b.target, bpath);
-            sb_add(&out, ref, rlen);
+            weft__hc_str_add(&out, b.target, bpath);
+            weft__hc_str_add(&out, ref, rlen);
         } else {
             size_t rpath = strcspn(ref, "?#");
-            sbuf merged = {0};
+            weft__hc_str merged = {0};
             if (ref[0] == '/') {
-                sb_add(&merged, ref, rpath);
+                weft__hc_str_add(&merged, ref, rpath);
             } else {
                 const char *slash = b.target;
                 for (size_t i = 0; i < bpath; i++)
                     if (b.target[i] == '/')
                         slash = b.target + i;
-                sb_add(&merged, b.target, (size_t)(slash - b.target) + 1);
-                sb_add(&merged, ref, rpath);
+                weft__hc_str_add(&merged, b.target, (size_t)(slash - b.target) + 1);
+                weft__hc_str_add(&merged, ref, rpath);
             }
-            char *m = sb_done(&merged);
+            char *m = weft__hc_str_done(&merged);
             if (!m)
                 out.failed = true;
             else
-                sb_str(&out, m);
-            sb_add(&out, ref + rpath, rlen - rpath);
+                weft__hc_str_cat(&out, m);
+            weft__hc_str_add(&out, ref + rpath, rlen - rpath);
             weft_free(m);
         }
     }
     weft__hc_url_clear(&b);
-    char *s = sb_done(&out);
+    char *s = weft__hc_str_done(&out);
     /* Parsed again: to check it, and to take the dots out of any path. */
     weft__hc_url u;
     int err = s ? weft__hc_url_parse(s, &u) : WEFT_ENOMEM;
@@ -403,12 +384,12 @@ char *weft__hc_url_resolve(const char *base, const char *ref, bool *relative)
         return NULL;
     size_t plen = strcspn(u.target, "?");
     char *path = remove_dots(u.target, plen);
-    sbuf t = {0};
-    sb_str(&t, path ? path : "");
-    sb_str(&t, u.target + plen);
-    char *target = path ? sb_done(&t) : NULL;
+    weft__hc_str t = {0};
+    weft__hc_str_cat(&t, path ? path : "");
+    weft__hc_str_cat(&t, u.target + plen);
+    char *target = path ? weft__hc_str_done(&t) : NULL;
     if (!path)
-        weft_free(t.p);
+        weft__http_buf_free(&t.b);
     weft_free(path);
     s = NULL;
     if (target) {
