@@ -697,6 +697,10 @@ static void h_redirects(srv *s, sconn *c, const char *m, const char *path, const
         reply(c, "HTTP/1.1 307 Temporary Redirect\r\nLocation: /c\r\nContent-Length: 0\r\n\r\n");
     } else if (strcmp(path, "/put301") == 0) {
         reply(c, "HTTP/1.1 301 Moved\r\nLocation: /c\r\nContent-Length: 0\r\n\r\n");
+    } else if (strcmp(path, "/elsewhere") == 0) {
+        snprintf(buf, sizeof buf, "HTTP/1.1 302 Found\r\nLocation: http://localhost:%d/c\r\nContent-Length: 0\r\n\r\n",
+                 s->port_no);
+        reply(c, buf);
     } else if (strcmp(path, "/c") == 0) {
         snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(m) + 3, m);
         strcat(buf, " at");
@@ -735,6 +739,24 @@ WEFT_TEST(http_client, redirects)
     resp = await_response(fx.r, weft_http_agent_request(fx.a, "POST", url(&fx, "/post307"), NULL, body, 4));
     cr_assert_eq(weft_http_response_status(resp), 307);
     weft_http_response_free(resp);
+    /* to another origin, credentials stay behind */
+    weft_http_headers *h = weft_http_headers_new();
+    cr_assert_eq(weft_http_headers_add(h, "Authorization", "Basic c2VjcmV0"), 0);
+    cr_assert_eq(weft_http_headers_add(h, "X-Kept", "1"), 0);
+    resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/a"), h, NULL, 0));
+    weft_free(await_body(fx.r, resp));
+    weft_http_response_free(resp);
+    cr_assert(strstr(fx.s.head, "Authorization: Basic"), "same origin: kept");
+    resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/elsewhere"), h, NULL, 0));
+    weft_free(await_body(fx.r, resp));
+    weft_http_response_free(resp);
+    cr_assert(strncmp(fx.s.head, "GET /c ", 7) == 0, "%s", fx.s.head);
+    cr_assert_null(strstr(fx.s.head, "Authorization"), "%s", fx.s.head);
+    cr_assert(strstr(fx.s.head, "X-Kept: 1"));
+    char host[64], want[64];
+    snprintf(want, sizeof want, "localhost:%d", fx.s.port_no);
+    cr_assert_str_eq(find_header(fx.s.head, "Host", host, sizeof host), want);
+    weft_http_headers_free(h);
     /* ... and without one it is */
     resp = await_response(fx.r, weft_http_agent_request(fx.a, "DELETE", url(&fx, "/put301"), NULL, NULL, 0));
     b = await_body(fx.r, resp);
@@ -1583,4 +1605,17 @@ WEFT_TEST(http_client, allocation_failures)
     cr_assert_gt(runs, 20);
     static const char sized[] = "HTTP/1.0 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello";
     weft_test_each_alloc_failure(memory_exchange, (void *)sized);
+}
+
+/* A consumer that stops the body closes the connection; the next request
+ * gets a new one. */
+WEFT_TEST(http_client, stopping_the_body)
+{
+    fixture fx;
+    setup(&fx, h_big, NULL);
+    weft_http_response *resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0));
+    cr_assert_eq(await_failure(fx.r, weft_http_response_read_body(resp, 1000), NULL, 0), -EMSGSIZE);
+    srv_wait_lost(&fx.s, 1);
+    weft_http_response_free(resp);
+    teardown(&fx);
 }
