@@ -1619,3 +1619,81 @@ WEFT_TEST(http_client, stopping_the_body)
     weft_http_response_free(resp);
     teardown(&fx);
 }
+
+/* A drain that pauses on every piece and resumes from the reactor: the
+ * end of a body must still come when the last piece was paused on. */
+typedef struct stutter {
+    weft_drain d;
+    weft_reactor *r;
+    char got[64];
+    size_t len, total, pauses;
+    weft_deferred *done;
+    int code;
+} stutter;
+
+static void st_resume(void *arg)
+{
+    stutter *s = arg;
+    if (s->d.fount)
+        weft_fount_resume(s->d.fount);
+}
+
+static void st_receive(weft_drain *d, const void *data, size_t len)
+{
+    stutter *s = (stutter *)d;
+    size_t n = len < sizeof s->got - 1 - s->len ? len : sizeof s->got - 1 - s->len;
+    memcpy(s->got + s->len, data, n);
+    s->len += n;
+    s->total += len;
+    cr_assert_gt(len, 0, "no empty pieces");
+    s->pauses++;
+    weft_fount_pause(d->fount);
+    cr_assert_eq(weft_reactor_call_soon(s->r, st_resume, s), 0);
+}
+
+static void st_stopped(weft_drain *d, const weft_failure *why)
+{
+    stutter *s = (stutter *)d;
+    s->code = weft_failure_code(why);
+    weft_deferred_callback(s->done, NULL, NULL);
+}
+
+static const weft_drain_ops stutter_ops = {NULL, st_receive, st_stopped};
+
+static void stutter_through(fixture *fx, const char *path, stutter *s)
+{
+    weft_http_response *resp = await_response(fx->r, weft_http_agent_request(fx->a, "GET", url(fx, path), NULL, NULL, 0));
+    *s = (stutter){.d.ops = &stutter_ops, .r = fx->r, .done = weft_deferred_new(fx->r)};
+    weft_flow_to(weft_http_response_body(resp), &s->d);
+    cr_assert_eq(weft_reactor_run_until(fx->r, s->done, 30), 0, "the body never ended (%zu bytes)", s->total);
+    weft_deferred_unref(s->done);
+    cr_assert_eq(s->code, WEFT_EOF);
+    weft_http_response_free(resp);
+}
+
+static void h_mixed(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body, size_t bl)
+{
+    if (strcmp(path, "/chunked") == 0)
+        h_chunked(s, c, m, path, head, body, bl);
+    else if (strcmp(path, "/big") == 0)
+        h_big(s, c, m, path, head, body, bl);
+    else
+        h_hello(s, c, m, path, head, body, bl);
+}
+
+WEFT_TEST(http_client, pausing_on_every_piece)
+{
+    fixture fx;
+    setup(&fx, h_mixed, NULL);
+    stutter s;
+    stutter_through(&fx, "/", &s);
+    cr_assert_str_eq(s.got, "hello");
+    stutter_through(&fx, "/chunked", &s);
+    cr_assert_str_eq(s.got, "hello, world");
+    cr_assert_eq(s.pauses, 3);
+    stutter_through(&fx, "/", &s);
+    cr_assert_eq(fx.s.accepted, 1, "each connection went back to the pool");
+    stutter_through(&fx, "/big", &s);
+    cr_assert_eq(s.total, (size_t)BIG);
+    teardown(&fx);
+}

@@ -103,10 +103,10 @@ static void end_body(weft__hc_conn *c, const weft_failure *f)
  * f (the reference passes), and the connection is dropped. */
 static void conn_fail(weft__hc_conn *c, weft_failure *f)
 {
+    conn_abort(c); /* first, so that whoever hears finds it closing */
     end_body(c, f);
-    fail_request(c, f ? weft_failure_ref(f) : NULL);
+    fail_request(c, weft_failure_ref(f));
     weft_failure_unref(f);
-    conn_abort(c);
 }
 
 /* ---- timers ---- */
@@ -241,12 +241,7 @@ static void prod_stop(weft_producer *p)
 {
     weft__hc_conn *c = CONN_OF_PROD(p);
     c->up_active = false; /* the transport is letting go of us already */
-    weft_fount *f = c->up.fount;
-    if (f) {
-        f->drain = NULL;
-        c->up.fount = NULL;
-        weft_fount_stop(f);
-    }
+    upload_abandon(c);
 }
 
 static const weft_producer_ops prod_ops = {prod_pause, prod_resume, prod_stop};
@@ -350,7 +345,7 @@ static bool body_gated(const weft__hc_conn *c)
     return r && !(r->body.drain && r->body.pauses == 0);
 }
 
-static void feed(weft__hc_conn *c, const char *data, size_t len);
+static void feed(weft__hc_conn *c, const char *data, size_t len, bool resumed);
 static void finish_eof(weft__hc_conn *c);
 
 static void kick(void *arg)
@@ -361,8 +356,7 @@ static void kick(void *arg)
         /* Taken out first: feeding may hold bytes again. */
         weft__http_buf held = c->stash;
         c->stash = (weft__http_buf){0};
-        if (held.len)
-            feed(c, held.data, held.len);
+        feed(c, held.data ? held.data : "", held.len, true);
         weft__http_buf_free(&held);
         if (conn_open(c) && !c->stash.len && !body_gated(c)) {
             if (c->read_paused) {
@@ -612,8 +606,7 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     weft__hc_conn *c = p->data;
-    c->got_bytes = true;
-    if (c->discard)
+    if (c->discard || n == 0) /* (llhttp ends a span at the end of input, even an empty one) */
         return 0;
     if (!c->resp)
         return HPE_PAUSED;
@@ -725,11 +718,11 @@ static void hold(weft__hc_conn *c, const char *data, size_t len)
     }
 }
 
-static void feed(weft__hc_conn *c, const char *data, size_t len)
+static void feed(weft__hc_conn *c, const char *data, size_t len, bool resumed)
 {
-    /* After a pause llhttp may have steps to take with no more input (a
-     * Content-Length: 0 body ending): it is run once more, even on 0 bytes. */
-    bool resumed = false;
+    /* After a pause llhttp may have steps to take with no more input (the
+     * end of a body whose last bytes the consumer paused on): it is run
+     * once more, even on 0 bytes. */
     while (conn_open(c)) {
         if (body_gated(c)) {
             hold(c, data, len);
@@ -799,7 +792,7 @@ static void p_data(weft_protocol *p, const void *data, size_t len)
     weft__hc_conn *c = CONN(p);
     c->got_bytes = true;
     timer_arm(c);
-    feed(c, data, len);
+    feed(c, data, len, false);
 }
 
 static bool p_eof(weft_protocol *p)
