@@ -7,7 +7,8 @@
  *
  * Input: byte 0 sizes the pieces, byte 1 chooses (bit 0) HEAD for the
  * first request, (bit 1) a 64-byte read limit, (bit 2) a 256-byte header
- * limit, (bit 3) a chunked request body; the rest is the server's. */
+ * limit, (bit 3) a chunked request body, (bit 4) a consumer that pauses
+ * on every piece and resumes from the reactor; the rest is the server's. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,11 +18,36 @@
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
+typedef struct stutter {
+    weft_drain d;
+    weft_reactor *r;
+} stutter;
+
+static void stutter_resume(void *arg)
+{
+    stutter *s = arg;
+    if (s->d.fount)
+        weft_fount_resume(s->d.fount);
+}
+
+static void stutter_receive(weft_drain *d, const void *data, size_t len)
+{
+    (void)data, (void)len;
+    stutter *s = (stutter *)d;
+    weft_fount_pause(d->fount);
+    if (weft_reactor_call_soon(s->r, stutter_resume, s) < 0)
+        weft_fount_resume(d->fount);
+}
+
+static const weft_drain_ops stutter_ops = {NULL, stutter_receive, NULL};
+
 typedef struct harness {
     weft_reactor *r;
     weft_http_response *resp[2];
     weft_deferred *body[2];
+    stutter drains[2];
     size_t max;
+    bool stutter;
 } harness;
 
 typedef struct slot {
@@ -43,6 +69,12 @@ static weft_result got_response(void *arg, weft_result r)
         return swallow(NULL, r);
     weft_http_response *resp = weft_result_take(&r);
     s->h->resp[s->i] = resp;
+    if (s->h->stutter) {
+        stutter *d = &s->h->drains[s->i];
+        *d = (stutter){.d.ops = &stutter_ops, .r = s->h->r};
+        weft_flow_to(weft_http_response_body(resp), &d->d);
+        return weft_none();
+    }
     weft_deferred *b = weft_http_response_read_body(resp, s->h->max);
     if (b && weft_deferred_add_both(b, swallow, NULL) < 0)
         abort();
@@ -58,7 +90,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     unsigned flags = data[1];
     data += 2;
     size -= 2;
-    harness h = {.max = flags & 2 ? 64 : 0};
+    harness h = {.max = flags & 2 ? 64 : 0, .stutter = flags & 16};
     if (weft_reactor_new(NULL, &h.r) < 0 || weft_memory_reactor_install(h.r) < 0)
         abort();
     weft_logger_remove_observer(weft_reactor_logger(h.r), weft_log_text_observer, stderr);
