@@ -4,6 +4,7 @@
  * of HTTPConnectionPool): requests by URL or by endpoint string both become
  * (endpoint, target, Host) and take the same path to a pooled connection.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -27,10 +28,13 @@ weft_http_agent *weft_http_agent_new(weft_reactor *r, const weft_http_agent_opti
         a->o.max_per_host = 4;
     if (!a->o.max_idle)
         a->o.max_idle = 2;
-    if (a->o.idle_timeout <= 0)
+    /* (written as !(x > 0) so that NaN takes the default too) */
+    if (!(a->o.idle_timeout > 0) || !isfinite(a->o.idle_timeout))
         a->o.idle_timeout = 240;
-    if (a->o.connect_timeout <= 0)
+    if (!(a->o.connect_timeout > 0) || !isfinite(a->o.connect_timeout))
         a->o.connect_timeout = 30;
+    if (!(a->o.response_timeout > 0) || !isfinite(a->o.response_timeout))
+        a->o.response_timeout = 0;
     if (!a->o.max_header_bytes)
         a->o.max_header_bytes = 64 * 1024;
     const char *ua = a->o.user_agent ? a->o.user_agent : WEFT__HTTP_SERVER_NAME;
