@@ -37,6 +37,7 @@ typedef struct sconn {
     weft_producer prod;
     size_t big_total, big_sent;
     bool big_paused, big_on;
+    bool discarding;
 } sconn;
 
 /* Answers one request: method, path, the whole head, and the body. */
@@ -60,6 +61,7 @@ struct srv {
     sconn *held[8];
     int nheld;
     sconn *big; /* sending a big body */
+    const char *early; /* answered as soon as a head is in, then closed */
 };
 
 static void big_write(sconn *c)
@@ -208,6 +210,18 @@ static void s_data(weft_protocol *p, const void *data, size_t len)
     memcpy(c->in + c->len, data, len);
     c->len += len;
     c->in[c->len] = 0;
+    if (c->discarding)
+        return;
+    if (s->early && memmem(c->in, c->len, "\r\n\r\n", 4)) {
+        /* a lingering close, as servers do after refusing a body: what
+         * the client still sends is read and dropped */
+        s->requests++;
+        reply(c, s->early);
+        weft_transport_write_eof(c->base.transport);
+        c->discarding = true;
+        s->early = NULL;
+        return;
+    }
     for (;;) {
         char *body;
         size_t body_len, n = complete_request(c, &body, &body_len);
@@ -342,6 +356,14 @@ static void srv_wait_lost(srv *s, int n)
         cr_assert_lt(weft_reactor_now(s->r), until, "the server lost %d connections of %d", s->lost, n);
         cr_assert_eq(weft_reactor_iterate(s->r, 0.1), 0);
     }
+}
+
+/* Runs the reactor for a while: to see that something does not happen. */
+static void run_for(weft_reactor *r, double seconds)
+{
+    weft_deferred *d = weft_defer_later(r, seconds, NULL, NULL);
+    cr_assert_eq(weft_reactor_run_until(r, d, seconds + 10), 0);
+    weft_deferred_unref(d);
 }
 
 /* Lets pending closes and frees run. */
@@ -613,7 +635,10 @@ static void h_malformed(srv *s, sconn *c, const char *m, const char *path, const
         reply_close(c, "HTTP/1.1 200 OK\r\nContent-Le");
     else if (strcmp(path, "/extra") == 0)
         reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA");
-    else if (strcmp(path, "/nul") == 0)
+    else if (strcmp(path, "/reset") == 0) {
+        reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+        weft_transport_abort_connection(c->base.transport);
+    } else if (strcmp(path, "/nul") == 0)
         weft_transport_write(c->base.transport, "HTTP/1.1 200 OK\r\nX-A: a\0b\r\n\r\n", 29);
     else
         reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
@@ -641,6 +666,14 @@ WEFT_TEST(http_client, malformed_responses)
         cr_assert_eq(code, WEFT_EHTTP, "%s: %s", bad_bodies[i], why);
         weft_http_response_free(resp);
     }
+    /* the connection reset before anyone drains the body: a drain joining
+     * later hears the failure, not an empty body */
+    weft_http_response *reset = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/reset"), NULL, NULL, 0));
+    srv_wait_lost(&fx.s, fx.s.accepted);
+    run_for(fx.r, 0.05);
+    int rc = await_body_failure(fx.r, reset, why, sizeof why);
+    cr_assert(rc == -ECONNRESET || rc == WEFT_EHTTP, "%s", why);
+    weft_http_response_free(reset);
     /* bytes after the response: it is fine, the connection is not reused */
     int before = fx.s.accepted;
     expect_get(&fx, url(&fx, "/extra"), 200, "ok");
@@ -869,13 +902,6 @@ static void sd_stopped(weft_drain *d, const weft_failure *why)
 }
 
 static const weft_drain_ops sd_ops = {NULL, sd_receive, sd_stopped};
-
-static void run_for(weft_reactor *r, double seconds)
-{
-    weft_deferred *d = weft_defer_later(r, seconds, NULL, NULL);
-    cr_assert_eq(weft_reactor_run_until(r, d, seconds + 10), 0);
-    weft_deferred_unref(d);
-}
 
 WEFT_TEST(http_client, big_body_backpressure)
 {
@@ -1695,5 +1721,29 @@ WEFT_TEST(http_client, pausing_on_every_piece)
     cr_assert_eq(fx.s.accepted, 1, "each connection went back to the pool");
     stutter_through(&fx, "/big", &s);
     cr_assert_eq(s.total, (size_t)BIG);
+    teardown(&fx);
+}
+
+/* The server answers before the request body is all sent (and closes):
+ * the response arrives whole, and the rest of the body is stopped. */
+WEFT_TEST(http_client, answered_before_the_body_is_sent)
+{
+    fixture fx;
+    setup(&fx, h_hello, NULL);
+    fx.s.early = "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big!";
+    size_t n = 16 * 1024 * 1024;
+    char *big = calloc(1, n);
+    weft_fount *body = weft_fount_of_bytes(fx.r, big, n, true);
+    free(big);
+    weft_http_response *resp =
+        await_response(fx.r, weft_http_agent_request(fx.a, "POST", url(&fx, "/upload"), NULL, body, -1));
+    cr_assert_eq(weft_http_response_status(resp), 413);
+    weft_bytes *b = await_body(fx.r, resp);
+    cr_assert_str_eq(b->data, "too big!");
+    weft_free(b);
+    weft_http_response_free(resp);
+    /* the agent goes on with a new connection */
+    expect_get(&fx, url(&fx, "/"), 200, "hello");
+    cr_assert_eq(fx.s.accepted, 2);
     teardown(&fx);
 }

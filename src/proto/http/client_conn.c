@@ -96,7 +96,7 @@ static void end_body(weft__hc_conn *c, const weft_failure *f)
     if (!resp)
         return;
     resp->conn = NULL;
-    weft_fount_end(&resp->body, f);
+    weft__hc_body_end(resp, f);
 }
 
 /* Something went wrong with the exchange under way: whoever waits hears
@@ -415,12 +415,30 @@ static void body_stop(weft_fount *f)
         conn_abort(c); /* the end comes with connection_lost */
 }
 
-/* A drain joined: what was held for it can flow. */
+void weft__hc_body_end(weft_http_response *resp, const weft_failure *f)
+{
+    if (resp->body.drain) {
+        weft_fount_end(&resp->body, f);
+    } else if (!resp->pending_end && !resp->body.ended) {
+        resp->pending_end = weft_failure_ref((weft_failure *)f);
+    }
+}
+
+/* A drain joined: what was held for it can flow, or the end it missed
+ * reaches it. */
 static void body_flowing_to(weft_fount *f, weft_drain *d)
 {
-    weft__hc_conn *c = RESP_OF(f)->conn;
-    if (c && d)
-        schedule_kick(c);
+    weft_http_response *resp = RESP_OF(f);
+    if (!d)
+        return;
+    if (resp->pending_end) {
+        weft_failure *end = resp->pending_end;
+        resp->pending_end = NULL;
+        weft_fount_end(f, end);
+        weft_failure_unref(end);
+    } else if (resp->conn) {
+        schedule_kick(resp->conn);
+    }
 }
 
 static const weft_fount_ops body_ops = {body_pause, body_resume, body_stop, body_flowing_to};
@@ -444,12 +462,13 @@ void weft_http_response_free(weft_http_response *resp)
         resp->conn = NULL;
         conn_abort(c);
     }
-    if (!resp->body.ended) {
+    if (!resp->body.ended && resp->body.drain) {
         /* Whoever drains it must hear that nothing more will come. */
         weft_failure *f = weft_failure_new(WEFT_ECANCELED, "the response was freed");
         weft_fount_end(&resp->body, f);
         weft_failure_unref(f);
     }
+    weft_failure_unref(resp->pending_end);
     weft_http_headers_free(resp->headers);
     weft_free(resp->reason);
     weft_free(resp->url);
@@ -693,7 +712,7 @@ static void message_done(weft__hc_conn *c, size_t left)
         weft__hc_conn_close(c);
     if (resp) {
         weft_failure *eof = eof_failure();
-        weft_fount_end(&resp->body, eof);
+        weft__hc_body_end(resp, eof);
         weft_failure_unref(eof);
     }
 }

@@ -112,9 +112,14 @@ struct weft_http_response {
     char *reason, *url;
     weft_http_headers *headers;
     int64_t length;
-    weft__hc_conn *conn; /* while the body streams */
-    bool opened;           /* weft_http_response_body was called */
+    weft__hc_conn *conn;      /* while the body streams */
+    weft_failure *pending_end; /* how the body ended, for a drain yet to join */
+    bool opened;               /* weft_http_response_body was called */
 };
+
+/* Ends the body with f (borrowed), now or, with no drain yet, once one
+ * joins (so that it hears how, not just that, the body ended). */
+void weft__hc_body_end(weft_http_response *resp, const weft_failure *f);
 
 /* Whether a failed request may go again on a new connection (Twisted's
  * _shouldRetry: idempotent, no body, not retried yet). */
