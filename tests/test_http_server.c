@@ -1163,3 +1163,68 @@ WEFT_TEST(http_server, large_body_to_stalled_reader_over_tcp, .timeout = 60)
     weft_reactor_iterate(r, 0);
     weft_reactor_free(r);
 }
+
+/* ---- a response cut short, a drain whose connection goes ---- */
+
+static weft_result note_outcome(void *arg, weft_result r)
+{
+    *(int *)arg = weft_failed(r) ? weft_failure_code(weft_result_failure(r)) : 1;
+    weft_result_free(r);
+    return weft_none();
+}
+
+static void short_body(void *arg, weft_http_request *req)
+{
+    weft_deferred *d = weft_http_notify_finish(req);
+    cr_assert_eq(weft_deferred_add_both(d, note_outcome, arg), 0);
+    weft_deferred_unref(d);
+    weft_http_set_header(req, "Content-Length", "100");
+    cr_assert_eq(weft_http_write(req, "only ten..", 10), 0);
+    cr_assert_eq(weft_http_finish(req), 0);
+}
+
+WEFT_TEST(http_server, a_body_cut_short_is_not_reported_as_sent)
+{
+    int outcome = 0;
+    fx f;
+    fx_open(&f, leaf_with("GET", short_body, &outcome), NULL);
+    fx_send(&f, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert_eq(outcome, -ECONNABORTED, "notify_finish: %d", outcome);
+    cr_assert(fx_state(&f).lose_called || fx_state(&f).abort_called, "the client must see the end");
+    fx_close(&f);
+}
+
+/* A fount that never ends on its own. */
+typedef struct endless {
+    weft_fount base;
+    bool stopped;
+} endless;
+
+static void endless_stop(weft_fount *f)
+{
+    ((endless *)f)->stopped = true;
+}
+
+static const weft_fount_ops endless_ops = {.stop = endless_stop};
+
+static void to_drain(void *arg, weft_http_request *req)
+{
+    endless *e = arg;
+    weft_flow_to(&e->base, weft_http_response_drain(req));
+    weft_fount_emit(&e->base, "part", 4);
+}
+
+WEFT_TEST(http_server, a_response_drain_finishes_its_request_when_the_connection_goes)
+{
+    endless e = {.base.ops = &endless_ops};
+    fx f;
+    fx_open(&f, leaf_with("GET", to_drain, &e), NULL);
+    fx_send(&f, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert(strstr(fx_out(&f), "4\r\npart\r\n"), "%s", fx_out(&f));
+    weft_string_transport_disconnect(f.st, -ECONNRESET);
+    weft_reactor_iterate(f.r, 0);
+    cr_assert(e.stopped, "the drain stops its fount");
+    /* The request was finished by the drain: nothing is left to free but
+     * what fx_close frees (LeakSanitizer checks). */
+    fx_close(&f);
+}

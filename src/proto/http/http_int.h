@@ -151,6 +151,7 @@ struct weft_http_request {
     weft_producer *producer;
     weft_producer proxy; /* what the transport holds for producer */
     bool streaming, prod_registered, prod_paused, tpaused, whole;
+    bool cut; /* finished short of its Content-Length: the client saw a cut body */
     weft_drain drain;
     weft_producer drain_producer;
     struct weft__http_file *file;

@@ -259,7 +259,11 @@ static void finalize(weft_http_request *req)
     req->notify = NULL;
     req->nnotify = 0;
     for (size_t i = 0; i < n; i++) {
-        weft_deferred_callback(notify[i], NULL, NULL);
+        /* A cut body was not handed over whole, whatever the transport took. */
+        if (req->cut)
+            weft_deferred_errback(notify[i], weft_failure_new(-ECONNABORTED, "the response ended short of its length"));
+        else
+            weft_deferred_callback(notify[i], NULL, NULL);
         weft_deferred_unref(notify[i]);
     }
     weft_free(notify);
@@ -283,8 +287,10 @@ static int finish_internal(weft_http_request *req)
     int rc = 0;
     if (req->conn && req->conn->t) {
         rc = send_body(req, NULL, 0, true, NULL, NULL);
-        if (req->has_length && req->resp_sent < req->resp_length && !req->no_body)
+        if (req->has_length && req->resp_sent < req->resp_length && !req->no_body) {
+            req->cut = true;
             weft__http_conn_close(req->conn, false); /* a short body: the client must see the end */
+        }
     }
     req->resp_done = true;
     if (req->active)
@@ -617,6 +623,10 @@ static void dprod_stop(weft_producer *p)
         weft_flow_to(f, NULL);
         weft_fount_stop(f);
     }
+    /* Nothing more will flow: the drain finishes the request for the
+     * handler that joined a fount to it (http_server.h). */
+    if (!req->handler_done)
+        weft_http_finish(req);
 }
 
 static const weft_producer_ops dprod_ops = {dprod_pause, dprod_resume, dprod_stop};
