@@ -1,16 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One client connection: it writes a request (its body flowing in from a
- * fount, framed by Content-Length or chunked), parses the response with
- * llhttp in strict mode, and hands the body on through the response's
- * fount.
- *
- * llhttp is stopped (HPE_PAUSED) wherever weft must act between bytes: when
- * a response's head is in (it is delivered with nothing more parsed), when a
- * message ends (so bytes after it are never taken as the next response),
- * and when the body's consumer pauses. Bytes not yet parsed then wait in the
- * stash and the transport stops reading, so a paused body fount holds back
- * the server.
+ * One client connection: connecting (with our own TLS for https URLs),
+ * its timers, writing requests (the body flowing in from a fount, framed
+ * by Content-Length or chunked), and its life as a protocol. Reading the
+ * responses is client_read.c's.
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,9 +20,7 @@
 
 #define CONN(p) WEFT__CONTAINER_OF(p, weft__hc_conn, base)
 
-static const llhttp_settings_t settings;
-
-static void conn_unref(weft__hc_conn *c)
+void weft__hc_conn_unref(weft__hc_conn *c)
 {
     if (--c->refs > 0)
         return;
@@ -42,12 +33,12 @@ static void conn_unref(weft__hc_conn *c)
     weft_free(c);
 }
 
-static bool conn_open(const weft__hc_conn *c)
+bool weft__hc_conn_open(const weft__hc_conn *c)
 {
     return c->t && !c->lost && !weft_transport_disconnecting(c->t);
 }
 
-static void timer_stop(weft__hc_conn *c)
+void weft__hc_conn_timer_stop(weft__hc_conn *c)
 {
     weft_timer_cancel(c->r, c->timer);
     c->timer = (weft_timer){0};
@@ -55,24 +46,19 @@ static void timer_stop(weft__hc_conn *c)
 
 void weft__hc_conn_close(weft__hc_conn *c)
 {
-    timer_stop(c);
+    weft__hc_conn_timer_stop(c);
     if (c->t)
         weft_transport_lose_connection(c->t);
 }
 
-static void conn_abort(weft__hc_conn *c)
+void weft__hc_conn_abort(weft__hc_conn *c)
 {
-    timer_stop(c);
+    weft__hc_conn_timer_stop(c);
     if (c->t)
         weft_transport_abort_connection(c->t);
 }
 
 /* ---- ends: of the request, of the response body ---- */
-
-static weft_failure *eof_failure(void)
-{
-    return weft_failure_new(WEFT_EOF, "end of the body");
-}
 
 /* The request waiting on c fails (the failure's reference passes). */
 static void fail_request(weft__hc_conn *c, weft_failure *f)
@@ -89,7 +75,7 @@ static void fail_request(weft__hc_conn *c, weft_failure *f)
 }
 
 /* The streaming body ends with f (borrowed); the response is unlinked. */
-static void end_body(weft__hc_conn *c, const weft_failure *f)
+void weft__hc_conn_end_body(weft__hc_conn *c, const weft_failure *f)
 {
     weft_http_response *resp = c->resp;
     c->resp = NULL;
@@ -101,10 +87,10 @@ static void end_body(weft__hc_conn *c, const weft_failure *f)
 
 /* Something went wrong with the exchange under way: whoever waits hears
  * f (the reference passes), and the connection is dropped. */
-static void conn_fail(weft__hc_conn *c, weft_failure *f)
+void weft__hc_conn_fail(weft__hc_conn *c, weft_failure *f)
 {
-    conn_abort(c); /* first, so that whoever hears finds it closing */
-    end_body(c, f);
+    weft__hc_conn_abort(c); /* first, so that whoever hears finds it closing */
+    weft__hc_conn_end_body(c, f);
     fail_request(c, weft_failure_ref(f));
     weft_failure_unref(f);
 }
@@ -115,22 +101,21 @@ static void response_timed_out(void *arg)
 {
     weft__hc_conn *c = arg;
     c->timer = (weft_timer){0};
-    conn_fail(c, weft_failure_new(WEFT_ETIMEDOUT, "no response from the server within %g s", c->response_timeout));
+    weft__hc_conn_fail(c, weft_failure_new(WEFT_ETIMEDOUT, "no response from the server within %g s",
+                                           c->response_timeout));
 }
-
-static bool body_gated(const weft__hc_conn *c);
 
 /* Waiting on the server: from the end of the request to the end of the
  * response, unless the body's consumer is the one holding things up. */
-static void timer_arm(weft__hc_conn *c)
+void weft__hc_conn_timer_arm(weft__hc_conn *c)
 {
     if (!c->req && !c->resp)
         return; /* idle: its own timer runs */
-    timer_stop(c);
-    if (c->response_timeout <= 0 || !conn_open(c) || c->up_active || body_gated(c))
+    weft__hc_conn_timer_stop(c);
+    if (c->response_timeout <= 0 || !weft__hc_conn_open(c) || c->up_active || weft__hc_conn_gated(c))
         return;
     if (weft_call_later(c->r, c->response_timeout, response_timed_out, c, &c->timer) < 0)
-        conn_fail(c, weft_failure_new(WEFT_ENOMEM, "out of memory setting the response timeout"));
+        weft__hc_conn_fail(c, weft_failure_new(WEFT_ENOMEM, "out of memory setting the response timeout"));
 }
 
 static void idle_expired(void *arg)
@@ -143,7 +128,7 @@ static void idle_expired(void *arg)
 
 void weft__hc_conn_set_idle(weft__hc_conn *c, double idle_timeout)
 {
-    timer_stop(c);
+    weft__hc_conn_timer_stop(c);
     if (weft_call_later(c->r, idle_timeout, idle_expired, c, &c->timer) < 0) {
         weft__hc_pool_remove(c);
         weft__hc_conn_close(c);
@@ -156,7 +141,7 @@ void weft__hc_conn_set_idle(weft__hc_conn *c, double idle_timeout)
 #define CONN_OF_PROD(p) WEFT__CONTAINER_OF(p, weft__hc_conn, prod)
 
 /* Lets go of the body fount, stopping it, wherever the upload stands. */
-static void upload_abandon(weft__hc_conn *c)
+void weft__hc_conn_upload_abandon(weft__hc_conn *c)
 {
     weft_fount *f = c->up.fount;
     if (c->up_active && c->t)
@@ -171,14 +156,14 @@ static void upload_abandon(weft__hc_conn *c)
 
 static void upload_fail(weft__hc_conn *c, weft_failure *f)
 {
-    upload_abandon(c);
-    conn_fail(c, f);
+    weft__hc_conn_upload_abandon(c);
+    weft__hc_conn_fail(c, f);
 }
 
 static void up_receive(weft_drain *d, const void *data, size_t len)
 {
     weft__hc_conn *c = CONN_OF_UP(d);
-    if (!len || !conn_open(c))
+    if (!len || !weft__hc_conn_open(c))
         return;
     int err;
     if (c->up_chunked) {
@@ -206,19 +191,19 @@ static void up_flow_stopped(weft_drain *d, const weft_failure *reason)
         weft_transport_unregister_producer(c->t);
     c->up_active = false;
     if (weft_failure_code(reason) != WEFT_EOF) {
-        conn_fail(c, weft_failure_wrap(weft_failure_ref((weft_failure *)reason), weft_failure_code(reason),
+        weft__hc_conn_fail(c, weft_failure_wrap(weft_failure_ref((weft_failure *)reason), weft_failure_code(reason),
                                        "the request body failed"));
         return;
     }
     if (c->up_chunked) {
-        if (conn_open(c) && weft_transport_write(c->t, "0\r\n\r\n", 5) < 0)
-            conn_fail(c, weft_failure_new(WEFT_ENOMEM, "sending the request body's end"));
+        if (weft__hc_conn_open(c) && weft_transport_write(c->t, "0\r\n\r\n", 5) < 0)
+            weft__hc_conn_fail(c, weft_failure_new(WEFT_ENOMEM, "sending the request body's end"));
     } else if (c->up_left != 0) {
-        conn_fail(c, weft_failure_new(WEFT_EINVAL, "the request body ended %lld bytes short of its body_length",
-                                      (long long)c->up_left));
+        weft__hc_conn_fail(c, weft_failure_new(WEFT_EINVAL, "the request body ended %lld bytes short",
+                                               (long long)c->up_left));
         return;
     }
-    timer_arm(c);
+    weft__hc_conn_timer_arm(c);
 }
 
 static const weft_drain_ops up_ops = {NULL, up_receive, up_flow_stopped};
@@ -241,7 +226,7 @@ static void prod_stop(weft_producer *p)
 {
     weft__hc_conn *c = CONN_OF_PROD(p);
     c->up_active = false; /* the transport is letting go of us already */
-    upload_abandon(c);
+    weft__hc_conn_upload_abandon(c);
 }
 
 static const weft_producer_ops prod_ops = {prod_pause, prod_resume, prod_stop};
@@ -303,7 +288,7 @@ static int write_head(weft__hc_conn *c, const weft__hc_req *req, const char *use
 
 void weft__hc_conn_start(weft__hc_conn *c, weft__hc_req *req)
 {
-    timer_stop(c);
+    weft__hc_conn_timer_stop(c);
     c->req = req;
     req->conn = c;
     req->pool = c->pool;
@@ -311,11 +296,10 @@ void weft__hc_conn_start(weft__hc_conn *c, weft__hc_req *req)
     c->reused = c->served++ > 0;
     c->got_bytes = c->discard = c->interim = c->in_trailers = c->complete = false;
     c->head_bytes = 0;
-    llhttp_init(&c->parser, HTTP_RESPONSE, &settings);
-    c->parser.data = c;
+    weft__hc_conn_parse_start(c);
     int err = write_head(c, req, req->a->o.user_agent);
     if (err < 0) {
-        conn_fail(c, weft_failure_new(err, "sending the request: %s", weft_strerror(err)));
+        weft__hc_conn_fail(c, weft_failure_new(err, "sending the request: %s", weft_strerror(err)));
         return;
     }
     weft_fount *body = req->body;
@@ -327,466 +311,12 @@ void weft__hc_conn_start(weft__hc_conn *c, weft__hc_req *req)
         if ((err = weft_transport_register_producer(c->t, &c->prod, true)) < 0) {
             c->up_active = false;
             weft_fount_stop(body);
-            conn_fail(c, weft_failure_new(err, "sending the request body: %s", weft_strerror(err)));
+            weft__hc_conn_fail(c, weft_failure_new(err, "sending the request body: %s", weft_strerror(err)));
             return;
         }
         weft_flow_to(body, &c->up);
     }
-    timer_arm(c);
-}
-
-/* ---- the response body fount ---- */
-
-#define RESP_OF(f) WEFT__CONTAINER_OF(f, weft_http_response, body)
-
-static bool body_gated(const weft__hc_conn *c)
-{
-    const weft_http_response *r = c->resp;
-    return r && !(r->body.drain && r->body.pauses == 0);
-}
-
-static void feed(weft__hc_conn *c, const char *data, size_t len, bool resumed);
-static void finish_eof(weft__hc_conn *c);
-
-static void kick(void *arg)
-{
-    weft__hc_conn *c = arg;
-    c->kick_queued = false;
-    if (conn_open(c) && !body_gated(c)) {
-        /* Taken out first: feeding may hold bytes again. */
-        weft__http_buf held = c->stash;
-        c->stash = (weft__http_buf){0};
-        feed(c, held.data ? held.data : "", held.len, true);
-        weft__http_buf_free(&held);
-        if (conn_open(c) && !c->stash.len && !body_gated(c)) {
-            if (c->read_paused) {
-                c->read_paused = false;
-                weft_transport_resume_reading(c->t);
-            }
-            if (c->eof_pending) {
-                c->eof_pending = false;
-                finish_eof(c);
-                weft__hc_conn_close(c);
-            } else {
-                timer_arm(c);
-            }
-        }
-    }
-    conn_unref(c);
-}
-
-/* Goes on reading, from the reactor (never inside the consumer's call). */
-static void schedule_kick(weft__hc_conn *c)
-{
-    if (c->kick_queued || !conn_open(c))
-        return;
-    c->refs++;
-    c->kick_queued = true;
-    if (weft_reactor_call_soon(c->r, kick, c) < 0) {
-        c->kick_queued = false;
-        c->refs--;
-        conn_fail(c, weft_failure_new(WEFT_ENOMEM, "out of memory resuming a response body"));
-    }
-}
-
-static void body_pause(weft_fount *f)
-{
-    weft__hc_conn *c = RESP_OF(f)->conn;
-    if (c && conn_open(c)) {
-        timer_stop(c);
-        if (!c->read_paused) {
-            c->read_paused = true;
-            weft_transport_pause_reading(c->t);
-        }
-    }
-}
-
-static void body_resume(weft_fount *f)
-{
-    weft__hc_conn *c = RESP_OF(f)->conn;
-    if (c)
-        schedule_kick(c);
-}
-
-static void body_stop(weft_fount *f)
-{
-    weft__hc_conn *c = RESP_OF(f)->conn;
-    if (c)
-        conn_abort(c); /* the end comes with connection_lost */
-}
-
-void weft__hc_body_end(weft_http_response *resp, const weft_failure *f)
-{
-    if (resp->body.drain) {
-        weft_fount_end(&resp->body, f);
-    } else if (!resp->pending_end && !resp->body.ended) {
-        resp->pending_end = weft_failure_ref((weft_failure *)f);
-    }
-}
-
-/* A drain joined: what was held for it can flow, or the end it missed
- * reaches it. */
-static void body_flowing_to(weft_fount *f, weft_drain *d)
-{
-    weft_http_response *resp = RESP_OF(f);
-    if (!d)
-        return;
-    if (resp->pending_end) {
-        weft_failure *end = resp->pending_end;
-        resp->pending_end = NULL;
-        weft_fount_end(f, end);
-        weft_failure_unref(end);
-    } else if (resp->conn) {
-        schedule_kick(resp->conn);
-    }
-}
-
-static const weft_fount_ops body_ops = {body_pause, body_resume, body_stop, body_flowing_to};
-
-weft_fount *weft_http_response_body(weft_http_response *resp)
-{
-    resp->opened = true;
-    if (resp->conn)
-        schedule_kick(resp->conn);
-    return &resp->body;
-}
-
-void weft_http_response_free(weft_http_response *resp)
-{
-    if (!resp)
-        return;
-    weft__hc_conn *c = resp->conn;
-    if (c) {
-        /* An unread body: the connection cannot be reused. */
-        c->resp = NULL;
-        resp->conn = NULL;
-        conn_abort(c);
-    }
-    if (!resp->body.ended && resp->body.drain) {
-        /* Whoever drains it must hear that nothing more will come. */
-        weft_failure *f = weft_failure_new(WEFT_ECANCELED, "the response was freed");
-        weft_fount_end(&resp->body, f);
-        weft_failure_unref(f);
-    }
-    weft_failure_unref(resp->pending_end);
-    weft_http_headers_free(resp->headers);
-    weft_free(resp->reason);
-    weft_free(resp->url);
-    weft_free(resp);
-}
-
-/* ---- parsing the response ---- */
-
-static int too_big(weft__hc_conn *c, size_t n)
-{
-    c->head_bytes += n;
-    if (c->head_bytes <= c->max_header_bytes)
-        return 0;
-    llhttp_set_error_reason(&c->parser, "response header block too large");
-    return HPE_USER;
-}
-
-static int append(weft__hc_conn *c, weft__http_buf *b, const char *at, size_t n)
-{
-    if (weft__http_buf_append(b, at, n) == 0)
-        return 0;
-    llhttp_set_error_reason(&c->parser, "out of memory");
-    return HPE_USER;
-}
-
-static int on_message_begin(llhttp_t *p)
-{
-    weft__hc_conn *c = p->data;
-    c->field.len = c->reason.len = c->name_len = 0;
-    c->in_trailers = false;
-    if (c->headers) {
-        weft_http_headers_clear(c->headers);
-    } else if (!(c->headers = weft_http_headers_new())) {
-        llhttp_set_error_reason(p, "out of memory");
-        return HPE_USER;
-    }
-    return 0;
-}
-
-static int on_status(llhttp_t *p, const char *at, size_t n)
-{
-    weft__hc_conn *c = p->data;
-    int err = too_big(c, n);
-    return err ? err : append(c, &c->reason, at, n);
-}
-
-static int on_header_field(llhttp_t *p, const char *at, size_t n)
-{
-    weft__hc_conn *c = p->data;
-    int err = too_big(c, n + 4);
-    if (err || c->in_trailers)
-        return err;
-    return append(c, &c->field, at, n);
-}
-
-static int on_header_field_complete(llhttp_t *p)
-{
-    weft__hc_conn *c = p->data;
-    c->name_len = c->field.len;
-    return 0;
-}
-
-static int on_header_value(llhttp_t *p, const char *at, size_t n)
-{
-    weft__hc_conn *c = p->data;
-    int err = too_big(c, n);
-    if (err || c->in_trailers)
-        return err;
-    return append(c, &c->field, at, n);
-}
-
-static int on_header_value_complete(llhttp_t *p)
-{
-    weft__hc_conn *c = p->data;
-    if (c->in_trailers)
-        return 0; /* trailers are read and dropped, as Twisted does */
-    size_t vlen = c->field.len - c->name_len;
-    const char *name = c->field.data ? c->field.data : "", *v = name + c->name_len;
-    while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-        vlen--;
-    int err = weft_http_headers_addn(c->headers, name, c->name_len, v, vlen);
-    c->field.len = c->name_len = 0;
-    if (err < 0) {
-        llhttp_set_error_reason(p, err == WEFT_ENOMEM ? "out of memory" : "malformed header");
-        return HPE_USER;
-    }
-    return 0;
-}
-
-static weft_http_response *response_new(weft__hc_conn *c)
-{
-    weft_http_response *resp = weft_calloc(1, sizeof *resp);
-    if (!resp)
-        return NULL;
-    resp->body.ops = &body_ops;
-    resp->r = c->r;
-    resp->status = c->parser.status_code;
-    resp->version = c->parser.http_minor ? 11 : 10;
-    resp->headers = c->headers;
-    c->headers = NULL;
-    resp->reason = weft_malloc(c->reason.len + 1);
-    if (resp->reason) {
-        if (c->reason.len)
-            memcpy(resp->reason, c->reason.data, c->reason.len);
-        resp->reason[c->reason.len] = 0;
-    }
-    if (!resp->reason) {
-        weft_http_response_free(resp);
-        return NULL;
-    }
-    return resp;
-}
-
-static int on_headers_complete(llhttp_t *p)
-{
-    weft__hc_conn *c = p->data;
-    int err = too_big(c, 2);
-    if (err)
-        return err;
-    int status = p->status_code;
-    if (p->http_major != 1) {
-        llhttp_set_error_reason(p, "not an HTTP/1 response");
-        return HPE_USER;
-    }
-    if (status == 101 || status < 100) {
-        llhttp_set_error_reason(p, status == 101 ? "an upgrade nobody asked for" : "bad status code");
-        return HPE_USER;
-    }
-    if (status < 200) {
-        c->interim = true; /* 100 Continue, 103 Early Hints...: skipped */
-        return 1;
-    }
-    c->in_trailers = true;
-    weft_http_response *resp = response_new(c);
-    if (!resp) {
-        llhttp_set_error_reason(p, "out of memory");
-        return HPE_USER;
-    }
-    bool bodyless = c->head || status == 204 || status == 304 ||
-                    ((p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED) && p->content_length == 0);
-    if (bodyless)
-        resp->length = 0;
-    else if (p->flags & F_CHUNKED)
-        resp->length = -1;
-    else if (p->flags & F_CONTENT_LENGTH)
-        resp->length = (int64_t)p->content_length;
-    else
-        resp->length = -1;
-    c->pending = resp;
-    /* A body-less response is delivered once its (empty) message ends. */
-    return bodyless ? 1 : HPE_PAUSED;
-}
-
-static int on_body(llhttp_t *p, const char *at, size_t n)
-{
-    weft__hc_conn *c = p->data;
-    if (c->discard || n == 0) /* (llhttp ends a span at the end of input, even an empty one) */
-        return 0;
-    if (!c->resp)
-        return HPE_PAUSED;
-    weft_fount_emit(&c->resp->body, at, n);
-    /* The consumer may have paused, stopped or freed it meanwhile. */
-    return !conn_open(c) || body_gated(c) ? HPE_PAUSED : 0;
-}
-
-static int on_message_complete(llhttp_t *p)
-{
-    weft__hc_conn *c = p->data;
-    c->complete = true;
-    c->keep_alive = llhttp_should_keep_alive(p);
-    return HPE_PAUSED;
-}
-
-static const llhttp_settings_t settings = {
-    .on_message_begin = on_message_begin,
-    .on_status = on_status,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_message_complete = on_message_complete,
-    .on_header_field_complete = on_header_field_complete,
-    .on_header_value_complete = on_header_value_complete,
-};
-
-static void deliver(weft__hc_conn *c)
-{
-    weft_http_response *resp = c->pending;
-    c->pending = NULL;
-    weft__hc_req *req = c->req;
-    if (!req) {
-        weft_http_response_free(resp);
-        return;
-    }
-    if (weft__hc_req_wants_redirect(req, resp->status, resp->headers)) {
-        c->discard = true;
-        weft_http_response_free(resp);
-        return;
-    }
-    c->req = NULL;
-    req->conn = NULL;
-    c->resp = resp;
-    resp->conn = c;
-    weft__hc_req_deliver(req, resp);
-}
-
-/* A message ended with `left` bytes after it in this read. */
-static void message_done(weft__hc_conn *c, size_t left)
-{
-    c->complete = false;
-    if (c->interim) {
-        c->interim = false;
-        return;
-    }
-    timer_stop(c);
-    bool reuse = c->keep_alive && left == 0 && !c->eof && !c->up_active;
-    upload_abandon(c); /* answered before the request was all sent */
-    if (c->discard) {
-        weft__hc_req *req = c->req;
-        c->req = NULL;
-        c->discard = false;
-        if (reuse)
-            weft__hc_pool_release(c);
-        else
-            weft__hc_conn_close(c);
-        if (req) {
-            req->conn = NULL;
-            weft__hc_req_follow(req);
-        }
-        return;
-    }
-    weft_http_response *resp = c->resp;
-    c->resp = NULL;
-    if (resp)
-        resp->conn = NULL;
-    /* Back in the pool before the consumer hears the end, so a request
-     * it makes then can have this connection. */
-    if (reuse)
-        weft__hc_pool_release(c);
-    else
-        weft__hc_conn_close(c);
-    if (resp) {
-        weft_failure *eof = eof_failure();
-        weft__hc_body_end(resp, eof);
-        weft_failure_unref(eof);
-    }
-}
-
-static void protocol_error(weft__hc_conn *c, llhttp_errno_t e)
-{
-    const char *why = llhttp_get_error_reason(&c->parser);
-    conn_fail(c, weft_failure_new(WEFT_EHTTP, "malformed HTTP response: %s (%s)", why ? why : "?",
-                                  llhttp_errno_name(e)));
-}
-
-static void hold(weft__hc_conn *c, const char *data, size_t len)
-{
-    timer_stop(c);
-    if (weft__http_buf_append(&c->stash, data, len) < 0) {
-        conn_fail(c, weft_failure_new(WEFT_ENOMEM, "out of memory holding a response"));
-        return;
-    }
-    if (!c->read_paused) {
-        c->read_paused = true;
-        weft_transport_pause_reading(c->t);
-    }
-}
-
-static void feed(weft__hc_conn *c, const char *data, size_t len, bool resumed)
-{
-    /* After a pause llhttp may have steps to take with no more input (the
-     * end of a body whose last bytes the consumer paused on): it is run
-     * once more, even on 0 bytes. */
-    while (conn_open(c)) {
-        if (body_gated(c)) {
-            hold(c, data, len);
-            return;
-        }
-        if (!len && !resumed)
-            return;
-        if (!c->req && !c->resp) {
-            if (len)
-                conn_fail(c, weft_failure_new(WEFT_EHTTP, "the server sent bytes nobody asked for"));
-            return;
-        }
-        llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
-        size_t used = e == HPE_OK ? len : (size_t)(llhttp_get_error_pos(&c->parser) - data);
-        data += used;
-        len -= used;
-        if (e != HPE_OK && e != HPE_PAUSED) {
-            protocol_error(c, e);
-            return;
-        }
-        resumed = e == HPE_PAUSED;
-        if (resumed)
-            llhttp_resume(&c->parser);
-        if (c->pending)
-            deliver(c);
-        if (c->complete)
-            message_done(c, len);
-    }
-}
-
-static void finish_eof(weft__hc_conn *c)
-{
-    if (!c->req && !c->resp)
-        return;
-    llhttp_errno_t e = llhttp_finish(&c->parser);
-    if (e == HPE_PAUSED) {
-        /* Only a body that runs to the close ends here. */
-        if (c->complete)
-            message_done(c, 0);
-    } else if (e != HPE_OK && (c->resp || c->got_bytes || c->req)) {
-        if (c->resp || c->discard)
-            conn_fail(c, weft_failure_new(WEFT_EHTTP, "the connection closed in the middle of the response"));
-        else if (c->got_bytes)
-            protocol_error(c, e);
-    }
+    weft__hc_conn_timer_arm(c);
 }
 
 /* ---- the protocol ---- */
@@ -799,7 +329,7 @@ static void p_made(weft_protocol *p)
     c->t = p->transport;
     c->made = true;
     if (c->failed) {
-        conn_abort(c); /* it came too late */
+        weft__hc_conn_abort(c); /* it came too late */
         return;
     }
     if (c->chain_done)
@@ -810,20 +340,30 @@ static void p_data(weft_protocol *p, const void *data, size_t len)
 {
     weft__hc_conn *c = CONN(p);
     c->got_bytes = true;
-    timer_arm(c);
-    feed(c, data, len, false);
+    weft__hc_conn_timer_arm(c);
+    weft__hc_conn_feed(c, data, len, false);
 }
 
 static bool p_eof(weft_protocol *p)
 {
     weft__hc_conn *c = CONN(p);
     c->eof = true;
-    if (body_gated(c) || c->stash.len) {
+    if (weft__hc_conn_gated(c) || c->stash.len) {
         c->eof_pending = true;
         return true; /* what is held is parsed first */
     }
-    finish_eof(c);
+    weft__hc_conn_finish_eof(c);
     return false;
+}
+
+/* What losing the connection means to whoever waits on it: even a clean
+ * close is a failure there. */
+static weft_failure *lost_failure(const weft_failure *reason, int clean_code, const char *when)
+{
+    int code = weft_failure_code(reason);
+    if (code == WEFT_EOF)
+        return weft_failure_new(clean_code, "the server closed the connection %s", when);
+    return weft_failure_wrap(weft_failure_ref((weft_failure *)reason), code, "the connection was lost %s", when);
 }
 
 static void p_lost(weft_protocol *p, const weft_failure *reason)
@@ -831,17 +371,14 @@ static void p_lost(weft_protocol *p, const weft_failure *reason)
     weft__hc_conn *c = CONN(p);
     c->lost = true;
     c->t = NULL;
-    timer_stop(c);
-    upload_abandon(c);
+    weft__hc_conn_timer_stop(c);
+    weft__hc_conn_upload_abandon(c);
     weft__hc_req *req = c->req;
     bool retry = req && c->reused && !c->got_bytes && weft__hc_req_may_retry(req);
     weft__hc_pool_remove(c);
-    int code = weft_failure_code(reason);
     if (c->resp) {
-        weft_failure *f = code == WEFT_EOF ? weft_failure_new(WEFT_EHTTP, "the connection closed in the middle of the body")
-                                           : weft_failure_wrap(weft_failure_ref((weft_failure *)reason), code,
-                                                               "the connection was lost in the middle of the body");
-        end_body(c, f);
+        weft_failure *f = lost_failure(reason, WEFT_EHTTP, "in the middle of the body");
+        weft__hc_conn_end_body(c, f);
         weft_failure_unref(f);
     }
     if (!c->req)
@@ -853,16 +390,14 @@ static void p_lost(weft_protocol *p, const weft_failure *reason)
         weft__hc_req_retry(req);
         return;
     }
-    fail_request(c, code == WEFT_EOF ? weft_failure_new(-ECONNRESET, "the server closed the connection before responding")
-                                     : weft_failure_wrap(weft_failure_ref((weft_failure *)reason), code,
-                                                         "the connection was lost before the response"));
+    fail_request(c, lost_failure(reason, -ECONNRESET, "before the response"));
 }
 
 static void p_destroy(weft_protocol *p)
 {
     weft__hc_conn *c = CONN(p);
     c->wrapper = NULL; /* it goes first, and takes us with it */
-    conn_unref(c);
+    weft__hc_conn_unref(c);
 }
 
 static const weft_protocol_ops conn_ops = {p_made, p_data, p_eof, p_lost, p_destroy};
@@ -914,20 +449,20 @@ static weft_result connected(void *arg, weft_result r)
 {
     weft__hc_conn *c = arg;
     weft_result_free(r);
-    timer_stop(c);
+    weft__hc_conn_timer_stop(c);
     weft_deferred_unref(c->connecting);
     c->connecting = NULL;
     c->chain_done = true;
     if (c->made)
         conn_ready(c);
-    conn_unref(c);
+    weft__hc_conn_unref(c);
     return weft_none();
 }
 
 static weft_result connect_failed(void *arg, weft_result r)
 {
     weft__hc_conn *c = arg;
-    timer_stop(c);
+    weft__hc_conn_timer_stop(c);
     weft_deferred_unref(c->connecting);
     c->connecting = NULL;
     c->failed = true;
@@ -942,7 +477,7 @@ static weft_result connect_failed(void *arg, weft_result r)
         weft_transport_abort_connection(c->t);
     weft__hc_pool_remove(c);
     fail_request(c, f);
-    conn_unref(c);
+    weft__hc_conn_unref(c);
     return weft_none();
 }
 
@@ -990,7 +525,7 @@ int weft__hc_conn_connect(weft__hc_pool *p, weft__hc_req *req)
         (p->tls && weft_deferred_add_callback(d, tls_step, c) < 0) ||
         weft_deferred_add_callbacks(d, connected, connect_failed, c) < 0) {
         /* Nothing will ever fire them: undo by hand. */
-        timer_stop(c);
+        weft__hc_conn_timer_stop(c);
         c->failed = true;
         weft_deferred_cancel(d);
         weft_deferred_unref(c->connecting);
@@ -999,7 +534,7 @@ int weft__hc_conn_connect(weft__hc_pool *p, weft__hc_req *req)
         c->req = NULL;
         req->conn = NULL;
         weft_deferred_unref(d);
-        conn_unref(c);
+        weft__hc_conn_unref(c);
         return WEFT_ENOMEM;
     }
     weft_deferred_unref(d);
@@ -1014,6 +549,6 @@ void weft__hc_conn_abandon(weft__hc_conn *c)
         weft_deferred_cancel(c->connecting);
         return;
     }
-    upload_abandon(c);
-    conn_abort(c);
+    weft__hc_conn_upload_abandon(c);
+    weft__hc_conn_abort(c);
 }

@@ -4,8 +4,8 @@
  *   url.c          URLs: parsing, resolving a Location, endpoint strings
  *   client.c       the agent, requests (redirects, retries), response getters
  *   pool.c         persistent connections per destination
- *   client_conn.c  one connection: writing requests, parsing responses with
- *                  llhttp, the response body fount
+ *   client_conn.c  one connection: connecting, timers, writing requests
+ *   client_read.c  reading responses with llhttp, the response body fount
  *
  * Ownership: the agent owns its pools and its live requests; a pool counts
  * its connections but each connection frees itself (refcounted: one
@@ -204,6 +204,28 @@ struct weft__hc_conn {
     int64_t up_left;
     bool up_active, up_chunked;
 };
+
+/* Between client_conn.c and client_read.c: */
+bool weft__hc_conn_open(const weft__hc_conn *c);
+void weft__hc_conn_unref(weft__hc_conn *c);
+void weft__hc_conn_abort(weft__hc_conn *c);
+/* The exchange under way fails: whoever waits hears f (the reference
+ * passes), and the connection is dropped. */
+void weft__hc_conn_fail(weft__hc_conn *c, weft_failure *f);
+/* The streaming body ends with f (borrowed); the response is unlinked. */
+void weft__hc_conn_end_body(weft__hc_conn *c, const weft_failure *f);
+void weft__hc_conn_upload_abandon(weft__hc_conn *c);
+/* The response timer: armed while the server owes us bytes. */
+void weft__hc_conn_timer_arm(weft__hc_conn *c);
+void weft__hc_conn_timer_stop(weft__hc_conn *c);
+/* A fresh parser for the next response. */
+void weft__hc_conn_parse_start(weft__hc_conn *c);
+/* Parses bytes read (resumed: run llhttp even on none, after a pause). */
+void weft__hc_conn_feed(weft__hc_conn *c, const char *data, size_t len, bool resumed);
+/* The server's EOF, once what was held before it is parsed. */
+void weft__hc_conn_finish_eof(weft__hc_conn *c);
+/* Whether the body's consumer is not taking bytes (no drain, paused). */
+bool weft__hc_conn_gated(const weft__hc_conn *c);
 
 /* Connects for req (counted in p). 0 or WEFT_ENOMEM. */
 int weft__hc_conn_connect(weft__hc_pool *p, weft__hc_req *req);
