@@ -114,7 +114,6 @@ struct weft_http_response {
     int64_t length;
     weft__hc_conn *conn;      /* while the body streams */
     weft_failure *pending_end; /* how the body ended, for a drain yet to join */
-    bool opened;               /* weft_http_response_body was called */
 };
 
 /* Ends the body with f (borrowed), now or, with no drain yet, once one

@@ -132,10 +132,7 @@ static const weft_fount_ops body_ops = {body_pause, body_resume, body_stop, body
 
 weft_fount *weft_http_response_body(weft_http_response *resp)
 {
-    resp->opened = true;
-    if (resp->conn)
-        schedule_kick(resp->conn);
-    return &resp->body;
+    return &resp->body; /* reading starts when a drain joins it */
 }
 
 void weft_http_response_free(weft_http_response *resp)
