@@ -478,6 +478,17 @@ WEFT_TEST(http_client, content_length)
     cr_assert(strncmp(fx.s.head, "GET /x?y=1 HTTP/1.1\r\n", 21) == 0, "%s", fx.s.head);
     cr_assert(strstr(fx.s.head, "User-Agent: weft/"));
     cr_assert_null(strcasestr(fx.s.head, "content-length"), "a GET has no body");
+    /* User-Agent: the agent's own, or none */
+    weft_http_agent_free(fx.a);
+    weft_http_agent_options o = {.user_agent = "probe/1"};
+    fx.a = weft_http_agent_new(fx.r, &o);
+    expect_get(&fx, url(&fx, "/"), 200, "hello");
+    cr_assert_str_eq(find_header(fx.s.head, "User-Agent", host, sizeof host), "probe/1");
+    weft_http_agent_free(fx.a);
+    o.user_agent = "";
+    fx.a = weft_http_agent_new(fx.r, &o);
+    expect_get(&fx, url(&fx, "/"), 200, "hello");
+    cr_assert_null(strcasestr(fx.s.head, "user-agent"));
     teardown(&fx);
 }
 
