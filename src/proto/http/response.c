@@ -118,9 +118,28 @@ static int build_head(weft_http_request *req, bool finishing, uint64_t body_len)
     bool body_ok = status_has_body(status);
     req->no_body = req->is_head || !body_ok;
     weft_http_headers *h = req->resp;
-    const char *cl = weft_http_headers_get(h, "content-length");
-    const char *te = weft_http_headers_get(h, "transfer-encoding");
-    bool conn_set = weft_http_headers_get(h, "connection") != NULL;
+    /* One pass: each header is copied into the head, and the three that
+     * decide the framing are noticed on the way (by length first, so most
+     * names cost no comparison). */
+    int rc = head_begin(b, req->server, status, req->reason);
+    const char *cl = NULL, *te = NULL, *conn = NULL;
+    size_t n = weft_http_headers_count(h);
+    for (size_t i = 0; i < n; i++) {
+        const char *name, *value;
+        weft_http_headers_at(h, i, &name, &value);
+        size_t nlen = strlen(name);
+        if (nlen == 14 && !cl && strcasecmp(name, "content-length") == 0)
+            cl = value;
+        else if (nlen == 17 && !te && strcasecmp(name, "transfer-encoding") == 0)
+            te = value;
+        else if (nlen == 10 && !conn && strcasecmp(name, "connection") == 0)
+            conn = value;
+        ADD(b, name, nlen);
+        ADDL(b, ": ");
+        ADDS(b, value);
+        ADDL(b, "\r\n");
+    }
+    bool conn_set = conn != NULL;
     if (conn_set && weft_http_headers_has_token(h, "connection", "close"))
         req->keep_alive = false;
     bool add_length = false, add_chunked = false;
@@ -151,16 +170,6 @@ static int build_head(weft_http_request *req, bool finishing, uint64_t body_len)
     }
     if (c->no_more)
         req->keep_alive = false;
-    int rc = head_begin(b, req->server, status, req->reason);
-    size_t n = weft_http_headers_count(h);
-    for (size_t i = 0; i < n; i++) {
-        const char *name, *value;
-        weft_http_headers_at(h, i, &name, &value);
-        ADDS(b, name);
-        ADDL(b, ": ");
-        ADDS(b, value);
-        ADDL(b, "\r\n");
-    }
     if (add_length) {
         char num[24], *p = fmt_u64(num + sizeof num, body_len);
         ADDL(b, "Content-Length: ");

@@ -11,10 +11,33 @@
 #include "static_int.h"
 #include "weft/http_headers.h"
 
+/* Lower-case hex of v at p, no leading zeros; returns the end. By hand:
+ * snprintf was a fifth of a small file's request. */
+static char *hex(char *p, unsigned long long v)
+{
+    char tmp[16];
+    int n = 0;
+    do
+        tmp[n++] = "0123456789abcdef"[v & 15];
+    while ((v >>= 4) != 0);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
 void weft__static_etag(const struct stat *st, char out[WEFT__ETAG_SIZE])
 {
-    snprintf(out, WEFT__ETAG_SIZE, "\"%llx-%llx-%llx.%lx\"", (unsigned long long)st->st_ino,
-             (unsigned long long)st->st_size, (unsigned long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec);
+    char *p = out;
+    *p++ = '"';
+    p = hex(p, (unsigned long long)st->st_ino);
+    *p++ = '-';
+    p = hex(p, (unsigned long long)st->st_size);
+    *p++ = '-';
+    p = hex(p, (unsigned long long)st->st_mtim.tv_sec);
+    *p++ = '.';
+    p = hex(p, (unsigned long long)(unsigned long)st->st_mtim.tv_nsec);
+    *p++ = '"';
+    *p = '\0';
 }
 
 static bool ows(char c)
