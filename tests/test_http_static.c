@@ -301,15 +301,15 @@ WEFT_TEST(http_static, mime_from_etc_and_builtin)
 
 WEFT_TEST(http_static, escaping)
 {
-    weft__sbuf b = {0};
+    weft__http_buf b = {0};
     const char *name = "<b>&\"x'.txt";
-    weft__sbuf_add_html(&b, name, strlen(name));
+    weft__http_buf_add_html(&b, name, strlen(name));
     cr_assert_str_eq(b.data, "&lt;b&gt;&amp;&quot;x&#39;.txt");
     b.len = 0;
-    weft__sbuf_add_url(&b, name, strlen(name));
+    weft__http_buf_add_url(&b, name, strlen(name));
     cr_assert_str_eq(b.data, "%3Cb%3E%26%22x%27.txt");
     b.len = 0;
-    weft__sbuf_add_url(&b, "a b/\xc3\xa9~_-.", 10);
+    weft__http_buf_add_url(&b, "a b/\xc3\xa9~_-.", 10);
     cr_assert_str_eq(b.data, "a%20b%2F%C3%A9~_-.");
     weft_free(b.data);
 }
@@ -321,7 +321,7 @@ WEFT_TEST(http_static, listing_page_sorted_and_escaped)
         {"<b>&\"x'.txt", false, 12},
         {"alpha", true, 0},
     };
-    weft__sbuf b = {0};
+    weft__http_buf b = {0};
     cr_assert_eq(weft__static_listing_page(&b, "/files/<i>/", v, 3), 0);
     cr_assert_not_null(strstr(b.data, "<title>Index of /files/&lt;i&gt;/</title>"));
     cr_assert_not_null(strstr(b.data, "<a href=\"../\">"));
@@ -345,7 +345,7 @@ WEFT_TEST(http_static, listing_of_a_directory)
     put_link(s.root, "out", s.outside);
     put_link(s.root, "in", "a.txt");
     int dirfd = open(s.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    weft__sbuf b = {0};
+    weft__http_buf b = {0};
     char root[4096];
     cr_assert_not_null(realpath(s.root, root));
     cr_assert_eq(weft__static_listing(&b, dirfd, "/", dirfd, root, ".", false), 0);
@@ -373,7 +373,7 @@ static void oom_mime_and_listing(void *arg)
     int dirfd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     char root[4096];
     cr_assert_not_null(realpath(s->root, root));
-    weft__sbuf b = {0};
+    weft__http_buf b = {0};
     int err = weft__static_listing(&b, dirfd, "/<x>/", dirfd, root, ".", false);
     cr_assert(err == 0 || err == WEFT_ENOMEM);
     if (err == 0)

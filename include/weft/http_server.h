@@ -49,7 +49,7 @@ typedef struct weft_http_resource weft_http_resource;
 /* Every field's 0 (or NULL) means its default. */
 typedef struct weft_http_server_options {
     size_t max_header_bytes; /* request line and headers: 431; 16 KiB */
-    size_t max_headers;      /* header count: 431; 100 */
+    size_t max_headers;      /* header count: 431; 500 (Twisted's maxHeaders) */
     size_t max_uri;          /* request target: 414; 8 KiB */
     /* Request body bytes, declared or received: 413. A handler expecting
      * more raises it for its request. 1 MiB; UINT64_MAX for none. */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "../../core/internal.h"
+#include "buf.h"
 #include "../../core/list.h"
 #include "weft/alloc.h"
 #include "weft/deferred.h"
@@ -29,31 +30,6 @@
 
 #define WEFT__HTTP_SERVER_NAME "weft/0.1.0"
 
-/* A growable byte buffer, kept across requests for its memory. */
-typedef struct weft__http_buf {
-    char *data;
-    size_t len, cap;
-} weft__http_buf;
-
-int weft__http_buf_reserve(weft__http_buf *b, size_t more);
-
-/* Inline: a response head is a few dozen small appends. */
-static inline int weft__http_buf_append(weft__http_buf *b, const void *p, size_t n)
-{
-    if (b->cap - b->len < n) {
-        int rc = weft__http_buf_reserve(b, n);
-        if (rc < 0)
-            return rc;
-    }
-    if (n)
-        memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
-/* Appends a NUL-terminated copy; returns the offset, or WEFT_ENOMEM. */
-long weft__http_buf_add_str(weft__http_buf *b, const void *p, size_t n);
-void weft__http_buf_free(weft__http_buf *b);
 
 struct weft_http_server {
     weft_factory factory;

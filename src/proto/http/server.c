@@ -7,42 +7,6 @@
 #include "weft/failure.h"
 #include "http_int.h"
 
-int weft__http_buf_reserve(weft__http_buf *b, size_t more)
-{
-    if (b->cap - b->len >= more)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < more) {
-        if (cap > SIZE_MAX / 2)
-            return WEFT_ENOMEM;
-        cap *= 2;
-    }
-    char *d = weft_realloc(b->data, cap);
-    if (!d)
-        return WEFT_ENOMEM;
-    b->data = d;
-    b->cap = cap;
-    return 0;
-}
-
-long weft__http_buf_add_str(weft__http_buf *b, const void *p, size_t n)
-{
-    if (weft__http_buf_reserve(b, n + 1) < 0)
-        return WEFT_ENOMEM;
-    long off = (long)b->len;
-    if (n)
-        memcpy(b->data + b->len, p, n);
-    b->data[b->len + n] = 0;
-    b->len += n + 1;
-    return off;
-}
-
-void weft__http_buf_free(weft__http_buf *b)
-{
-    weft_free(b->data);
-    *b = (weft__http_buf){0};
-}
-
 const char *weft__http_date(weft_http_server *s)
 {
     /* Formatted once a second, not once a response. */
@@ -87,7 +51,7 @@ weft_http_server *weft_http_server_new(weft_reactor *r, weft_http_resource *root
     if (!o->max_header_bytes)
         o->max_header_bytes = 16 * 1024;
     if (!o->max_headers)
-        o->max_headers = 100;
+        o->max_headers = 500; /* Twisted's maxHeaders */
     if (!o->max_uri)
         o->max_uri = 8 * 1024;
     if (!o->max_body)

@@ -58,7 +58,7 @@ static int hex_value(char c)
 
 /* The request path decoded, for a listing's title (escaped there). A NUL
  * ends it: the title is text. */
-static void add_decoded(weft__sbuf *b, const char *p)
+static void add_decoded(weft__http_buf *b, const char *p)
 {
     for (; *p; p++) {
         int hi, lo;
@@ -69,25 +69,25 @@ static void add_decoded(weft__sbuf *b, const char *p)
         }
         if (c == '\0')
             break;
-        weft__sbuf_add(b, &c, 1);
+        weft__http_buf_add(b, &c, 1);
     }
 }
 
 static void redirect_to_slash(weft_http_request *req)
 {
-    weft__sbuf loc = {0};
-    weft__sbuf_adds(&loc, weft_http_request_path(req));
-    weft__sbuf_adds(&loc, "/");
+    weft__http_buf loc = {0};
+    weft__http_buf_adds(&loc, weft_http_request_path(req));
+    weft__http_buf_adds(&loc, "/");
     const char *query = weft_http_request_query(req);
     if (query) {
-        weft__sbuf_adds(&loc, "?");
-        weft__sbuf_adds(&loc, query);
+        weft__http_buf_adds(&loc, "?");
+        weft__http_buf_adds(&loc, query);
     }
-    weft__sbuf page = {0};
-    weft__sbuf_adds(&page, "<!DOCTYPE html>\n<html><body><a href=\"");
+    weft__http_buf page = {0};
+    weft__http_buf_adds(&page, "<!DOCTYPE html>\n<html><body><a href=\"");
     if (loc.data)
-        weft__sbuf_add_html(&page, loc.data, loc.len);
-    weft__sbuf_adds(&page, "\">Moved here</a></body></html>\n");
+        weft__http_buf_add_html(&page, loc.data, loc.len);
+    weft__http_buf_adds(&page, "\">Moved here</a></body></html>\n");
     if (loc.failed || page.failed || weft_http_set_header(req, "Location", loc.data) < 0)
         weft_http_error(req, 500, NULL);
     else
@@ -102,7 +102,7 @@ static void listing(static_res *s, weft_http_request *req, int dirfd, const char
         weft_http_error(req, 403, "Directory listings are off.");
         return;
     }
-    weft__sbuf title = {0}, page = {0};
+    weft__http_buf title = {0}, page = {0};
     add_decoded(&title, weft_http_request_path(req));
     int err = title.failed ? WEFT_ENOMEM : weft__static_listing(&page, dirfd, title.data ? title.data : "/", s->dirfd, s->root,
                                                                      rel, s->follow_out);
@@ -258,13 +258,13 @@ static void serve_file(static_res *s, weft_http_request *req, int fd, const stru
 
 /* The directory fd (taken), asked for with its slash: an index file, or a
  * listing. `rel` is its path below the root. */
-static void serve_directory(static_res *s, weft_http_request *req, int dirfd, weft__sbuf *rel)
+static void serve_directory(static_res *s, weft_http_request *req, int dirfd, weft__http_buf *rel)
 {
     size_t base = rel->len;
     for (size_t i = 0; i < s->nindex; i++) {
         rel->len = base;
-        weft__sbuf_adds(rel, "/");
-        weft__sbuf_adds(rel, s->index[i]);
+        weft__http_buf_adds(rel, "/");
+        weft__http_buf_adds(rel, s->index[i]);
         if (rel->failed)
             break;
         int fd = weft__static_open_beneath(s->dirfd, s->root, rel->data, s->follow_out);
@@ -288,8 +288,8 @@ static void serve(void *arg, weft_http_request *req)
     static_res *s = arg;
     /* The path below the root, segment by segment; empty segments (a
      * trailing slash, or "//") name nothing. */
-    weft__sbuf rel = {0};
-    weft__sbuf_adds(&rel, ".");
+    weft__http_buf rel = {0};
+    weft__http_buf_adds(&rel, ".");
     size_t name_at = 0; /* where the last segment starts in rel: the file's name */
     size_t n = weft_http_request_postpath_count(req);
     for (size_t i = 0; i < n; i++) {
@@ -302,9 +302,9 @@ static void serve(void *arg, weft_http_request *req)
             weft_http_error(req, 404, NULL);
             return;
         }
-        weft__sbuf_adds(&rel, "/");
+        weft__http_buf_adds(&rel, "/");
         name_at = rel.len;
-        weft__sbuf_add(&rel, seg, len);
+        weft__http_buf_add(&rel, seg, len);
     }
     int fd = rel.failed ? WEFT_ENOMEM : weft__static_open_beneath(s->dirfd, s->root, rel.data, s->follow_out);
     struct stat st;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "buf.h"
 #include "weft/http_static.h"
 
 /* ---- static_path.c ---- */
@@ -90,19 +91,6 @@ int weft__mime_parse(weft_http_mime *m, const char *text, size_t len);
 
 /* ---- listing.c ---- */
 
-/* A growable byte buffer for the pages built here (weft_malloc'd). */
-typedef struct weft__sbuf {
-    char *data;
-    size_t len, cap;
-    bool failed; /* an allocation failed: the content is incomplete */
-} weft__sbuf;
-
-void weft__sbuf_add(weft__sbuf *b, const char *s, size_t n);
-void weft__sbuf_adds(weft__sbuf *b, const char *s);
-/* &, <, >, " and ' as entities. */
-void weft__sbuf_add_html(weft__sbuf *b, const char *s, size_t n);
-/* Every byte but the unreserved ones (RFC 3986) percent-encoded. */
-void weft__sbuf_add_url(weft__sbuf *b, const char *s, size_t n);
 
 typedef struct weft__listing_entry {
     char *name;
@@ -112,14 +100,14 @@ typedef struct weft__listing_entry {
 
 /* The HTML page listing entries (sorted by name here) under a title path
  * (decoded, escaped here). 0 or WEFT_ENOMEM. */
-int weft__static_listing_page(weft__sbuf *out, const char *title, weft__listing_entry *v, size_t n);
+int weft__static_listing_page(weft__http_buf *out, const char *title, weft__listing_entry *v, size_t n);
 
 /* Reads the directory dirfd (borrowed; read from its start), which is `rel`
  * below the served root (rootfd, real path root), into a listing page.
  * Symbolic links are listed as what they point to, when that is a file or
  * directory the resource would serve (opened as weft__static_open_beneath
  * does, follow_out alike). 0 or a negative errno. */
-int weft__static_listing(weft__sbuf *out, int dirfd, const char *title, int rootfd, const char *root, const char *rel,
+int weft__static_listing(weft__http_buf *out, int dirfd, const char *title, int rootfd, const char *root, const char *rel,
                          bool follow_out);
 
 #endif

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* The HTTP layer's growable buffer (buf.h). */
+#include <stdint.h>
+
+#include "buf.h"
+#include "weft/alloc.h"
+#include "weft/error.h"
+
+int weft__http_buf_reserve(weft__http_buf *b, size_t more)
+{
+    if (b->cap - b->len >= more)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < more) {
+        if (cap > SIZE_MAX / 2)
+            return WEFT_ENOMEM;
+        cap *= 2;
+    }
+    char *d = weft_realloc(b->data, cap);
+    if (!d)
+        return WEFT_ENOMEM;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+long weft__http_buf_add_str(weft__http_buf *b, const void *p, size_t n)
+{
+    if (weft__http_buf_reserve(b, n + 1) < 0)
+        return WEFT_ENOMEM;
+    long off = (long)b->len;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->data[b->len + n] = 0;
+    b->len += n + 1;
+    return off;
+}
+
+void weft__http_buf_free(weft__http_buf *b)
+{
+    weft_free(b->data);
+    *b = (weft__http_buf){0};
+}
+
+void weft__http_buf_add(weft__http_buf *b, const void *p, size_t n)
+{
+    if (b->failed)
+        return;
+    if (weft__http_buf_reserve(b, n + 1) < 0) {
+        b->failed = true;
+        return;
+    }
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void weft__http_buf_adds(weft__http_buf *b, const char *s)
+{
+    weft__http_buf_add(b, s, strlen(s));
+}
+
+void weft__http_buf_add_html(weft__http_buf *b, const char *s, size_t n)
+{
+    size_t plain = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *ent = s[i] == '&'    ? "&amp;"
+                          : s[i] == '<'  ? "&lt;"
+                          : s[i] == '>'  ? "&gt;"
+                          : s[i] == '"'  ? "&quot;"
+                          : s[i] == '\'' ? "&#39;"
+                                         : NULL;
+        if (!ent)
+            continue;
+        weft__http_buf_add(b, s + plain, i - plain);
+        weft__http_buf_adds(b, ent);
+        plain = i + 1;
+    }
+    weft__http_buf_add(b, s + plain, n - plain);
+}
+
+static bool unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_' || c == '~';
+}
+
+void weft__http_buf_add_url(weft__http_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (unreserved(c)) {
+            weft__http_buf_add(b, (const char *)&c, 1);
+        } else {
+            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+            weft__http_buf_add(b, esc, 3);
+        }
+    }
+}

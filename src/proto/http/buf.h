@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP layer's one growable byte buffer: response heads, parsed header
+ * bytes, request lines, error pages, listings, paths. Private.
+ *
+ * Two styles of use share it: the hot paths check each append's result
+ * (weft__http_buf_append, inline); page and path builders append freely
+ * and check `failed` once at the end (weft__http_buf_add and friends keep
+ * the content NUL-terminated, so it can be used as a string).
+ */
+#ifndef WEFT_HTTP_BUF_H
+#define WEFT_HTTP_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+typedef struct weft__http_buf {
+    char *data; /* weft_malloc'd */
+    size_t len, cap;
+    bool failed; /* an add found no memory: the content is incomplete */
+} weft__http_buf;
+
+/* Room for `more` bytes past len; 0 or WEFT_ENOMEM. */
+int weft__http_buf_reserve(weft__http_buf *b, size_t more);
+
+/* Inline: a response head is a few dozen small appends. */
+static inline int weft__http_buf_append(weft__http_buf *b, const void *p, size_t n)
+{
+    if (b->cap - b->len < n) {
+        int rc = weft__http_buf_reserve(b, n);
+        if (rc < 0)
+            return rc;
+    }
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+/* Appends a NUL-terminated copy; returns the offset, or WEFT_ENOMEM. */
+long weft__http_buf_add_str(weft__http_buf *b, const void *p, size_t n);
+void weft__http_buf_free(weft__http_buf *b);
+
+/* The builders' appends: on failure they set `failed` and do nothing more. */
+void weft__http_buf_add(weft__http_buf *b, const void *p, size_t n);
+void weft__http_buf_adds(weft__http_buf *b, const char *s);
+/* &, <, >, " and ' as entities. */
+void weft__http_buf_add_html(weft__http_buf *b, const char *s, size_t n);
+/* Every byte but the unreserved ones (RFC 3986) percent-encoded. */
+void weft__http_buf_add_url(weft__http_buf *b, const char *s, size_t n);
+
+#endif
