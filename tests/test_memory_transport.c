@@ -116,6 +116,7 @@ WEFT_TEST(string_transport, connection_made_and_addresses)
     cr_assert_str_eq(buf, "10.0.0.1:12345");
     cr_assert(state_of(st).connected);
     cr_assert_eq(weft_transport_set_nodelay(p.base.transport, true), -EOPNOTSUPP);
+    cr_assert_eq(weft_transport_set_cork(p.base.transport, true), -EOPNOTSUPP);
     weft_string_transport_free(st);
     weft_reactor_iterate(r, 0);
     cr_assert_eq(p.lost, 1);

@@ -269,6 +269,8 @@ WEFT_TEST(tcp, addresses)
     snprintf(want, sizeof want, "127.0.0.1:%d", weft_address_port(&fx.addr));
     cr_assert_str_eq(text, want);
     cr_assert_eq(weft_transport_set_nodelay(fx.c.base.transport, true), 0);
+    cr_assert_eq(weft_transport_set_cork(fx.c.base.transport, true), 0);
+    cr_assert_eq(weft_transport_set_cork(fx.c.base.transport, false), 0);
     cr_assert_eq(weft_transport_set_keepalive(fx.c.base.transport, true), 0);
     weft_transport_abort_connection(fx.c.base.transport);
     cr_assert_eq(weft_reactor_run_until(fx.r, fx.c.done, 10), 0);

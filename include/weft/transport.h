@@ -90,6 +90,10 @@ WEFT_API int weft_transport_host(const weft_transport *t, weft_address *out);
 /* TCP options (TCP_NODELAY is on by default). -EOPNOTSUPP elsewhere. */
 WEFT_API int weft_transport_set_nodelay(weft_transport *t, bool on);
 WEFT_API int weft_transport_set_keepalive(weft_transport *t, bool on);
+/* TCP_CORK (nginx's tcp_nopush): while on, partial segments are held, so a
+ * response head and the file after it leave in full segments together;
+ * turning it off sends what is held. -EOPNOTSUPP elsewhere. */
+WEFT_API int weft_transport_set_cork(weft_transport *t, bool on);
 
 /* Bytes waiting to be sent. */
 WEFT_API size_t weft_transport_buffered(const weft_transport *t);

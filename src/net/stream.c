@@ -194,10 +194,10 @@ static int stream_set_option(weft_transport *t, int option, bool on)
     stream *s = S(t);
     int v = on;
     int rc;
-    if (option == WEFT__OPT_NODELAY) {
+    if (option == WEFT__OPT_NODELAY || option == WEFT__OPT_CORK) {
         if (!s->tcp)
             return -EOPNOTSUPP;
-        rc = setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
+        rc = setsockopt(s->fd, IPPROTO_TCP, option == WEFT__OPT_CORK ? TCP_CORK : TCP_NODELAY, &v, sizeof v);
     } else {
         rc = setsockopt(s->fd, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof v);
     }

@@ -606,6 +606,11 @@ int weft_transport_set_keepalive(weft_transport *t, bool on)
     return set_option(t, WEFT__OPT_KEEPALIVE, on);
 }
 
+int weft_transport_set_cork(weft_transport *t, bool on)
+{
+    return set_option(t, WEFT__OPT_CORK, on);
+}
+
 size_t weft_transport_buffered(const weft_transport *t)
 {
     return t->buffered;

@@ -40,7 +40,7 @@ typedef struct weft__transport_kind {
     ssize_t (*send_file)(weft_transport *t, int fd, off_t offset, size_t len);
 } weft__transport_kind;
 
-enum { WEFT__OPT_NODELAY, WEFT__OPT_KEEPALIVE };
+enum { WEFT__OPT_NODELAY, WEFT__OPT_KEEPALIVE, WEFT__OPT_CORK };
 
 typedef struct weft__wnode weft__wnode;
 

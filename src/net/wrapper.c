@@ -172,6 +172,7 @@ static int inner_set_option(weft_transport *t, int option, bool on)
     if (!w->outer)
         return -ENOTCONN;
     return option == WEFT__OPT_NODELAY ? weft_transport_set_nodelay(w->outer, on)
+           : option == WEFT__OPT_CORK  ? weft_transport_set_cork(w->outer, on)
                                        : weft_transport_set_keepalive(w->outer, on);
 }
 

@@ -836,15 +836,25 @@ int weft_http_send_file(weft_http_request *req, int fd, off_t offset, uint64_t l
     f->fd = fd;
     f->off = offset;
     f->left = len;
+    /* A response whose turn it is hands its file to the transport inside
+     * register_producer below: corked meanwhile, the head leaves with the
+     * file's first bytes instead of in a packet of its own, which costs
+     * the client a wake-up and a read per response (a third of the
+     * throughput of 1 MiB files over loopback). */
+    weft_transport *t = req->conn->t;
+    bool cork = req->active && weft_transport_set_cork(t, true) == 0;
     /* the head first, so that what follows is body */
     if (!req->headers_sent && (rc = send_body(req, NULL, 0, false, NULL, NULL)) < 0) {
         file_free(f);
-        return rc;
+    } else {
+        req->file = f;
+        req->busy++;
+        f->paused = true; /* until the producer is started */
+        rc = weft_http_register_producer(req, &f->base, true);
     }
-    req->file = f;
-    req->busy++;
-    f->paused = true; /* until the producer is started */
-    return weft_http_register_producer(req, &f->base, true);
+    if (cork)
+        weft_transport_set_cork(t, false);
+    return rc;
 }
 
 int weft__http_conn_error_response(weft__http_conn *c, int status, const char *detail)
