@@ -30,6 +30,16 @@ static void make_tree(tree *t)
     FILE *f = fopen(path, "w");
     fputs("hello from weft web\n", f);
     fclose(f);
+    snprintf(path, sizeof path, "%s/sub", t->dir);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/sub/start.htm", t->dir);
+    f = fopen(path, "w");
+    fputs("the index\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/data.weftunknown", t->dir);
+    f = fopen(path, "w");
+    fputs("?", f);
+    fclose(f);
     snprintf(path, sizeof path, "%s/big.bin", t->dir);
     f = fopen(path, "w");
     for (int i = 0; i < 3 * 1024 * 1024; i++)
@@ -62,7 +72,8 @@ WEFT_TEST(web, serves_files_with_added_headers_and_an_access_log, .timeout = 60)
     snprintf(log, sizeof log, "%s/access.log", t.dir);
     weft_test_proc web;
     char *argv[] = {WEFT_CLI_PATH, "web", "--listen", "tcp:0:interface=127.0.0.1", "--path", t.dir,
-                    "--add-header", "X-Served-By: weft test", "--access-log", log, NULL};
+                    "--add-header", "X-Served-By: weft test", "--access-log", log,
+                    "--index", "start.htm", "--mime-type", "text/x-weft", NULL};
     weft_test_proc_spawn(&web, argv);
     int port = weft_test_proc_port(&web);
     char url[128];
@@ -72,6 +83,16 @@ WEFT_TEST(web, serves_files_with_added_headers_and_an_access_log, .timeout = 60)
     cr_assert(strstr(o.out, "HTTP/1.1 200 OK"), "%s", o.out);
     cr_assert(strstr(o.out, "X-Served-By: weft test"), "%s", o.out);
     cr_assert(strstr(o.out, "\r\n\r\nhello from weft web\n"), "%s", o.out);
+    weft_test_output_free(&o);
+    /* --index names the file answering for a directory */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/sub/", port);
+    o = curl((const char *[]){url, NULL});
+    cr_assert_str_eq(o.out, "the index\n");
+    weft_test_output_free(&o);
+    /* --mime-type: the type of what /etc/mime.types does not know */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/data.weftunknown", port);
+    o = curl((const char *[]){"-I", url, NULL});
+    cr_assert(strstr(o.out, "Content-Type: text/x-weft\r\n"), "%s", o.out);
     weft_test_output_free(&o);
     cr_assert_eq(weft_test_proc_finish(&web, SIGTERM), 0, "%s", web.text);
     FILE *f = fopen(log, "r");
