@@ -28,7 +28,8 @@
 #include "weft/timer.h"
 #include "weft/transport.h"
 
-#define WEFT__HTTP_SERVER_NAME "weft/0.1.0"
+/* The Server header and the agent's User-Agent: the version CMake builds. */
+#define WEFT__HTTP_SERVER_NAME "weft/" WEFT_VERSION_STRING
 
 
 struct weft_http_server {
