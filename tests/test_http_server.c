@@ -1228,3 +1228,37 @@ WEFT_TEST(http_server, a_response_drain_finishes_its_request_when_the_connection
      * what fx_close frees (LeakSanitizer checks). */
     fx_close(&f);
 }
+
+/* ---- graceful stop ---- */
+
+static void hold_request(void *arg, weft_http_request *req)
+{
+    *(weft_http_request **)arg = req;
+}
+
+WEFT_TEST(http_server, quiesce_closes_idle_connections_now_and_busy_ones_after_their_response)
+{
+    weft_http_request *pending = NULL;
+    fx f;
+    fx_open(&f, leaf_with("GET", hold_request, &pending), NULL);
+    /* A second, idle keep-alive connection. */
+    weft_string_transport *busy = f.st;
+    fx_connect(&f);
+    weft_string_transport *idle = f.st;
+    f.st = busy;
+    fx_send(&f, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert_not_null(pending);
+    weft_http_server_quiesce(f.s);
+    weft_reactor_iterate(f.r, 0);
+    weft_string_transport_state st;
+    weft_string_transport_inspect(idle, &st);
+    cr_assert(st.lose_called, "the idle connection closes at once");
+    cr_assert_not(fx_state(&f).lose_called, "the busy one waits for its response");
+    cr_assert_eq(weft_http_respond(pending, 200, "text/plain", "bye", 3), 0);
+    weft_reactor_iterate(f.r, 0);
+    cr_assert(strstr(fx_out(&f), "Connection: close\r\n"), "%s", fx_out(&f));
+    cr_assert(strstr(fx_out(&f), "\r\n\r\nbye"), "%s", fx_out(&f));
+    cr_assert(fx_state(&f).lose_called, "then it closes");
+    weft_string_transport_free(idle);
+    fx_close(&f);
+}

@@ -10,6 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -239,4 +243,42 @@ WEFT_TEST(web, refuses_bad_usage)
         cr_assert(strstr(o.err, "weft web") || strstr(o.err, "usage"), "%s", o.err);
         weft_test_output_free(&o);
     }
+}
+
+/* SIGTERM with a keep-alive client idle: it is closed at once, not after
+ * the grace period, and the command exits cleanly. */
+WEFT_TEST(web, sigterm_closes_idle_keep_alive_connections, .timeout = 60)
+{
+    tree t;
+    make_tree(&t);
+    weft_test_proc web;
+    char *argv[] = {WEFT_CLI_PATH, "web", "--listen", "tcp:0:interface=127.0.0.1", "--path", t.dir,
+                    "--grace", "30", NULL};
+    weft_test_proc_spawn(&web, argv);
+    int port = weft_test_proc_port(&web);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    const char req[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    cr_assert_eq(write(fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+    char buf[4096] = "";
+    size_t got = 0;
+    while (!strstr(buf, "hello from weft web\n")) {
+        struct pollfd p = {fd, POLLIN, 0};
+        cr_assert_gt(poll(&p, 1, 10000), 0);
+        ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
+        cr_assert_gt(n, 0);
+        got += (size_t)n;
+        buf[got] = '\0';
+    }
+    /* The connection is idle and kept alive; now stop the server. */
+    kill(web.pid, SIGTERM);
+    struct pollfd p = {fd, POLLIN, 0};
+    cr_assert_gt(poll(&p, 1, 20000), 0, "closed well before the 30 s grace");
+    cr_assert_eq(read(fd, buf, sizeof buf), 0, "an orderly close");
+    close(fd);
+    cr_assert_eq(weft_test_proc_finish(&web, 0), 0, "%s", web.text);
+    cr_assert_null(strstr(web.text, "grace period over"), "%s", web.text);
+    remove_tree(&t);
 }

@@ -77,6 +77,11 @@ WEFT_API weft_http_server *weft_http_server_new(weft_reactor *r, weft_http_resou
  * notify_finish errback) and frees the server once the last handler has
  * finished its request. Stop its ports first. */
 WEFT_API void weft_http_server_free(weft_http_server *s);
+/* Graceful stop (after its ports have stopped accepting): keep-alive ends.
+ * Connections with no request under way close now; the others close after
+ * their last response, which says "Connection: close" when its head has
+ * not gone out yet. Requests keep streaming to the end. */
+WEFT_API void weft_http_server_quiesce(weft_http_server *s);
 /* The factory to listen with (valid as long as s). */
 WEFT_API weft_factory *weft_http_server_factory(weft_http_server *s);
 /* A header added to every response (`--add-header`); copied. 0, WEFT_ENOMEM

@@ -31,9 +31,17 @@ enum { WEFT_CLI_OK = 0, WEFT_CLI_FAILED = 1, WEFT_CLI_USAGE = 2 };
  */
 int weft_cli_serve(weft_reactor *r, const char *prog, char *const *listen, size_t nlisten, weft_factory *inner,
                    double grace);
-/* The same, offering these ALPN protocols on tls: endpoints. */
-int weft_cli_serve_alpn(weft_reactor *r, const char *prog, char *const *listen, size_t nlisten, weft_factory *inner,
-                        double grace, const char *const *alpn, size_t nalpn);
+/* What a serving subcommand may add: ALPN protocols for tls: endpoints, and
+ * a call made once the ports have stopped, before the grace period (to end
+ * keep-alive, say). */
+typedef struct weft_cli_serve_extra {
+    const char *const *alpn;
+    size_t nalpn;
+    void (*quiesce)(void *arg);
+    void *quiesce_arg;
+} weft_cli_serve_extra;
+int weft_cli_serve_with(weft_reactor *r, const char *prog, char *const *listen, size_t nlisten, weft_factory *inner,
+                        double grace, const weft_cli_serve_extra *extra);
 
 /* What serving subcommands take: --listen (repeatable), --grace, --help,
  * and --connect when asked for. */

@@ -17,8 +17,7 @@ typedef struct server {
     weft_port **ports;
     size_t nports;
     double grace;
-    const char *const *alpn;
-    size_t nalpn;
+    weft_cli_serve_extra x;
 } server;
 
 static weft_result close_the_rest(void *arg, weft_result result)
@@ -39,6 +38,8 @@ static weft_deferred *shutdown_gracefully(void *arg)
     for (size_t i = 0; i < s->nports; i++)
         weft_deferred_unref(weft_port_stop(s->ports[i]));
     s->nports = 0;
+    if (s->x.quiesce)
+        s->x.quiesce(s->x.quiesce_arg);
     size_t open = weft_wrapping_factory_count(s->wf);
     if (open == 0)
         return NULL;
@@ -60,7 +61,7 @@ static int listen_one(server *s, const char *desc)
         weft_failure_unref(why);
         return WEFT_CLI_USAGE;
     }
-    if (s->nalpn && weft_endpoint_set_alpn(e, s->alpn, s->nalpn) < 0) {
+    if (s->x.nalpn && weft_endpoint_set_alpn(e, s->x.alpn, s->x.nalpn) < 0) {
         fprintf(stderr, "%s: bad ALPN protocol list\n", s->prog);
         weft_endpoint_free(e);
         return WEFT_CLI_FAILED;
@@ -92,13 +93,15 @@ static int listen_one(server *s, const char *desc)
 int weft_cli_serve(weft_reactor *r, const char *prog, char *const *listen, size_t nlisten, weft_factory *inner,
                    double grace)
 {
-    return weft_cli_serve_alpn(r, prog, listen, nlisten, inner, grace, NULL, 0);
+    return weft_cli_serve_with(r, prog, listen, nlisten, inner, grace, NULL);
 }
 
-int weft_cli_serve_alpn(weft_reactor *r, const char *prog, char *const *listen, size_t nlisten, weft_factory *inner,
-                        double grace, const char *const *alpn, size_t nalpn)
+int weft_cli_serve_with(weft_reactor *r, const char *prog, char *const *listen, size_t nlisten, weft_factory *inner,
+                        double grace, const weft_cli_serve_extra *extra)
 {
-    server s = {.r = r, .prog = prog, .grace = grace, .alpn = alpn, .nalpn = nalpn};
+    server s = {.r = r, .prog = prog, .grace = grace};
+    if (extra)
+        s.x = *extra;
     s.wf = weft_wrapping_factory_new(r, inner);
     s.ports = calloc(nlisten, sizeof *s.ports);
     int status = WEFT_CLI_FAILED;

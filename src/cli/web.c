@@ -194,6 +194,13 @@ static int build_root(web *w, const web_args *a)
     return WEFT_CLI_OK;
 }
 
+/* On SIGTERM, once the ports have stopped: idle keep-alive connections
+ * close at once rather than holding the grace period. */
+static void quiesce(void *server)
+{
+    weft_http_server_quiesce(server);
+}
+
 static int serve_web(weft_cli_args *args, const web_args *a)
 {
     web w = {0};
@@ -216,8 +223,9 @@ static int serve_web(weft_cli_args *args, const web_args *a)
         if ((status = add_header(&w, a->headers[i])) != WEFT_CLI_OK)
             goto out;
     static const char *const alpn[] = {"http/1.1"};
-    status = weft_cli_serve_alpn(w.r, "weft web", args->listen, args->nlisten, weft_http_server_factory(w.server),
-                                 args->grace, alpn, 1);
+    weft_cli_serve_extra x = {alpn, 1, quiesce, w.server};
+    status = weft_cli_serve_with(w.r, "weft web", args->listen, args->nlisten, weft_http_server_factory(w.server),
+                                 args->grace, &x);
 out:
     weft_http_server_free(w.server);
     weft_http_resource_free(w.root);

@@ -593,7 +593,7 @@ static int on_message_complete(llhttp_t *p)
         weft_fount_end(&req->body, c->server->eof);
     c->cur = NULL;
     req->parsing = false;
-    bool keep_alive = req->keep_alive;
+    bool keep_alive = req->keep_alive && !c->server->stopping;
     weft__http_request_release(req);
     if (!keep_alive || !c->t || weft_transport_disconnecting(c->t)) {
         c->no_more = true;
@@ -630,7 +630,7 @@ void weft__http_conn_response_done(weft__http_conn *c, weft_http_request *req)
         req->in_queue = false;
         req->active = false;
         c->queued--;
-        bool keep_alive = req->keep_alive;
+        bool keep_alive = req->keep_alive && !c->server->stopping;
         if (req->parsing) {
             /* The handler is done with a body it did not read: drop it. */
             req->body_discard = true;

@@ -42,6 +42,7 @@ struct weft_http_server {
     weft__list conns;
     size_t refs; /* the owner's, each connection's and each request's */
     bool freeing;
+    bool stopping; /* quiesced: no more keep-alive */
     weft_failure *eof; /* the end of every body */
     long long date_sec; /* the second `date` was formatted for */
     char date[WEFT_HTTP_DATE_SIZE];

@@ -168,7 +168,7 @@ static int build_head(weft_http_request *req, bool finishing, uint64_t body_len)
         if ((req->expect_continue && !req->continue_sent) || (!req->body.drain && left > 64 * 1024))
             req->keep_alive = false;
     }
-    if (c->no_more)
+    if (c->no_more || req->server->stopping)
         req->keep_alive = false;
     if (add_length) {
         char num[24], *p = fmt_u64(num + sizeof num, body_len);

@@ -111,6 +111,18 @@ void weft_http_server_free(weft_http_server *s)
     weft__http_server_unref(s);
 }
 
+void weft_http_server_quiesce(weft_http_server *s)
+{
+    s->stopping = true;
+    for (weft__list *n = s->conns.next; n != &s->conns; n = n->next) {
+        weft__http_conn *c = WEFT__CONTAINER_OF(n, weft__http_conn, link);
+        /* Nothing asked and unanswered: nobody loses anything. A request
+         * still arriving headers-first is dropped with it, as nginx does. */
+        if (c->t && weft__list_empty(&c->queue))
+            weft__http_conn_close(c, false);
+    }
+}
+
 weft_factory *weft_http_server_factory(weft_http_server *s)
 {
     return &s->factory;
