@@ -46,6 +46,14 @@ static void reader(void *arg, weft_http_request *req)
     weft_deferred_unref(d);
 }
 
+/* 300,000 bytes at once: more than a client that reads nothing takes. */
+static void big(void *arg, weft_http_request *req)
+{
+    (void)arg;
+    static const char body[300000];
+    weft_http_respond(req, 200, "application/octet-stream", body, sizeof body);
+}
+
 static void fx_open(fx *f, const weft_http_server_options *o)
 {
     memset(f, 0, sizeof *f);
@@ -56,6 +64,9 @@ static void fx_open(fx *f, const weft_http_server_options *o)
     weft_http_resource_on(root, "GET", hello, f);
     weft_http_resource_on(r, "*", reader, f);
     weft_http_resource_put_child(root, "read", r);
+    weft_http_resource *b = weft_http_resource_new();
+    weft_http_resource_on(b, "GET", big, f);
+    weft_http_resource_put_child(root, "big", b);
     f->s = weft_http_server_new(f->r, root, o);
     weft_factory *fac = weft_http_server_factory(f->s);
     cr_assert_eq(weft_string_transport_new(f->r, fac->ops->build(fac, NULL), NULL, NULL, &f->st), 0);
@@ -318,6 +329,36 @@ WEFT_TEST(http_hostile, idle_timeout_closes)
     weft_reactor_iterate(f.r, 0);
     cr_assert(fx_state(&f).lose_called || fx_state(&f).closed);
     cr_assert_eq(f.handled, 2);
+    fx_close(&f);
+}
+
+WEFT_TEST(http_hostile, send_timeout_drops_a_client_that_reads_nothing)
+{
+    fx f;
+    fx_open(&f, &(weft_http_server_options){.send_timeout = 60, .idle_timeout = 1000});
+    weft_string_transport_set_blocked(f.st, true);
+    fx_send(&f, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n", 30);
+    cr_assert_gt(fx_state(&f).buffered, 0);
+    weft_clock_advance(f.r, 59);
+    cr_assert_not(fx_state(&f).abort_called);
+    weft_clock_advance(f.r, 2);
+    weft_reactor_iterate(f.r, 0);
+    cr_assert(fx_state(&f).abort_called, "nothing taken for 60 s: dropped");
+    fx_close(&f);
+}
+
+WEFT_TEST(http_hostile, send_timeout_spares_a_slow_reader)
+{
+    fx f;
+    fx_open(&f, &(weft_http_server_options){.send_timeout = 60, .idle_timeout = 1000});
+    weft_string_transport_set_blocked(f.st, true);
+    fx_send(&f, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n", 30);
+    for (int i = 0; i < 10; i++) {
+        weft_clock_advance(f.r, 40);
+        weft_string_transport_drain(f.st, 1000); /* a little every 40 s */
+        weft_reactor_iterate(f.r, 0);
+        cr_assert_not(fx_state(&f).abort_called, "after %d s", (i + 1) * 40);
+    }
     fx_close(&f);
 }
 

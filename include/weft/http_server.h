@@ -58,6 +58,9 @@ typedef struct weft_http_server_options {
     double header_timeout;  /* from a request's first byte to its last header: 408 and close; 30 s */
     double idle_timeout;    /* keep-alive with no request under way: close; 60 s */
     double body_timeout;    /* no request body byte for this long: 408 and close; 60 s */
+    /* A response waiting on a client that takes none of it for this long
+     * (nginx's send_timeout): the connection is dropped; 60 s */
+    double send_timeout;
     /* The Server header; NULL: "weft/VERSION"; "": none sent. */
     const char *server_name;
     /* Access log: one event per response in namespace "weft.http.access",

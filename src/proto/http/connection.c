@@ -51,14 +51,21 @@ static void arm(weft__http_conn *c, double secs)
 
 static void set_timer(weft__http_conn *c, int kind)
 {
+    /* Waiting for nothing from the client, or idle with a response still
+     * buffered: what can stall is the client's reading. */
+    if (kind == WEFT__HT_NONE || (kind == WEFT__HT_IDLE && c->t && weft_transport_buffered(c->t) > 0))
+        kind = WEFT__HT_SEND;
     c->timer_kind = kind;
-    if (kind == WEFT__HT_NONE || !c->t)
+    if (!c->t)
         return;
     const weft_http_server_options *o = &c->server->opt;
     double secs = kind == WEFT__HT_IDLE     ? o->idle_timeout
                   : kind == WEFT__HT_HEADER ? o->header_timeout
                   : kind == WEFT__HT_BODY   ? o->body_timeout
+                  : kind == WEFT__HT_SEND   ? o->send_timeout
                                             : LINGER_TIME;
+    if (kind == WEFT__HT_SEND)
+        c->send_mark = weft_transport_buffered(c->t);
     weft_reactor *r = c->server->r;
     c->deadline = weft_reactor_now(r) + secs;
     if (!c->timer_armed)
@@ -86,6 +93,19 @@ static void timer_fired(void *arg)
     case WEFT__HT_IDLE:
         weft__http_conn_close(c, false);
         break;
+    case WEFT__HT_SEND: {
+        /* Bytes waiting, and not one taken (nor added) for a whole period:
+         * the client reads nothing. Anything else is progress, or the
+         * handler's own time. */
+        size_t now_buffered = weft_transport_buffered(c->t);
+        if (now_buffered == 0 || now_buffered != c->send_mark) {
+            bool idle = weft__list_empty(&c->queue) && !c->cur;
+            set_timer(c, idle ? WEFT__HT_IDLE : WEFT__HT_SEND);
+            break;
+        }
+        weft__http_conn_close(c, true);
+        break;
+    }
     case WEFT__HT_HEADER:
         conn_refuse(c, 408, "The request's headers took too long to arrive.", WEFT_ETIMEDOUT);
         break;

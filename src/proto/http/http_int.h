@@ -50,7 +50,10 @@ struct weft_http_server {
 
 typedef struct weft__http_conn weft__http_conn;
 
-enum { WEFT__HT_NONE, WEFT__HT_IDLE, WEFT__HT_HEADER, WEFT__HT_BODY, WEFT__HT_LINGER };
+/* What the connection's one timer waits for. NONE (nothing from the
+ * client) becomes SEND: a response may be stuck on a client that reads
+ * nothing. */
+enum { WEFT__HT_NONE, WEFT__HT_IDLE, WEFT__HT_HEADER, WEFT__HT_BODY, WEFT__HT_LINGER, WEFT__HT_SEND };
 
 struct weft__http_conn {
     weft_protocol base;
@@ -87,6 +90,7 @@ struct weft__http_conn {
     bool timer_armed;
     int timer_kind;
     double deadline;
+    size_t send_mark; /* bytes buffered when the send timer was set */
 };
 
 struct weft_http_request {

@@ -64,6 +64,8 @@ weft_http_server *weft_http_server_new(weft_reactor *r, weft_http_resource *root
         o->idle_timeout = 60;
     if (!(o->body_timeout > 0))
         o->body_timeout = 60;
+    if (!(o->send_timeout > 0))
+        o->send_timeout = 60;
     const char *name = o->server_name ? o->server_name : WEFT__HTTP_SERVER_NAME;
     o->server_name = NULL;
     if (*name) {
