@@ -287,12 +287,15 @@ static weft_protocol *build_one(weft_factory *f, const weft_address *a)
     return ((one *)f)->p;
 }
 
+/* Static: a factory outlives the function that sets it up. */
+static const weft_factory_ops one_ops = {.build = build_one};
+
 /* Connects a TLS client to 127.0.0.1:port and waits for the handshake's
  * end; returns its failure code (0: it succeeded). */
 static int tls_connect_to(weft_reactor *r, const weft_address *a, weft_tls_context *cc, const char *name, peer *client,
                           one *f)
 {
-    f->base.ops = &(weft_factory_ops){.build = build_one};
+    *f = (one){.base.ops = &one_ops};
     client->base.ops = &peer_ops;
     f->p = weft_tls_wrap(cc, &client->base, name);
     weft_deferred *d = weft_connect(r, a, &f->base, NULL);
@@ -723,7 +726,7 @@ WEFT_TEST(tls, tls_client_endpoint_with_openssl_s_server, .timeout = 60)
     weft_endpoint *e;
     cr_assert_eq(weft_endpoint_client(r, desc, &e, NULL), 0);
     peer client = {.base.ops = &peer_ops};
-    one f = {.base.ops = &(weft_factory_ops){.build = build_one}, .p = &client.base};
+    one f = {.base.ops = &one_ops, .p = &client.base};
     weft_deferred *d = weft_endpoint_connect(e, &f.base);
     weft_endpoint_free(e);
     cr_assert_eq(weft_reactor_run_until(r, d, 10), 0);
@@ -766,7 +769,7 @@ WEFT_TEST(tls, tls_client_endpoint_refuses_with_the_reason, .timeout = 60)
     weft_endpoint *e;
     cr_assert_eq(weft_endpoint_client(r, desc, &e, NULL), 0);
     peer client = {.base.ops = &peer_ops};
-    one f = {.base.ops = &(weft_factory_ops){.build = build_one}, .p = &client.base};
+    one f = {.base.ops = &one_ops, .p = &client.base};
     weft_deferred *d = weft_endpoint_connect(e, &f.base);
     weft_endpoint_free(e);
     cr_assert_eq(weft_reactor_run_until(r, d, 10), 0);
@@ -988,7 +991,7 @@ WEFT_TEST(tls, tls_client_endpoint_by_host_name, .timeout = 60)
     weft_endpoint *e;
     cr_assert_eq(weft_endpoint_client(r, desc, &e, NULL), 0);
     peer client = {.base.ops = &peer_ops};
-    one f = {.base.ops = &(weft_factory_ops){.build = build_one}, .p = &client.base};
+    one f = {.base.ops = &one_ops, .p = &client.base};
     weft_deferred *d = weft_endpoint_connect(e, &f.base);
     weft_endpoint_free(e);
     cr_assert_eq(weft_reactor_run_until(r, d, 10), 0);
@@ -1208,7 +1211,7 @@ WEFT_TEST(tls, endpoints_offer_the_alpn_protocols_they_are_given, .timeout = 60)
     const char *client_protos[] = {"h2", "http/1.1"};
     cr_assert_eq(weft_endpoint_set_alpn(ce, client_protos, 2), 0);
     peer client = {.base.ops = &peer_ops};
-    one f = {.base.ops = &(weft_factory_ops){.build = build_one}, .p = &client.base};
+    one f = {.base.ops = &one_ops, .p = &client.base};
     weft_deferred *d = weft_endpoint_connect(ce, &f.base);
     weft_endpoint_free(ce);
     cr_assert_eq(weft_reactor_run_until(r, d, 10), 0);
