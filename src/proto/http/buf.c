@@ -99,3 +99,53 @@ void weft__http_buf_add_url(weft__http_buf *b, const char *s, size_t n)
         }
     }
 }
+
+char *weft__http_buf_take(weft__http_buf *b)
+{
+    weft__http_buf_add(b, "", 0); /* the terminating NUL, and room for it */
+    if (b->failed) {
+        weft__http_buf_free(b);
+        return NULL;
+    }
+    char *s = b->data;
+    *b = (weft__http_buf){0};
+    return s;
+}
+
+char *weft__http_fmt_u64(char *end, uint64_t v)
+{
+    char *p = end;
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    return p;
+}
+
+char *weft__http_fmt_hex(char *end, uint64_t v)
+{
+    char *p = end;
+    do
+        *--p = "0123456789abcdef"[v & 15];
+    while (v >>= 4);
+    return p;
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+size_t weft__http_percent_decode(char *dst, const char *src, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        if (src[i] == '%' && i + 2 < len && (hi = hex_digit(src[i + 1])) >= 0 && (lo = hex_digit(src[i + 2])) >= 0) {
+            dst[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            dst[o++] = src[i];
+        }
+    }
+    return o;
+}

@@ -168,8 +168,9 @@ static void up_receive(weft_drain *d, const void *data, size_t len)
     int err;
     if (c->up_chunked) {
         char size[24];
-        int n = snprintf(size, sizeof size, "%zx\r\n", len);
-        struct iovec iov[3] = {{size, (size_t)n}, {(void *)data, len}, {"\r\n", 2}};
+        char *p = weft__http_fmt_hex(size + sizeof size - 2, len);
+        memcpy(size + sizeof size - 2, "\r\n", 2);
+        struct iovec iov[3] = {{p, (size_t)(size + sizeof size - p)}, {(void *)data, len}, {"\r\n", 2}};
         err = weft_transport_writev(c->t, iov, 3);
     } else if ((uint64_t)len > (uint64_t)c->up_left) {
         upload_fail(c, weft_failure_new(WEFT_EINVAL, "the request body is longer than its body_length"));
@@ -233,12 +234,12 @@ static const weft_producer_ops prod_ops = {prod_pause, prod_resume, prod_stop};
 
 /* ---- writing the request ---- */
 
-static void put_header(weft__hc_str *b, const char *name, const char *value)
+static void put_header(weft__http_buf *b, const char *name, const char *value)
 {
-    weft__hc_str_cat(b, name);
-    weft__hc_str_cat(b, ": ");
-    weft__hc_str_cat(b, value);
-    weft__hc_str_cat(b, "\r\n");
+    weft__http_buf_adds(b, name);
+    weft__http_buf_adds(b, ": ");
+    weft__http_buf_adds(b, value);
+    weft__http_buf_adds(b, "\r\n");
 }
 
 static bool agents_header(const char *name)
@@ -257,11 +258,11 @@ static bool method_expects_body(const char *m)
 
 static int write_head(weft__hc_conn *c, const weft__hc_req *req, const char *user_agent)
 {
-    weft__hc_str b = {0};
-    weft__hc_str_cat(&b, req->method);
-    weft__hc_str_cat(&b, " ");
-    weft__hc_str_cat(&b, req->target);
-    weft__hc_str_cat(&b, " HTTP/1.1\r\n");
+    weft__http_buf b = {0};
+    weft__http_buf_adds(&b, req->method);
+    weft__http_buf_adds(&b, " ");
+    weft__http_buf_adds(&b, req->target);
+    weft__http_buf_adds(&b, " HTTP/1.1\r\n");
     put_header(&b, "Host", req->host);
     size_t n = weft_http_headers_count(req->headers);
     for (size_t i = 0; i < n; i++) {
@@ -272,15 +273,15 @@ static int write_head(weft__hc_conn *c, const weft__hc_req *req, const char *use
     }
     if (user_agent && *user_agent && !weft_http_headers_get(req->headers, "User-Agent"))
         put_header(&b, "User-Agent", user_agent);
-    char len[32];
+    char len[24] = "";
     if (req->body && req->body_length < 0) {
         put_header(&b, "Transfer-Encoding", "chunked");
     } else if (req->body || method_expects_body(req->method)) {
-        snprintf(len, sizeof len, "%lld", req->body ? (long long)req->body_length : 0LL);
-        put_header(&b, "Content-Length", len);
+        uint64_t length = req->body ? (uint64_t)req->body_length : 0;
+        put_header(&b, "Content-Length", weft__http_fmt_u64(len + sizeof len - 1, length));
     }
-    weft__hc_str_cat(&b, "\r\n");
-    char *head = weft__hc_str_done(&b);
+    weft__http_buf_adds(&b, "\r\n");
+    char *head = weft__http_buf_take(&b);
     int err = head ? weft_transport_write(c->t, head, strlen(head)) : WEFT_ENOMEM;
     weft_free(head);
     return err;

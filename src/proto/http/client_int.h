@@ -29,20 +29,6 @@
 #include "weft/timer.h"
 #include "weft/tls.h"
 
-/* ---- strings built by appends (url.c) ---- */
-
-/* The first failed append is remembered, and reported once by _done. */
-typedef struct weft__hc_str {
-    weft__http_buf b;
-    bool failed;
-} weft__hc_str;
-
-void weft__hc_str_add(weft__hc_str *s, const char *p, size_t n);
-void weft__hc_str_cat(weft__hc_str *s, const char *p);
-/* The string (NUL-terminated, the caller's), or NULL, all freed, after a
- * failure. */
-char *weft__hc_str_done(weft__hc_str *s);
-
 /* ---- URLs (url.c) ---- */
 
 typedef struct weft__hc_url {

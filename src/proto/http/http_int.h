@@ -175,7 +175,6 @@ bool weft__http_body_blocked(const weft_http_request *req);
 int weft__http_request_parse_target(weft_http_request *req, bool connect);
 
 /* Decodes %XX escapes (others are kept as they are); returns the length. */
-size_t weft__http_percent_decode(char *dst, const char *src, size_t len);
 
 /* response.c */
 /* Sends the head, and status/close framing for a response decided now. */

@@ -206,34 +206,6 @@ void weft__http_request_detach(weft_http_request *req, const weft_failure *why)
 
 /* ---- what was asked ---- */
 
-static bool hexval(char ch, int *v)
-{
-    if (ch >= '0' && ch <= '9')
-        *v = ch - '0';
-    else if (ch >= 'a' && ch <= 'f')
-        *v = ch - 'a' + 10;
-    else if (ch >= 'A' && ch <= 'F')
-        *v = ch - 'A' + 10;
-    else
-        return false;
-    return true;
-}
-
-size_t weft__http_percent_decode(char *dst, const char *src, size_t len)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        int hi, lo;
-        if (src[i] == '%' && i + 2 < len && hexval(src[i + 1], &hi) && hexval(src[i + 2], &lo)) {
-            dst[o++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            dst[o++] = src[i];
-        }
-    }
-    return o;
-}
-
 int weft__http_request_parse_target(weft_http_request *req, bool connect)
 {
     /* str holds the target; path, query and host are appended after it.

@@ -51,15 +51,6 @@ static int out_writev(weft_http_request *req, const struct iovec *iov, int n)
 
 /* ---- the head ---- */
 
-static char *fmt_u64(char *end, uint64_t v)
-{
-    char *p = end;
-    do
-        *--p = (char)('0' + v % 10);
-    while (v /= 10);
-    return p;
-}
-
 #define ADD(b, s, n) (rc |= weft__http_buf_append((b), (s), (n)))
 #define ADDL(b, lit) ADD(b, lit, sizeof lit - 1)
 #define ADDS(b, s) ADD(b, s, strlen(s))
@@ -171,7 +162,7 @@ static int build_head(weft_http_request *req, bool finishing, uint64_t body_len)
     if (c->no_more || req->server->stopping)
         req->keep_alive = false;
     if (add_length) {
-        char num[24], *p = fmt_u64(num + sizeof num, body_len);
+        char num[24], *p = weft__http_fmt_u64(num + sizeof num, body_len);
         ADDL(b, "Content-Length: ");
         ADD(b, p, (size_t)(num + sizeof num - p));
         ADDL(b, "\r\n");
@@ -218,14 +209,10 @@ static int send_body(weft_http_request *req, const void *data, size_t len, bool 
     int data_at = -1;
     if (len) {
         if (req->chunked) {
-            static const char hex[] = "0123456789abcdef";
             char *p = line + sizeof line - 2;
             p[0] = '\r';
             p[1] = '\n';
-            size_t v = len;
-            do
-                *--p = hex[v & 15];
-            while (v >>= 4);
+            p = weft__http_fmt_hex(p, len);
             iov[n++] = (struct iovec){p, (size_t)(line + sizeof line - p)};
         }
         data_at = n;
@@ -864,7 +851,7 @@ int weft__http_conn_error_response(weft__http_conn *c, int status, const char *d
     if (rc == 0)
         rc = head_begin(b, c->server, status, NULL);
     if (rc == 0) {
-        char num[24], *p = fmt_u64(num + sizeof num, body.len);
+        char num[24], *p = weft__http_fmt_u64(num + sizeof num, body.len);
         ADDL(b, "Content-Type: text/html; charset=utf-8\r\nContent-Length: ");
         ADD(b, p, (size_t)(num + sizeof num - p));
         ADDL(b, "\r\nConnection: close\r\n\r\n");

@@ -51,26 +51,18 @@ static int status_of(int err)
     return err == -EACCES || err == -EPERM ? 403 : err == WEFT_ENOMEM || err == -EMFILE || err == -ENFILE ? 503 : 404;
 }
 
-static int hex_value(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* The request path decoded, for a listing's title (escaped there). A NUL
  * ends it: the title is text. */
-static void add_decoded(weft__http_buf *b, const char *p)
+static void add_decoded(weft__http_buf *b, const char *path)
 {
-    for (; *p; p++) {
-        int hi, lo;
-        char c = *p;
-        if (c == '%' && (hi = hex_value(p[1])) >= 0 && (lo = hex_value(p[2])) >= 0) {
-            c = (char)(hi << 4 | lo);
-            p += 2;
-        }
-        if (c == '\0')
-            break;
-        weft__http_buf_add(b, &c, 1);
+    size_t len = strlen(path);
+    if (weft__http_buf_reserve(b, len + 1) < 0) {
+        b->failed = true;
+        return;
     }
+    size_t n = weft__http_percent_decode(b->data + b->len, path, len);
+    b->len += strnlen(b->data + b->len, n);
+    b->data[b->len] = '\0';
 }
 
 static void redirect_to_slash(weft_http_request *req)
@@ -146,16 +138,6 @@ static void read_conditions(weft_http_request *req, conditions *c)
     }
 }
 
-static const char *decimal(char buf[24], uint64_t v)
-{
-    char *p = buf + 23;
-    *p = '\0';
-    do
-        *--p = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    return p;
-}
-
 /* Files up to this size are read and written with the head in one write:
  * cheaper than sendfile's separate system calls (and packet) for the head. */
 enum { SMALL_FILE = 16 * 1024 };
@@ -195,7 +177,7 @@ static void send_body_of(weft_http_request *req, int fd, uint64_t first, uint64_
  * The response's headers start empty: add, never set. */
 static void serve_file(static_res *s, weft_http_request *req, int fd, const struct stat *st, const char *name)
 {
-    char etag[WEFT__ETAG_SIZE], modified[WEFT_HTTP_DATE_SIZE], clen[24], crange[80];
+    char etag[WEFT__ETAG_SIZE], modified[WEFT_HTTP_DATE_SIZE], clen[24] = "", crange[80];
     long long mtime = (long long)st->st_mtim.tv_sec;
     uint64_t size = (uint64_t)st->st_size, first = 0, last = 0;
     conditions c;
@@ -247,7 +229,7 @@ static void serve_file(static_res *s, weft_http_request *req, int fd, const stru
     if (!err)
         err = weft_http_add_header(req, "Content-Type", weft_http_mime_type(s->mime, name, s->default_type));
     if (!err)
-        err = weft_http_add_header(req, "Content-Length", decimal(clen, len));
+        err = weft_http_add_header(req, "Content-Length", weft__http_fmt_u64(clen + sizeof clen - 1, len));
     if (err < 0) {
         close(fd);
         weft_http_error(req, 500, NULL);

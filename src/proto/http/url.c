@@ -14,27 +14,6 @@
 #include "weft/alloc.h"
 #include "weft/error.h"
 
-void weft__hc_str_add(weft__hc_str *s, const char *p, size_t n)
-{
-    if (!s->failed && weft__http_buf_append(&s->b, p, n) < 0)
-        s->failed = true;
-}
-
-void weft__hc_str_cat(weft__hc_str *s, const char *p)
-{
-    weft__hc_str_add(s, p, strlen(p));
-}
-
-char *weft__hc_str_done(weft__hc_str *s)
-{
-    weft__hc_str_add(s, "", 1);
-    if (s->failed) {
-        weft__http_buf_free(&s->b);
-        return NULL;
-    }
-    return s->b.data;
-}
-
 static char *dup_n(const char *s, size_t n)
 {
     char *p = weft_malloc(n + 1);
@@ -152,10 +131,10 @@ int weft__hc_url_parse(const char *url, weft__hc_url *out)
     out->port = port;
     out->host = dup_n(host, hlen);
     if (tlen == 0 || rest[0] == '?') {
-        weft__hc_str b = {0};
-        weft__hc_str_cat(&b, "/");
-        weft__hc_str_add(&b, rest, tlen);
-        out->target = weft__hc_str_done(&b);
+        weft__http_buf b = {0};
+        weft__http_buf_adds(&b, "/");
+        weft__http_buf_add(&b, rest, tlen);
+        out->target = weft__http_buf_take(&b);
     } else {
         out->target = dup_n(rest, tlen);
     }
@@ -178,57 +157,57 @@ static bool is_ipv6(const char *host)
     return strchr(host, ':') != NULL;
 }
 
-static void add_authority(weft__hc_str *b, const weft__hc_url *u)
+static void add_authority(weft__http_buf *b, const weft__hc_url *u)
 {
     if (is_ipv6(u->host)) {
-        weft__hc_str_cat(b, "[");
-        weft__hc_str_cat(b, u->host);
-        weft__hc_str_cat(b, "]");
+        weft__http_buf_adds(b, "[");
+        weft__http_buf_adds(b, u->host);
+        weft__http_buf_adds(b, "]");
     } else {
-        weft__hc_str_cat(b, u->host);
+        weft__http_buf_adds(b, u->host);
     }
     if (u->port != (u->https ? 443 : 80)) {
         char port[16];
         snprintf(port, sizeof port, ":%d", u->port);
-        weft__hc_str_cat(b, port);
+        weft__http_buf_adds(b, port);
     }
 }
 
 char *weft__hc_url_string(const weft__hc_url *u)
 {
-    weft__hc_str b = {0};
-    weft__hc_str_cat(&b, u->https ? "https://" : "http://");
+    weft__http_buf b = {0};
+    weft__http_buf_adds(&b, u->https ? "https://" : "http://");
     add_authority(&b, u);
-    weft__hc_str_cat(&b, u->target);
-    return weft__hc_str_done(&b);
+    weft__http_buf_adds(&b, u->target);
+    return weft__http_buf_take(&b);
 }
 
 char *weft__hc_url_host_header(const weft__hc_url *u)
 {
-    weft__hc_str b = {0};
+    weft__http_buf b = {0};
     add_authority(&b, u);
-    return weft__hc_str_done(&b);
+    return weft__http_buf_take(&b);
 }
 
 /* Endpoint strings escape ':' '=' and '\' with '\'. */
-static void add_escaped(weft__hc_str *b, const char *s)
+static void add_escaped(weft__http_buf *b, const char *s)
 {
     for (; *s; s++) {
         if (*s == ':' || *s == '=' || *s == '\\')
-            weft__hc_str_add(b, "\\", 1);
-        weft__hc_str_add(b, s, 1);
+            weft__http_buf_add(b, "\\", 1);
+        weft__http_buf_add(b, s, 1);
     }
 }
 
 char *weft__hc_url_endpoint(const weft__hc_url *u, double timeout)
 {
-    weft__hc_str b = {0};
+    weft__http_buf b = {0};
     char tail[64];
-    weft__hc_str_cat(&b, "tcp:host=");
+    weft__http_buf_adds(&b, "tcp:host=");
     add_escaped(&b, u->host);
     snprintf(tail, sizeof tail, ":port=%d:timeout=%g", u->port, timeout);
-    weft__hc_str_cat(&b, tail);
-    return weft__hc_str_done(&b);
+    weft__http_buf_adds(&b, tail);
+    return weft__http_buf_take(&b);
 }
 
 /* The value of key=VALUE (or of the positional field number `positional`)
@@ -239,7 +218,7 @@ static char *endpoint_param(const char *ep, const char *key, size_t positional)
     const char *s = strchr(ep, ':');
     while (s) {
         s++; /* past the ':' starting this field */
-        weft__hc_str b = {0};
+        weft__http_buf b = {0};
         const char *c = s;
         bool has_eq = false;
         for (; *c && *c != ':'; c++) {
@@ -247,9 +226,9 @@ static char *endpoint_param(const char *ep, const char *key, size_t positional)
                 c++;
             else if (*c == '=')
                 has_eq = true;
-            weft__hc_str_add(&b, c, 1);
+            weft__http_buf_add(&b, c, 1);
         }
-        char *v = weft__hc_str_done(&b);
+        char *v = weft__http_buf_take(&b);
         if (v && strncmp(s, key, klen) == 0 && s[klen] == '=') {
             char *val = dup_n(v + klen + 1, strlen(v) - klen - 1);
             weft_free(v);
@@ -335,47 +314,47 @@ char *weft__hc_url_resolve(const char *base, const char *ref, bool *relative)
     if (weft__hc_url_parse(base, &b) < 0)
         return NULL;
     size_t rlen = strcspn(ref, "#");
-    weft__hc_str out = {0};
+    weft__http_buf out = {0};
     bool rel = false;
     if (scheme_len(ref)) {
-        weft__hc_str_add(&out, ref, rlen);
+        weft__http_buf_add(&out, ref, rlen);
     } else if (strncmp(ref, "//", 2) == 0) {
-        weft__hc_str_cat(&out, b.https ? "https:" : "http:");
-        weft__hc_str_add(&out, ref, rlen);
+        weft__http_buf_adds(&out, b.https ? "https:" : "http:");
+        weft__http_buf_add(&out, ref, rlen);
     } else {
         rel = true;
-        weft__hc_str_cat(&out, b.https ? "https://" : "http://");
+        weft__http_buf_adds(&out, b.https ? "https://" : "http://");
         add_authority(&out, &b);
         size_t bpath = strcspn(b.target, "?");
         if (rlen == 0) {
-            weft__hc_str_cat(&out, b.target);
+            weft__http_buf_adds(&out, b.target);
         } else if (ref[0] == '?') {
-            weft__hc_str_add(&out, b.target, bpath);
-            weft__hc_str_add(&out, ref, rlen);
+            weft__http_buf_add(&out, b.target, bpath);
+            weft__http_buf_add(&out, ref, rlen);
         } else {
             size_t rpath = strcspn(ref, "?#");
-            weft__hc_str merged = {0};
+            weft__http_buf merged = {0};
             if (ref[0] == '/') {
-                weft__hc_str_add(&merged, ref, rpath);
+                weft__http_buf_add(&merged, ref, rpath);
             } else {
                 const char *slash = b.target;
                 for (size_t i = 0; i < bpath; i++)
                     if (b.target[i] == '/')
                         slash = b.target + i;
-                weft__hc_str_add(&merged, b.target, (size_t)(slash - b.target) + 1);
-                weft__hc_str_add(&merged, ref, rpath);
+                weft__http_buf_add(&merged, b.target, (size_t)(slash - b.target) + 1);
+                weft__http_buf_add(&merged, ref, rpath);
             }
-            char *m = weft__hc_str_done(&merged);
+            char *m = weft__http_buf_take(&merged);
             if (!m)
                 out.failed = true;
             else
-                weft__hc_str_cat(&out, m);
-            weft__hc_str_add(&out, ref + rpath, rlen - rpath);
+                weft__http_buf_adds(&out, m);
+            weft__http_buf_add(&out, ref + rpath, rlen - rpath);
             weft_free(m);
         }
     }
     weft__hc_url_clear(&b);
-    char *s = weft__hc_str_done(&out);
+    char *s = weft__http_buf_take(&out);
     /* Parsed again: to check it, and to take the dots out of any path. */
     weft__hc_url u;
     int err = s ? weft__hc_url_parse(s, &u) : WEFT_ENOMEM;
@@ -384,12 +363,12 @@ char *weft__hc_url_resolve(const char *base, const char *ref, bool *relative)
         return NULL;
     size_t plen = strcspn(u.target, "?");
     char *path = remove_dots(u.target, plen);
-    weft__hc_str t = {0};
-    weft__hc_str_cat(&t, path ? path : "");
-    weft__hc_str_cat(&t, u.target + plen);
-    char *target = path ? weft__hc_str_done(&t) : NULL;
+    weft__http_buf t = {0};
+    weft__http_buf_adds(&t, path ? path : "");
+    weft__http_buf_adds(&t, u.target + plen);
+    char *target = path ? weft__http_buf_take(&t) : NULL;
     if (!path)
-        weft__http_buf_free(&t.b);
+        weft__http_buf_free(&t);
     weft_free(path);
     s = NULL;
     if (target) {
