@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "weft/alloc.h"
 #include "weft/error.h"
 #include "weft/http_headers.h"
@@ -19,8 +20,7 @@ typedef struct pair {
 } pair;
 
 struct weft_http_headers {
-    char *arena;
-    size_t used, cap;
+    weft__http_buf arena;
     pair *pairs;
     size_t n, npairs_cap;
 };
@@ -34,14 +34,14 @@ void weft_http_headers_free(weft_http_headers *h)
 {
     if (!h)
         return;
-    weft_free(h->arena);
+    weft__http_buf_free(&h->arena);
     weft_free(h->pairs);
     weft_free(h);
 }
 
 void weft_http_headers_clear(weft_http_headers *h)
 {
-    h->used = 0;
+    h->arena.len = 0;
     h->n = 0;
 }
 
@@ -88,17 +88,7 @@ static int reserve(weft_http_headers *h, size_t bytes)
         h->pairs = p;
         h->npairs_cap = cap;
     }
-    if (bytes > h->cap - h->used) {
-        size_t cap = h->cap ? h->cap : 512;
-        while (cap - h->used < bytes)
-            cap *= 2;
-        char *a = weft_realloc(h->arena, cap);
-        if (!a)
-            return WEFT_ENOMEM;
-        h->arena = a;
-        h->cap = cap;
-    }
-    return 0;
+    return weft__http_buf_reserve(&h->arena, bytes);
 }
 
 int weft_http_headers_addn(weft_http_headers *h, const char *name, size_t name_len, const char *value,
@@ -110,14 +100,10 @@ int weft_http_headers_addn(weft_http_headers *h, const char *name, size_t name_l
     if (rc)
         return rc;
     pair *p = &h->pairs[h->n++];
-    p->name = h->used;
-    memcpy(h->arena + h->used, name, name_len);
-    h->used += name_len;
-    h->arena[h->used++] = '\0';
-    p->value = h->used;
-    memcpy(h->arena + h->used, value, value_len);
-    h->used += value_len;
-    h->arena[h->used++] = '\0';
+    p->name = h->arena.len;
+    (void)weft__http_buf_add_str(&h->arena, name, name_len); /* room reserved above */
+    p->value = h->arena.len;
+    (void)weft__http_buf_add_str(&h->arena, value, value_len);
     return 0;
 }
 
@@ -130,7 +116,7 @@ size_t weft_http_headers_remove(weft_http_headers *h, const char *name)
 {
     size_t kept = 0;
     for (size_t i = 0; i < h->n; i++)
-        if (strcasecmp(h->arena + h->pairs[i].name, name) != 0)
+        if (strcasecmp(h->arena.data + h->pairs[i].name, name) != 0)
             h->pairs[kept++] = h->pairs[i];
     size_t gone = h->n - kept;
     h->n = kept;
@@ -153,8 +139,8 @@ int weft_http_headers_set(weft_http_headers *h, const char *name, const char *va
 const char *weft_http_headers_get(const weft_http_headers *h, const char *name)
 {
     for (size_t i = 0; i < h->n; i++)
-        if (strcasecmp(h->arena + h->pairs[i].name, name) == 0)
-            return h->arena + h->pairs[i].value;
+        if (strcasecmp(h->arena.data + h->pairs[i].name, name) == 0)
+            return h->arena.data + h->pairs[i].value;
     return NULL;
 }
 
@@ -162,7 +148,7 @@ size_t weft_http_headers_count_of(const weft_http_headers *h, const char *name)
 {
     size_t c = 0;
     for (size_t i = 0; i < h->n; i++)
-        c += strcasecmp(h->arena + h->pairs[i].name, name) == 0;
+        c += strcasecmp(h->arena.data + h->pairs[i].name, name) == 0;
     return c;
 }
 
@@ -188,7 +174,7 @@ bool weft_http_headers_has_token(const weft_http_headers *h, const char *name, c
 {
     size_t tlen = strlen(token);
     for (size_t i = 0; i < h->n; i++)
-        if (strcasecmp(h->arena + h->pairs[i].name, name) == 0 && list_has(h->arena + h->pairs[i].value, token, tlen))
+        if (strcasecmp(h->arena.data + h->pairs[i].name, name) == 0 && list_has(h->arena.data + h->pairs[i].value, token, tlen))
             return true;
     return false;
 }
@@ -200,8 +186,8 @@ size_t weft_http_headers_count(const weft_http_headers *h)
 
 void weft_http_headers_at(const weft_http_headers *h, size_t i, const char **name, const char **value)
 {
-    *name = h->arena + h->pairs[i].name;
-    *value = h->arena + h->pairs[i].value;
+    *name = h->arena.data + h->pairs[i].name;
+    *value = h->arena.data + h->pairs[i].value;
 }
 
 weft_http_headers *weft_http_headers_copy(const weft_http_headers *src)
@@ -210,7 +196,7 @@ weft_http_headers *weft_http_headers_copy(const weft_http_headers *src)
     if (!h || !src)
         return h;
     for (size_t i = 0; i < src->n; i++) {
-        const char *n = src->arena + src->pairs[i].name, *v = src->arena + src->pairs[i].value;
+        const char *n = src->arena.data + src->pairs[i].name, *v = src->arena.data + src->pairs[i].value;
         if (weft_http_headers_addn(h, n, strlen(n), v, strlen(v)) != 0) {
             weft_http_headers_free(h);
             return NULL;

@@ -11,10 +11,10 @@
  * client's fount has returned from telling the drain it ended.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "weft/address.h"
 #include "weft/alloc.h"
 #include "weft/deferred.h"
@@ -132,18 +132,20 @@ static weft_result request_finished(void *arg, weft_result result)
     return weft_none();
 }
 
-/* path + rest + ?query, never empty */
+/* path + rest + ?query, never empty; NULL when out of memory */
 static char *upstream_target(const proxy *p, weft_http_request *req)
 {
-    const char *rest = weft_http_request_rest(req), *query = weft_http_request_query(req);
-    size_t n = strlen(p->path) + strlen(rest) + (query ? strlen(query) + 1 : 0) + 2;
-    char *t = weft_malloc(n);
-    if (!t)
-        return NULL;
-    snprintf(t, n, "%s%s%s%s", p->path, rest, query ? "?" : "", query ? query : "");
-    if (!t[0])
-        memcpy(t, "/", 2);
-    return t;
+    const char *query = weft_http_request_query(req);
+    weft__http_buf t = {0};
+    weft__http_buf_adds(&t, p->path);
+    weft__http_buf_adds(&t, weft_http_request_rest(req));
+    if (t.len == 0)
+        weft__http_buf_adds(&t, "/");
+    if (query) {
+        weft__http_buf_adds(&t, "?");
+        weft__http_buf_adds(&t, query);
+    }
+    return weft__http_buf_take(&t);
 }
 
 static int forwarded_headers(weft_http_request *req, weft_http_headers *h)
@@ -159,28 +161,19 @@ static int forwarded_headers(weft_http_request *req, weft_http_headers *h)
     if (weft_http_request_peer(req, &a) == 0)
         weft_address_host(&a, peer, sizeof peer);
     /* Every X-Forwarded-For line before ours, then the client. */
-    size_t need = strlen(peer) + 1;
-    for (size_t i = 0; i < weft_http_headers_count(in); i++) {
-        const char *n, *v;
-        weft_http_headers_at(in, i, &n, &v);
-        if (strcasecmp(n, "X-Forwarded-For") == 0)
-            need += strlen(v) + 2;
-    }
-    char *xff = weft_malloc(need);
-    if (!xff)
-        return WEFT_ENOMEM;
-    xff[0] = '\0';
+    weft__http_buf xff = {0};
     for (size_t i = 0; i < weft_http_headers_count(in); i++) {
         const char *n, *v;
         weft_http_headers_at(in, i, &n, &v);
         if (strcasecmp(n, "X-Forwarded-For") == 0) {
-            strcat(xff, v);
-            strcat(xff, ", ");
+            weft__http_buf_adds(&xff, v);
+            weft__http_buf_adds(&xff, ", ");
         }
     }
-    strcat(xff, peer);
-    rc = weft_http_headers_add(h, "X-Forwarded-For", xff);
-    weft_free(xff);
+    weft__http_buf_adds(&xff, peer);
+    char *value = weft__http_buf_take(&xff);
+    rc = value ? weft_http_headers_add(h, "X-Forwarded-For", value) : WEFT_ENOMEM;
+    weft_free(value);
     if (!rc)
         rc = weft_http_headers_add(h, "X-Forwarded-Proto", weft_http_request_is_secure(req) ? "https" : "http");
     const char *host = weft_http_request_host(req);
