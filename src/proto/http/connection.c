@@ -271,6 +271,7 @@ static void conn_free(weft__http_conn *c)
     weft__http_buf_free(&c->value);
     weft__http_buf_free(&c->held);
     weft__http_buf_free(&c->scratch);
+    weft__http_buf_free(&c->small_file);
     weft_free(c);
     weft__http_server_unref(s);
 }

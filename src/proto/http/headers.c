@@ -88,7 +88,7 @@ static int reserve(weft_http_headers *h, size_t bytes)
         h->pairs = p;
         h->npairs_cap = cap;
     }
-    return weft__http_buf_reserve(&h->arena, bytes);
+    return h->arena.cap - h->arena.len >= bytes ? 0 : weft__http_buf_reserve(&h->arena, bytes);
 }
 
 int weft_http_headers_addn(weft_http_headers *h, const char *name, size_t name_len, const char *value,
@@ -99,11 +99,16 @@ int weft_http_headers_addn(weft_http_headers *h, const char *name, size_t name_l
     int rc = reserve(h, name_len + value_len + 2);
     if (rc)
         return rc;
+    /* "name\0value\0", in the room reserved above */
     pair *p = &h->pairs[h->n++];
+    char *at = h->arena.data + h->arena.len;
+    memcpy(at, name, name_len);
+    at[name_len] = '\0';
+    memcpy(at + name_len + 1, value, value_len);
+    at[name_len + 1 + value_len] = '\0';
     p->name = h->arena.len;
-    (void)weft__http_buf_add_str(&h->arena, name, name_len); /* room reserved above */
-    p->value = h->arena.len;
-    (void)weft__http_buf_add_str(&h->arena, value, value_len);
+    p->value = p->name + name_len + 1;
+    h->arena.len += name_len + value_len + 2;
     return 0;
 }
 

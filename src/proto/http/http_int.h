@@ -86,6 +86,7 @@ struct weft__http_conn {
     int final_status; /* an error page to send once the queue is empty */
     const char *final_detail;
     weft__http_buf scratch; /* a response head being built */
+    weft__http_buf small_file; /* a small file read to go out with its head */
     weft_timer timer;
     bool timer_armed;
     int timer_kind;

@@ -138,32 +138,11 @@ static void read_conditions(weft_http_request *req, conditions *c)
     }
 }
 
-/* Files up to this size are read and written with the head in one write:
- * cheaper than sendfile's separate system calls (and packet) for the head. */
-enum { SMALL_FILE = 16 * 1024 };
-
 /* Sends len bytes of fd (taken) from first, then finishes. */
 static void send_body_of(weft_http_request *req, int fd, uint64_t first, uint64_t len)
 {
     if (len == 0 || strcmp(weft_http_request_method(req), "HEAD") == 0) {
         close(fd);
-    } else if (len <= SMALL_FILE) {
-        char buf[SMALL_FILE];
-        size_t got = 0;
-        while (got < len) {
-            ssize_t n = pread(fd, buf + got, (size_t)len - got, (off_t)(first + got));
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-        }
-        close(fd);
-        /* A file that shrank cannot fill the length announced: abort. */
-        if (got < len || weft_http_write(req, buf, got) < 0) {
-            weft_http_abort(req);
-            return;
-        }
     } else if (weft_http_send_file(req, fd, (off_t)first, len) < 0) {
         /* fd went with the call. The connection is gone, or the body cannot
          * match the Content-Length announced: either way, abort. */
