@@ -321,13 +321,9 @@ static int copy_options(static_res *s, const weft_http_static_options *o)
  * with), else realpath. */
 static char *real_path(int dirfd, const char *dir)
 {
-    char link[64], buf[PATH_MAX];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
-    ssize_t n = readlink(link, buf, sizeof buf - 1);
-    if (n > 0) {
-        buf[n] = '\0';
+    char buf[PATH_MAX];
+    if (weft__static_fd_path(dirfd, buf, sizeof buf) > 0)
         return weft_strdup(buf);
-    }
     return realpath(dir, buf) ? weft_strdup(buf) : NULL;
 }
 

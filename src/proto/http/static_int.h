@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "weft/http_static.h"
@@ -35,6 +36,9 @@ bool weft__static_segment_ok(const char *seg, size_t len);
  * out, ...).
  */
 int weft__static_open_beneath(int dirfd, const char *root, const char *rel, bool follow_out);
+/* Where a descriptor points, read back from /proc (NUL-terminated); the
+ * length, or -1 (no /proc, or too long for buf). */
+ssize_t weft__static_fd_path(int fd, char *buf, size_t size);
 /* The fallback alone (for the tests, on kernels that have openat2). */
 int weft__static_open_checked(int dirfd, const char *root, const char *rel);
 

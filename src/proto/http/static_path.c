@@ -37,14 +37,23 @@ bool weft__static_segment_ok(const char *seg, size_t len)
  * loop (it is refused afterwards, as anything but files and directories). */
 enum { OPEN_FLAGS = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK };
 
+ssize_t weft__static_fd_path(int fd, char *buf, size_t size)
+{
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, buf, size - 1);
+    if (n >= 0)
+        buf[n] = '\0';
+    return n;
+}
+
 int weft__static_open_checked(int dirfd, const char *root, const char *rel)
 {
     int fd = openat(dirfd, rel, OPEN_FLAGS);
     if (fd < 0)
         return -errno;
-    char link[64], real[4096];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(link, real, sizeof real - 1);
+    char real[4096];
+    ssize_t n = weft__static_fd_path(fd, real, sizeof real);
     size_t rlen = strlen(root);
     /* Fails closed: without /proc nothing is served. */
     bool inside = n > 0 && (size_t)n >= rlen && memcmp(real, root, rlen) == 0 &&
