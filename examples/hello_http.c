@@ -12,7 +12,7 @@
 static void hello(void *arg, weft_http_request *req)
 {
     (void)arg;
-    weft_http_respond(req, 200, "text/plain", "Hello, World!", 13);
+    weft_http_reply(req, 200, "text/plain", "Hello, World!", 13);
 }
 
 int main(int argc, char **argv)

@@ -24,10 +24,10 @@ static weft_result answer_body(void *arg, weft_result res)
 {
     weft_http_request *req = arg;
     if (weft_failed(res)) {
-        weft_http_error(req, 400, "bad body");
+        weft_http_reply_error(req, 400, "bad body");
     } else {
         weft_bytes *b = res.value;
-        weft_http_respond(req, 200, "application/octet-stream", b->data, b->len);
+        weft_http_reply(req, 200, "application/octet-stream", b->data, b->len);
     }
     weft_result_free(res);
     return weft_none();
@@ -38,7 +38,7 @@ static void read_all(void *arg, weft_http_request *req)
     (void)arg;
     weft_deferred *d = weft_http_request_read_body(req);
     if (!d) {
-        weft_http_error(req, 503, NULL);
+        weft_http_reply_error(req, 503, NULL);
         return;
     }
     if (weft_deferred_add_both(d, answer_body, req) < 0)
@@ -49,16 +49,16 @@ static void read_all(void *arg, weft_http_request *req)
 static void stream(void *arg, weft_http_request *req)
 {
     (void)arg;
-    weft_http_write(req, "part one,", 9);
-    weft_http_write(req, weft_http_request_path(req), strlen(weft_http_request_path(req)));
-    weft_http_finish(req);
+    weft_http_reply_write(req, "part one,", 9);
+    weft_http_reply_write(req, weft_http_request_path(req), strlen(weft_http_request_path(req)));
+    weft_http_reply_finish(req);
 }
 
 /* The body, as a fount, straight into the response. */
 static void echo(void *arg, weft_http_request *req)
 {
     (void)arg;
-    weft_flow_to(weft_http_request_body(req), weft_http_response_drain(req));
+    weft_flow_to(weft_http_request_body(req), weft_http_reply_drain(req));
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)

@@ -462,7 +462,7 @@ WEFT_TEST(http_client, content_length)
     cr_assert_eq(weft_http_response_version(resp), 11);
     cr_assert_eq(weft_http_response_content_length(resp), 5);
     cr_assert_str_eq(weft_http_response_url(resp), fx.url);
-    const weft_http_headers *h = weft_http_response_headers_of(resp);
+    const weft_http_headers *h = weft_http_response_headers(resp);
     cr_assert_eq(weft_http_headers_count_of(h, "x-test"), 2);
     const char *n, *v;
     weft_http_headers_at(h, 2, &n, &v);
@@ -508,7 +508,7 @@ WEFT_TEST(http_client, chunked_response)
     weft_bytes *b = await_body(fx.r, resp);
     cr_assert_str_eq(b->data, "hello, world");
     weft_free(b);
-    cr_assert_null(weft_http_headers_get(weft_http_response_headers_of(resp), "X-Trailer"));
+    cr_assert_null(weft_http_headers_get(weft_http_response_headers(resp), "X-Trailer"));
     weft_http_response_free(resp);
     /* and the connection is reused */
     expect_get(&fx, url(&fx, "/"), 200, "hello, world");
@@ -712,7 +712,7 @@ WEFT_TEST(http_client, interim_responses_skipped)
     setup(&fx, h_interim, NULL);
     weft_http_response *resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0));
     cr_assert_eq(weft_http_response_status(resp), 200);
-    cr_assert_null(weft_http_headers_get(weft_http_response_headers_of(resp), "Link"));
+    cr_assert_null(weft_http_headers_get(weft_http_response_headers(resp), "Link"));
     weft_bytes *b = await_body(fx.r, resp);
     cr_assert_str_eq(b->data, "ok");
     weft_free(b);
@@ -831,7 +831,7 @@ WEFT_TEST(http_client, redirect_loop_bounded)
     setup(&fx, h_redirects, NULL);
     resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/a"), NULL, NULL, 0));
     cr_assert_eq(weft_http_response_status(resp), 302);
-    cr_assert_str_eq(weft_http_headers_get(weft_http_response_headers_of(resp), "location"), "b?q=1");
+    cr_assert_str_eq(weft_http_headers_get(weft_http_response_headers(resp), "location"), "b?q=1");
     weft_bytes *b = await_body(fx.r, resp);
     cr_assert_str_eq(b->data, "see b now");
     weft_free(b);
@@ -975,7 +975,7 @@ WEFT_TEST(http_client, head_204_304_have_no_body)
         await_response(fx.r, weft_http_agent_request(fx.a, "HEAD", url(&fx, "/"), NULL, NULL, 0));
     cr_assert_eq(weft_http_response_status(resp), 200);
     cr_assert_eq(weft_http_response_content_length(resp), 0);
-    cr_assert_str_eq(weft_http_headers_get(weft_http_response_headers_of(resp), "Content-Length"), "100");
+    cr_assert_str_eq(weft_http_headers_get(weft_http_response_headers(resp), "Content-Length"), "100");
     weft_bytes *b = await_body(fx.r, resp);
     cr_assert_eq(b->len, 0);
     weft_free(b);
@@ -1430,7 +1430,7 @@ WEFT_TEST(http_client, python_http_server)
     snprintf(u, sizeof u, "http://127.0.0.1:%d/big.bin", port);
     expect_file(r, weft_http_agent_request(a, "GET", u, NULL, NULL, 0), big, MIB);
     weft_http_response *resp = await_response(r, weft_http_agent_request(a, "HEAD", u, NULL, NULL, 0));
-    cr_assert_str_eq(weft_http_headers_get(weft_http_response_headers_of(resp), "Content-Length"), "1048576");
+    cr_assert_str_eq(weft_http_headers_get(weft_http_response_headers(resp), "Content-Length"), "1048576");
     weft_http_response_free(resp);
     snprintf(u, sizeof u, "http://127.0.0.1:%d/missing", port);
     resp = await_response(r, weft_http_agent_request(a, "GET", u, NULL, NULL, 0));

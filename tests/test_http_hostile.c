@@ -20,16 +20,16 @@ static void hello(void *arg, weft_http_request *req)
 {
     fx *f = arg;
     f->handled++;
-    weft_http_respond(req, 200, "text/plain", "Hello, World!", 13);
+    weft_http_reply(req, 200, "text/plain", "Hello, World!", 13);
 }
 
 static weft_result drop_body(void *arg, weft_result res)
 {
     weft_http_request *req = arg;
     if (weft_failed(res))
-        weft_http_error(req, 400, NULL); /* -EALREADY when the server answered */
+        weft_http_reply_error(req, 400, NULL); /* -EALREADY when the server answered */
     else
-        weft_http_respond(req, 200, "text/plain", "read", 4);
+        weft_http_reply(req, 200, "text/plain", "read", 4);
     weft_result_free(res);
     return weft_none();
 }
@@ -51,7 +51,7 @@ static void big(void *arg, weft_http_request *req)
 {
     (void)arg;
     static const char body[300000];
-    weft_http_respond(req, 200, "application/octet-stream", body, sizeof body);
+    weft_http_reply(req, 200, "application/octet-stream", body, sizeof body);
 }
 
 static void fx_open(fx *f, const weft_http_server_options *o)
@@ -575,13 +575,13 @@ WEFT_TEST(http_hostile, slowloris_crowd, .timeout = 60)
 static void plain(void *arg, weft_http_request *req)
 {
     (void)arg;
-    weft_http_respond(req, 200, "text/plain", "ok", 2);
+    weft_http_reply(req, 200, "text/plain", "ok", 2);
 }
 
 static weft_result coro_plain(void *arg, weft_http_request *req)
 {
     (void)arg;
-    weft_http_write(req, "co", 2);
+    weft_http_reply_write(req, "co", 2);
     return weft_none();
 }
 

@@ -26,7 +26,7 @@ typedef struct srv {
 static void hello(void *arg, weft_http_request *req)
 {
     (void)arg;
-    weft_http_respond(req, 200, "text/plain", "Hello, World!", 13);
+    weft_http_reply(req, 200, "text/plain", "Hello, World!", 13);
 }
 
 /* Answers "got N sum S" for the body it read. */
@@ -34,7 +34,7 @@ static weft_result summed(void *arg, weft_result res)
 {
     weft_http_request *req = arg;
     if (weft_failed(res)) {
-        weft_http_error(req, 400, NULL);
+        weft_http_reply_error(req, 400, NULL);
     } else {
         weft_bytes *b = res.value;
         unsigned long sum = 0;
@@ -42,7 +42,7 @@ static weft_result summed(void *arg, weft_result res)
             sum += (unsigned char)b->data[i];
         char text[64];
         int n = snprintf(text, sizeof text, "got %zu sum %lu\n", b->len, sum);
-        weft_http_respond(req, 200, "text/plain", text, (size_t)n);
+        weft_http_reply(req, 200, "text/plain", text, (size_t)n);
     }
     weft_result_free(res);
     return weft_none();
@@ -68,7 +68,7 @@ static weft_http_resource *any_child(void *arg, weft_http_resource *parent, cons
     return res;
 }
 
-/* /file/N: N bytes of a file, with weft_http_send_file (sendfile). */
+/* /file/N: N bytes of a file, with weft_http_reply_send_file (sendfile). */
 static void send_file(void *arg, weft_http_request *req)
 {
     const char *path = arg;
@@ -79,16 +79,16 @@ static void send_file(void *arg, weft_http_request *req)
     cr_assert_geq(fd, 0);
     char cl[32];
     snprintf(cl, sizeof cl, "%llu", size);
-    weft_http_set_header(req, "Content-Length", cl);
-    cr_assert_eq(weft_http_send_file(req, fd, 0, size), 0);
-    weft_http_finish(req);
+    weft_http_reply_set_header(req, "Content-Length", cl);
+    cr_assert_eq(weft_http_reply_send_file(req, fd, 0, size), 0);
+    weft_http_reply_finish(req);
 }
 
 static void secure(void *arg, weft_http_request *req)
 {
     (void)arg;
     const char *text = weft_http_request_is_secure(req) ? "secure" : "plain";
-    weft_http_respond(req, 200, "text/plain", text, strlen(text));
+    weft_http_reply(req, 200, "text/plain", text, strlen(text));
 }
 
 static void srv_start(srv *v)

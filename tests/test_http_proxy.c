@@ -35,13 +35,13 @@ static void gen_run(gen *g)
     while (!g->paused && g->left && !g->done) {
         size_t n = g->left < sizeof block ? (size_t)g->left : sizeof block;
         g->left -= n;
-        if (weft_http_write(g->req, block, n) != 0)
+        if (weft_http_reply_write(g->req, block, n) != 0)
             break;
     }
     if (!g->left && !g->done) {
         g->done = true;
-        weft_http_unregister_producer(g->req);
-        weft_http_finish(g->req);
+        weft_http_reply_unregister_producer(g->req);
+        weft_http_reply_finish(g->req);
     }
 }
 
@@ -64,7 +64,7 @@ static void gen_stop(weft_producer *p)
     g->stopped = true;
     if (!g->done) {
         g->done = true;
-        weft_http_finish(g->req);
+        weft_http_reply_finish(g->req);
     }
 }
 
@@ -85,13 +85,13 @@ static void up_big(void *arg, weft_http_request *req)
     g->left = g->total;
     char len[32];
     snprintf(len, sizeof len, "%llu", (unsigned long long)g->total);
-    weft_http_set_header(req, "Content-Length", len);
-    weft_http_set_header(req, "Connection", "X-Hop-Out");
-    weft_http_set_header(req, "X-Hop-Out", "dropped");
-    weft_deferred *fin = weft_http_notify_finish(req);
+    weft_http_reply_set_header(req, "Content-Length", len);
+    weft_http_reply_set_header(req, "Connection", "X-Hop-Out");
+    weft_http_reply_set_header(req, "X-Hop-Out", "dropped");
+    weft_deferred *fin = weft_http_reply_notify_finish(req);
     cr_assert_eq(weft_deferred_add_both(fin, note_lost, g), 0);
     weft_deferred_unref(fin);
-    cr_assert_eq(weft_http_register_producer(req, &g->base, true), 0);
+    cr_assert_eq(weft_http_reply_register_producer(req, &g->base, true), 0);
     gen_run(g);
 }
 
@@ -115,7 +115,7 @@ static void ud_stopped(weft_drain *d, const weft_failure *why)
     s->upload_ended = true;
     char text[64];
     snprintf(text, sizeof text, "got %zu", s->body_got);
-    weft_http_respond(s->upload, 200, "text/plain", text, strlen(text));
+    weft_http_reply(s->upload, 200, "text/plain", text, strlen(text));
 }
 
 static const weft_drain_ops ud_ops = {.receive = ud_receive, .flow_stopped = ud_stopped};
@@ -141,13 +141,13 @@ static void up_headers(void *arg, weft_http_request *req)
         weft_http_headers_at(h, i, &n, &v);
         snprintf(out + strlen(out), sizeof out - strlen(out), "%s: %s\n", n, v);
     }
-    weft_http_respond(req, 200, "text/plain", out, strlen(out));
+    weft_http_reply(req, 200, "text/plain", out, strlen(out));
 }
 
 /* Never answers; finishes its request when the connection goes. */
 static weft_result hang_over(void *arg, weft_result r)
 {
-    weft_http_finish(arg);
+    weft_http_reply_finish(arg);
     weft_result_free(r);
     return weft_none();
 }
@@ -155,7 +155,7 @@ static weft_result hang_over(void *arg, weft_result r)
 static void up_hang(void *arg, weft_http_request *req)
 {
     (void)arg;
-    weft_deferred *fin = weft_http_notify_finish(req);
+    weft_deferred *fin = weft_http_reply_notify_finish(req);
     cr_assert_eq(weft_deferred_add_both(fin, hang_over, req), 0);
     weft_deferred_unref(fin);
 }
@@ -323,7 +323,7 @@ WEFT_TEST(http_proxy, a_client_that_stops_reading_pauses_the_upstream, .timeout 
     rig_open(&g, total, 0);
     weft_http_response *resp = get(&g, "GET", "/up/big", NULL, NULL, 0);
     cr_assert_eq(weft_http_response_status(resp), 200);
-    cr_assert_null(weft_http_headers_get(weft_http_response_headers_of(resp), "X-Hop-Out"));
+    cr_assert_null(weft_http_headers_get(weft_http_response_headers(resp), "X-Hop-Out"));
     cr_assert_eq(weft_http_response_content_length(resp), (int64_t)total);
     taker t = {.base.ops = &tk_ops, .budget = 1u << 20};
     weft_fount *f = weft_http_response_body(resp);

@@ -74,7 +74,7 @@ static size_t count_of(const char *hay, const char *needle)
 static void hello(void *arg, weft_http_request *req)
 {
     (void)arg;
-    weft_http_respond(req, 200, "text/plain", "Hello, World!", 13);
+    weft_http_reply(req, 200, "text/plain", "Hello, World!", 13);
 }
 
 /* Answers with the path it was asked for. */
@@ -91,7 +91,7 @@ static void echo_path(void *arg, weft_http_request *req)
         const char *seg = weft_http_request_postpath(req, i, &len);
         n += snprintf(buf + n, sizeof buf - (size_t)n, " [%.*s]", (int)len, seg);
     }
-    weft_http_respond(req, 200, "text/plain", buf, (size_t)n);
+    weft_http_reply(req, 200, "text/plain", buf, (size_t)n);
 }
 
 static weft_http_resource *leaf_with(const char *method, weft_http_handler_fn fn, void *arg)
@@ -169,7 +169,7 @@ static void keep(void *arg, weft_http_request *req)
 
 static void respond_text(weft_http_request *req, const char *text)
 {
-    cr_assert_eq(weft_http_respond(req, 200, "text/plain", text, strlen(text)), 0);
+    cr_assert_eq(weft_http_reply(req, 200, "text/plain", text, strlen(text)), 0);
 }
 
 WEFT_TEST(http_server, pipelining_in_order)
@@ -231,14 +231,14 @@ static weft_result got_body(void *arg, weft_result res)
 {
     weft_http_request *req = arg;
     if (weft_failed(res)) {
-        weft_http_error(req, 400, weft_failure_message(weft_result_failure(res)));
+        weft_http_reply_error(req, 400, weft_failure_message(weft_result_failure(res)));
     } else {
         weft_bytes *b = res.value;
         char *text = malloc(b->len + 64);
         int n = snprintf(text, 64, "got %zu:", b->len);
         memcpy(text + n, b->data, b->len);
-        weft_http_write(req, text, (size_t)n + b->len);
-        weft_http_finish(req);
+        weft_http_reply_write(req, text, (size_t)n + b->len);
+        weft_http_reply_finish(req);
         free(text);
     }
     weft_result_free(res);
@@ -285,11 +285,11 @@ WEFT_TEST(http_server, chunked_request_body)
 static void chunks(void *arg, weft_http_request *req)
 {
     (void)arg;
-    weft_http_set_header(req, "Content-Type", "text/plain");
-    weft_http_write(req, "abc", 3);
-    weft_http_write(req, "", 0);
-    weft_http_write(req, "0123456789abcdefX", 17);
-    weft_http_finish(req);
+    weft_http_reply_set_header(req, "Content-Type", "text/plain");
+    weft_http_reply_write(req, "abc", 3);
+    weft_http_reply_write(req, "", 0);
+    weft_http_reply_write(req, "0123456789abcdefX", 17);
+    weft_http_reply_finish(req);
 }
 
 WEFT_TEST(http_server, chunked_response)
@@ -517,7 +517,7 @@ static weft_result coro_fails(void *arg, weft_http_request *req)
 static weft_result coro_unfinished(void *arg, weft_http_request *req)
 {
     (void)arg;
-    weft_http_write(req, "partial", 7);
+    weft_http_reply_write(req, "partial", 7);
     return weft_none();
 }
 
@@ -564,7 +564,7 @@ static void gen_run(gen *g)
     while (!g->paused && g->left) {
         size_t n = g->left < sizeof block ? (size_t)g->left : sizeof block;
         g->left -= n;
-        cr_assert_eq(weft_http_write(g->req, block, n), 0);
+        cr_assert_eq(weft_http_reply_write(g->req, block, n), 0);
         weft_transport *t = weft_http_request_transport(g->req);
         size_t b = weft_transport_buffered(t);
         if (b > g->max_buffered)
@@ -572,8 +572,8 @@ static void gen_run(gen *g)
     }
     if (!g->left && !g->stopped) {
         g->stopped = true;
-        weft_http_unregister_producer(g->req);
-        weft_http_finish(g->req);
+        weft_http_reply_unregister_producer(g->req);
+        weft_http_reply_finish(g->req);
     }
 }
 
@@ -604,8 +604,8 @@ static void big(void *arg, weft_http_request *req)
     g->req = req;
     char len[32];
     snprintf(len, sizeof len, "%llu", (unsigned long long)g->left);
-    weft_http_set_header(req, "Content-Length", len);
-    cr_assert_eq(weft_http_register_producer(req, &g->base, true), 0);
+    weft_http_reply_set_header(req, "Content-Length", len);
+    cr_assert_eq(weft_http_reply_register_producer(req, &g->base, true), 0);
     gen_run(g);
 }
 
@@ -710,7 +710,7 @@ static void drain_fed(void *arg, weft_http_request *req)
     static const char text[] = "from a fount";
     weft_fount *src = weft_fount_of_bytes(weft_http_request_reactor(req), text, sizeof text - 1, false);
     cr_assert_not_null(src);
-    weft_flow_to(src, weft_http_response_drain(req));
+    weft_flow_to(src, weft_http_reply_drain(req));
 }
 
 WEFT_TEST(http_server, response_drain)
@@ -729,16 +729,16 @@ WEFT_TEST(http_server, response_drain)
 static void file_handler(void *arg, weft_http_request *req)
 {
     int fd = *(int *)arg;
-    weft_http_set_header(req, "Content-Length", "200000");
-    cr_assert_eq(weft_http_send_file(req, dup(fd), 100, 200000), 0);
-    cr_assert_eq(weft_http_finish(req), 0);
+    weft_http_reply_set_header(req, "Content-Length", "200000");
+    cr_assert_eq(weft_http_reply_send_file(req, dup(fd), 100, 200000), 0);
+    cr_assert_eq(weft_http_reply_finish(req), 0);
 }
 
 static void file_chunked(void *arg, weft_http_request *req)
 {
     int fd = *(int *)arg;
-    cr_assert_eq(weft_http_send_file(req, dup(fd), 0, 100000), 0);
-    cr_assert_eq(weft_http_finish(req), 0);
+    cr_assert_eq(weft_http_reply_send_file(req, dup(fd), 0, 100000), 0);
+    cr_assert_eq(weft_http_reply_finish(req), 0);
 }
 
 WEFT_TEST(http_server, send_file_chunked_and_head)
@@ -814,16 +814,16 @@ WEFT_TEST(http_server, request_outlives_connection)
     fx_send(&f, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     cr_assert_eq(h.n, 1);
     int fin = 0;
-    weft_deferred *d = weft_http_notify_finish(h.v[0]);
+    weft_deferred *d = weft_http_reply_notify_finish(h.v[0]);
     cr_assert_eq(weft_deferred_add_both(d, note_finish, &fin), 0);
     weft_deferred_unref(d);
     weft_string_transport_disconnect(f.st, -ECONNRESET);
     weft_reactor_iterate(f.r, 0);
     cr_assert_eq(fin, -1, "notify_finish errbacks");
     cr_assert_null(weft_http_request_transport(h.v[0]));
-    cr_assert_eq(weft_http_write(h.v[0], "x", 1), -ENOTCONN);
+    cr_assert_eq(weft_http_reply_write(h.v[0], "x", 1), -ENOTCONN);
     cr_assert_str_eq(weft_http_request_path(h.v[0]), "/");
-    weft_http_finish(h.v[0]);
+    weft_http_reply_finish(h.v[0]);
     fx_close(&f);
 }
 
@@ -834,7 +834,7 @@ WEFT_TEST(http_server, notify_finish_and_server_free_with_pending)
     fx_open(&f, leaf_with("GET", keep, &h), NULL);
     fx_send(&f, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     int fin = 0;
-    weft_deferred *d = weft_http_notify_finish(h.v[0]);
+    weft_deferred *d = weft_http_reply_notify_finish(h.v[0]);
     cr_assert_eq(weft_deferred_add_both(d, note_finish, &fin), 0);
     weft_deferred_unref(d);
     respond_text(h.v[0], "x");
@@ -845,7 +845,7 @@ WEFT_TEST(http_server, notify_finish_and_server_free_with_pending)
     weft_http_server_free(f.s);
     weft_reactor_iterate(f.r, 0);
     cr_assert(fx_state(&f).closed);
-    cr_assert_eq(weft_http_respond(h.v[1], 200, NULL, "late", 4), -ENOTCONN);
+    cr_assert_eq(weft_http_reply(h.v[1], 200, NULL, "late", 4), -ENOTCONN);
     weft_string_transport_free(f.st);
     weft_reactor_iterate(f.r, 0);
     weft_reactor_free(f.r);
@@ -979,21 +979,21 @@ WEFT_TEST(http_server, no_allocation_per_request)
 static void half_then_error(void *arg, weft_http_request *req)
 {
     (void)arg;
-    cr_assert_eq(weft_http_set_status(req, 99, NULL), WEFT_EINVAL);
-    cr_assert_eq(weft_http_set_status(req, 200, "Fine\r\nX: y"), WEFT_EINVAL);
-    cr_assert_eq(weft_http_set_status(req, 299, "Custom"), 0);
-    cr_assert_eq(weft_http_get_status(req), 299);
-    cr_assert_eq(weft_http_write(req, "half", 4), 0);
-    cr_assert(weft_http_headers_sent(req));
-    cr_assert_null(weft_http_response_headers(req));
-    cr_assert_eq(weft_http_set_header(req, "X", "y"), -EALREADY);
-    cr_assert_eq(weft_http_error(req, 500, NULL), 0); /* the connection closes instead */
+    cr_assert_eq(weft_http_reply_set_status(req, 99, NULL), WEFT_EINVAL);
+    cr_assert_eq(weft_http_reply_set_status(req, 200, "Fine\r\nX: y"), WEFT_EINVAL);
+    cr_assert_eq(weft_http_reply_set_status(req, 299, "Custom"), 0);
+    cr_assert_eq(weft_http_reply_status(req), 299);
+    cr_assert_eq(weft_http_reply_write(req, "half", 4), 0);
+    cr_assert(weft_http_reply_started(req));
+    cr_assert_null(weft_http_reply_headers(req));
+    cr_assert_eq(weft_http_reply_set_header(req, "X", "y"), -EALREADY);
+    cr_assert_eq(weft_http_reply_error(req, 500, NULL), 0); /* the connection closes instead */
 }
 
 static void aborts(void *arg, weft_http_request *req)
 {
     (void)arg;
-    weft_http_abort(req);
+    weft_http_reply_abort(req);
 }
 
 WEFT_TEST(http_server, error_after_headers_and_abort)
@@ -1036,14 +1036,14 @@ static void tgen_run(tgen *g)
     while (!g->paused && g->left) {
         size_t n = g->left < sizeof block ? (size_t)g->left : sizeof block;
         g->left -= n;
-        cr_assert_eq(weft_http_write(g->req, block, n), 0);
+        cr_assert_eq(weft_http_reply_write(g->req, block, n), 0);
         size_t b = weft_transport_buffered(weft_http_request_transport(g->req));
         if (b > g->max_buffered)
             g->max_buffered = b;
     }
     if (!g->left && g->req) {
-        weft_http_unregister_producer(g->req);
-        weft_http_finish(g->req);
+        weft_http_reply_unregister_producer(g->req);
+        weft_http_reply_finish(g->req);
         g->req = NULL;
     }
 }
@@ -1076,8 +1076,8 @@ static void tgen_handler(void *arg, weft_http_request *req)
     g->req = req;
     char len[32];
     snprintf(len, sizeof len, "%llu", (unsigned long long)g->left);
-    cr_assert_eq(weft_http_set_header(req, "Content-Length", len), 0);
-    cr_assert_eq(weft_http_register_producer(req, &g->base, true), 0);
+    cr_assert_eq(weft_http_reply_set_header(req, "Content-Length", len), 0);
+    cr_assert_eq(weft_http_reply_register_producer(req, &g->base, true), 0);
     tgen_run(g);
 }
 
@@ -1175,12 +1175,12 @@ static weft_result note_outcome(void *arg, weft_result r)
 
 static void short_body(void *arg, weft_http_request *req)
 {
-    weft_deferred *d = weft_http_notify_finish(req);
+    weft_deferred *d = weft_http_reply_notify_finish(req);
     cr_assert_eq(weft_deferred_add_both(d, note_outcome, arg), 0);
     weft_deferred_unref(d);
-    weft_http_set_header(req, "Content-Length", "100");
-    cr_assert_eq(weft_http_write(req, "only ten..", 10), 0);
-    cr_assert_eq(weft_http_finish(req), 0);
+    weft_http_reply_set_header(req, "Content-Length", "100");
+    cr_assert_eq(weft_http_reply_write(req, "only ten..", 10), 0);
+    cr_assert_eq(weft_http_reply_finish(req), 0);
 }
 
 WEFT_TEST(http_server, a_body_cut_short_is_not_reported_as_sent)
@@ -1210,7 +1210,7 @@ static const weft_fount_ops endless_ops = {.stop = endless_stop};
 static void to_drain(void *arg, weft_http_request *req)
 {
     endless *e = arg;
-    weft_flow_to(&e->base, weft_http_response_drain(req));
+    weft_flow_to(&e->base, weft_http_reply_drain(req));
     weft_fount_emit(&e->base, "part", 4);
 }
 
@@ -1254,7 +1254,7 @@ WEFT_TEST(http_server, quiesce_closes_idle_connections_now_and_busy_ones_after_t
     weft_string_transport_inspect(idle, &st);
     cr_assert(st.lose_called, "the idle connection closes at once");
     cr_assert_not(fx_state(&f).lose_called, "the busy one waits for its response");
-    cr_assert_eq(weft_http_respond(pending, 200, "text/plain", "bye", 3), 0);
+    cr_assert_eq(weft_http_reply(pending, 200, "text/plain", "bye", 3), 0);
     weft_reactor_iterate(f.r, 0);
     cr_assert(strstr(fx_out(&f), "Connection: close\r\n"), "%s", fx_out(&f));
     cr_assert(strstr(fx_out(&f), "\r\n\r\nbye"), "%s", fx_out(&f));

@@ -89,7 +89,7 @@ WEFT_API int weft_http_response_status(const weft_http_response *resp);
 WEFT_API const char *weft_http_response_reason(const weft_http_response *resp);
 /* 10 or 11 */
 WEFT_API int weft_http_response_version(const weft_http_response *resp);
-WEFT_API const weft_http_headers *weft_http_response_headers_of(const weft_http_response *resp);
+WEFT_API const weft_http_headers *weft_http_response_headers(const weft_http_response *resp);
 /* The URL finally answered (after redirects); for request_to, the target. */
 WEFT_API const char *weft_http_response_url(const weft_http_response *resp);
 /* Content-Length, or -1 when the body is chunked or delimited by the close. */

@@ -12,7 +12,8 @@
  * that the connection stops reading.
  *
  * A request is also its response, as in Twisted: the handler sets a status
- * and headers, writes the body (streamed: chunked for HTTP/1.1 unless a
+ * and headers (the weft_http_reply_* functions: "reply" is what this server
+ * sends; weft_http_response_* in http_client.h is what the agent receives), writes the body (streamed: chunked for HTTP/1.1 unless a
  * Content-Length was set; delimited by the close for HTTP/1.0) and finishes.
  * Request bodies arrive as a fount (flow.h), responses can be fed by a drain
  * or a producer, so both directions keep backpressure: a paused body fount
@@ -24,10 +25,10 @@
  * be sent) and close the connection; nothing else is affected.
  *
  * Lifetime: a request passed to a handler stays valid until the handler has
- * finished it (weft_http_finish, or respond / error, which finish). If the
- * connection goes first, writes return -ENOTCONN and the notify_finish
- * Deferred errbacks; the handler must still finish the request, which then
- * frees it. All of a request's strings are borrowed from it.
+ * finished it (weft_http_reply_finish, or weft_http_reply / _error, which
+ * finish). If the connection goes first, writes return -ENOTCONN and the
+ * reply_notify_finish Deferred errbacks; the handler must still finish the
+ * request, which then frees it. All of a request's strings are borrowed from it.
  */
 #ifndef WEFT_HTTP_SERVER_H
 #define WEFT_HTTP_SERVER_H
@@ -77,7 +78,7 @@ typedef struct weft_http_server_options {
 WEFT_API weft_http_server *weft_http_server_new(weft_reactor *r, weft_http_resource *root,
                                                 const weft_http_server_options *opts);
 /* Closes every connection at once (requests under way see their
- * notify_finish errback) and frees the server once the last handler has
+ * reply_notify_finish errback) and frees the server once the last handler has
  * finished its request. Stop its ports first. */
 WEFT_API void weft_http_server_free(weft_http_server *s);
 /* Graceful stop (after its ports have stopped accepting): keep-alive ends.
@@ -158,62 +159,62 @@ WEFT_API weft_deferred *weft_http_request_read_body(weft_http_request *req);
 /* Sets the status (200 by default) and reason (NULL: the standard one).
  * -EALREADY once the headers have gone out, WEFT_EINVAL for a code
  * outside 100..999 or a reason holding CR or LF. */
-WEFT_API int weft_http_set_status(weft_http_request *req, int status, const char *reason);
-WEFT_API int weft_http_get_status(const weft_http_request *req);
+WEFT_API int weft_http_reply_set_status(weft_http_request *req, int status, const char *reason);
+WEFT_API int weft_http_reply_status(const weft_http_request *req);
 /* The response headers, to change until the headers go out (then NULL).
  * Date, Server, Connection, Content-Length and Transfer-Encoding are the
  * server's business unless set here; a Content-Length set here is kept and
  * the body must match it (a shorter body closes the connection). */
-WEFT_API weft_http_headers *weft_http_response_headers(weft_http_request *req);
+WEFT_API weft_http_headers *weft_http_reply_headers(weft_http_request *req);
 /* add / set on the response headers. */
-WEFT_API int weft_http_add_header(weft_http_request *req, const char *name, const char *value);
-WEFT_API int weft_http_set_header(weft_http_request *req, const char *name, const char *value);
+WEFT_API int weft_http_reply_add_header(weft_http_request *req, const char *name, const char *value);
+WEFT_API int weft_http_reply_set_header(weft_http_request *req, const char *name, const char *value);
 
 /* Writes body bytes (copied), the headers first if they have not gone out.
  * Nothing is sent for HEAD (the headers are, Content-Length kept). Returns
  * 0, WEFT_ENOMEM, -EALREADY after finish, -ENOTCONN when the connection
  * is gone. */
-WEFT_API int weft_http_write(weft_http_request *req, const void *data, size_t len);
+WEFT_API int weft_http_reply_write(weft_http_request *req, const void *data, size_t len);
 /* Zero-copy: as weft_transport_write_borrowed; release(arg) runs once weft
  * is done with the bytes. */
-WEFT_API int weft_http_write_borrowed(weft_http_request *req, const void *data, size_t len, weft_destroy_fn release,
+WEFT_API int weft_http_reply_write_borrowed(weft_http_request *req, const void *data, size_t len, weft_destroy_fn release,
                                       void *arg);
 /* Sends len bytes of the file fd from offset (fd passes to weft, closed when
  * sent or dropped): sendfile(2) on plain sockets, reads elsewhere (TLS). */
-WEFT_API int weft_http_send_file(weft_http_request *req, int fd, off_t offset, uint64_t len);
+WEFT_API int weft_http_reply_send_file(weft_http_request *req, int fd, off_t offset, uint64_t len);
 /* Ends the response. Returns 0 or -EALREADY. */
-WEFT_API int weft_http_finish(weft_http_request *req);
+WEFT_API int weft_http_reply_finish(weft_http_request *req);
 /* Everything at once: status, Content-Type (may be NULL), Content-Length,
  * body, finish. */
-WEFT_API int weft_http_respond(weft_http_request *req, int status, const char *content_type, const void *body,
+WEFT_API int weft_http_reply(weft_http_request *req, int status, const char *content_type, const void *body,
                                size_t len);
 /* An HTML error page for status, with `detail` (may be NULL) escaped into
  * it; finishes. When the headers have already gone out the connection is
  * closed instead (the client sees a truncated body). */
-WEFT_API int weft_http_error(weft_http_request *req, int status, const char *detail);
+WEFT_API int weft_http_reply_error(weft_http_request *req, int status, const char *detail);
 /* Drops the connection at once (an aborted response), then finishes. */
-WEFT_API void weft_http_abort(weft_http_request *req);
+WEFT_API void weft_http_reply_abort(weft_http_request *req);
 
 /* Streaming bodies with backpressure (Twisted's Request.registerProducer):
  * the producer is paused while the response cannot go out (queued behind
  * an earlier response, or above the high-water mark) and resumed when it
  * can. Returns 0, WEFT_EBUSY or -ENOTCONN. */
-WEFT_API int weft_http_register_producer(weft_http_request *req, weft_producer *p, bool streaming);
-WEFT_API void weft_http_unregister_producer(weft_http_request *req);
+WEFT_API int weft_http_reply_register_producer(weft_http_request *req, weft_producer *p, bool streaming);
+WEFT_API void weft_http_reply_unregister_producer(weft_http_request *req);
 /* The response as a drain (valid as long as the request): what it receives
  * is written, its fount paused as a producer would be; flow_stopped with
  * WEFT_EOF finishes the response, with a failure aborts it. If the
  * connection is lost first, the drain stops its fount and finishes the
  * request itself, so a handler that has joined a fount to it has nothing
  * left to do. */
-WEFT_API weft_drain *weft_http_response_drain(weft_http_request *req);
+WEFT_API weft_drain *weft_http_reply_drain(weft_http_request *req);
 
 /* Whether the headers have gone out / the response finished. */
-WEFT_API bool weft_http_headers_sent(const weft_http_request *req);
-WEFT_API bool weft_http_finished(const weft_http_request *req);
+WEFT_API bool weft_http_reply_started(const weft_http_request *req);
+WEFT_API bool weft_http_reply_finished(const weft_http_request *req);
 /* A Deferred (the caller's) firing with none once the response has been
  * handed to the transport whole, or with the failure that lost the
  * connection first (Twisted's notifyFinish). NULL when out of memory. */
-WEFT_API weft_deferred *weft_http_notify_finish(weft_http_request *req);
+WEFT_API weft_deferred *weft_http_reply_notify_finish(weft_http_request *req);
 
 #endif

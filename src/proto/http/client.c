@@ -449,7 +449,7 @@ int weft_http_response_version(const weft_http_response *resp)
     return resp->version;
 }
 
-const weft_http_headers *weft_http_response_headers_of(const weft_http_response *resp)
+const weft_http_headers *weft_http_response_headers(const weft_http_response *resp)
 {
     return resp->headers;
 }

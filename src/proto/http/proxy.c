@@ -92,24 +92,24 @@ static weft_result upstream_answered(void *arg, weft_result result)
     if (weft_failed(result)) {
         const weft_failure *why = weft_result_failure(result);
         if (req && !weft_failure_check(why, WEFT_ECANCELED))
-            weft_http_error(req, weft_failure_check(why, WEFT_ETIMEDOUT) ? 504 : 502, weft_failure_message(why));
+            weft_http_reply_error(req, weft_failure_check(why, WEFT_ETIMEDOUT) ? 504 : 502, weft_failure_message(why));
         else if (req)
-            weft_http_finish(req);
+            weft_http_reply_finish(req);
         f->req = NULL;
         weft_result_free(result);
     } else if (req) {
         f->resp = result.value; /* ours now: freed with f */
         weft_http_response *resp = f->resp;
         static const char *const ours[] = {"Date", "Server"};
-        int rc = weft_http_set_status(req, weft_http_response_status(resp), weft_http_response_reason(resp));
+        int rc = weft_http_reply_set_status(req, weft_http_response_status(resp), weft_http_response_reason(resp));
         if (rc == 0)
-            rc = copy_end_to_end(weft_http_response_headers_of(resp), weft_http_response_headers(req), ours, 2);
+            rc = copy_end_to_end(weft_http_response_headers(resp), weft_http_reply_headers(req), ours, 2);
         if (rc != 0) {
-            weft_http_error(req, 502, "the upstream response could not be passed on");
+            weft_http_reply_error(req, 502, "the upstream response could not be passed on");
             f->req = NULL;
         } else {
             /* The drain finishes the request, whichever way the flow ends. */
-            weft_flow_to(weft_http_response_body(resp), weft_http_response_drain(req));
+            weft_flow_to(weft_http_response_body(resp), weft_http_reply_drain(req));
         }
     } else {
         weft_result_free(result);
@@ -189,8 +189,8 @@ static void proxy_handle(void *arg, weft_http_request *req)
     weft_http_headers *h = weft_http_headers_new();
     char *target = upstream_target(p, req);
     weft_deferred *finished = NULL;
-    if (!f || !h || !target || forwarded_headers(req, h) != 0 || !(finished = weft_http_notify_finish(req))) {
-        weft_http_error(req, 500, "out of memory");
+    if (!f || !h || !target || forwarded_headers(req, h) != 0 || !(finished = weft_http_reply_notify_finish(req))) {
+        weft_http_reply_error(req, 500, "out of memory");
         goto out;
     }
     *f = (forward){.p = p, .req = req, .pending = 2, .r = weft_http_request_reactor(req)};
@@ -204,7 +204,7 @@ static void proxy_handle(void *arg, weft_http_request *req)
     f->upstream = weft_http_agent_request_to(p->agent, p->endpoint, weft_http_request_method(req), target, h, body,
                                              len);
     if (!f->upstream) {
-        weft_http_error(req, 500, "out of memory");
+        weft_http_reply_error(req, 500, "out of memory");
         goto out;
     }
     /* Both pairs are added before anything can fire them from the reactor;
@@ -212,7 +212,7 @@ static void proxy_handle(void *arg, weft_http_request *req)
     if (weft_deferred_add_both(finished, request_finished, f) != 0) {
         weft_deferred_cancel(f->upstream);
         weft_deferred_unref(f->upstream);
-        weft_http_error(req, 500, "out of memory");
+        weft_http_reply_error(req, 500, "out of memory");
         goto out;
     }
     weft_deferred *up = f->upstream;
@@ -220,7 +220,7 @@ static void proxy_handle(void *arg, weft_http_request *req)
     if (weft_deferred_add_both(up, upstream_answered, f) != 0) {
         /* Unreachable in practice; end it the only safe way left. */
         weft_deferred_cancel(up);
-        weft_http_abort(req);
+        weft_http_reply_abort(req);
     }
     weft_deferred_unref(up);
     weft_deferred_unref(finished);

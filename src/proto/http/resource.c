@@ -209,11 +209,11 @@ static weft_result coro_main(void *arg)
     if (!req->handler_done) {
         if (weft_failed(r)) {
             if (req->headers_sent)
-                weft_http_abort(req);
+                weft_http_reply_abort(req);
             else
-                weft_http_error(req, 500, NULL);
+                weft_http_reply_error(req, 500, NULL);
         } else {
-            weft_http_finish(req);
+            weft_http_reply_finish(req);
         }
     }
     weft_result_free(r);
@@ -234,7 +234,7 @@ static void run_handler(weft_http_request *req, const handler *h)
     weft_deferred *d = weft_coro_spawn(req->r, coro_main, req);
     if (!d) {
         req->busy--;
-        weft_http_error(req, 503, "Out of memory.");
+        weft_http_reply_error(req, 503, "Out of memory.");
         return;
     }
     weft_deferred_unref(d);
@@ -262,11 +262,11 @@ static void answer(weft_http_request *req, weft_http_resource *res)
         return;
     }
     if (res->nhandlers == 0) {
-        weft_http_error(req, 404, "No such resource.");
+        weft_http_reply_error(req, 404, "No such resource.");
         return;
     }
     if (!known_method(method)) {
-        weft_http_error(req, 501, "The method is not implemented.");
+        weft_http_reply_error(req, 501, "The method is not implemented.");
         return;
     }
     char allow[256];
@@ -289,11 +289,11 @@ static void answer(weft_http_request *req, weft_http_resource *res)
     }
     if (get && !head && n + 7 < sizeof allow)
         memcpy(allow + n, ", HEAD", 7);
-    if (weft_http_set_header(req, "Allow", allow) < 0) {
-        weft_http_error(req, 503, "Out of memory.");
+    if (weft_http_reply_set_header(req, "Allow", allow) < 0) {
+        weft_http_reply_error(req, 503, "Out of memory.");
         return;
     }
-    weft_http_error(req, 405, "The method is not allowed for this resource.");
+    weft_http_reply_error(req, 405, "The method is not allowed for this resource.");
 }
 
 static int add_segment(weft_http_request *req, const char *enc, size_t len)
@@ -318,17 +318,17 @@ void weft__http_dispatch(weft_http_request *req)
     if (strcmp(path, "*") == 0) {
         /* OPTIONS * asks about the server, not a resource. */
         if (req->parser_method == HTTP_OPTIONS) {
-            if (weft_http_set_header(req, "Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH") < 0)
-                weft_http_error(req, 503, "Out of memory.");
+            if (weft_http_reply_set_header(req, "Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH") < 0)
+                weft_http_reply_error(req, 503, "Out of memory.");
             else
-                weft_http_respond(req, 200, NULL, "", 0);
+                weft_http_reply(req, 200, NULL, "", 0);
         } else {
-            weft_http_error(req, 400, "'*' is a target for OPTIONS only.");
+            weft_http_reply_error(req, 400, "'*' is a target for OPTIONS only.");
         }
         return;
     }
     if (path[0] != '/') {
-        weft_http_error(req, 400, "The request's target is malformed.");
+        weft_http_reply_error(req, 400, "The request's target is malformed.");
         return;
     }
     /* Split and decode every segment once; the walk then moves an index. */
@@ -338,7 +338,7 @@ void weft__http_dispatch(weft_http_request *req)
         size_t len = strcspn(p, "/");
         size_t pos = (size_t)(p - path);
         if (add_segment(req, p, len) < 0) {
-            weft_http_error(req, 503, "Out of memory.");
+            weft_http_reply_error(req, 503, "Out of memory.");
             return;
         }
         path = req->str.data + path_off; /* str may have moved */
@@ -362,7 +362,7 @@ void weft__http_dispatch(weft_http_request *req)
         if (!next) {
             if (len == 0 && i + 1 == req->nsegs)
                 break; /* a trailing slash: the resource itself */
-            weft_http_error(req, 404, "No such resource.");
+            weft_http_reply_error(req, 404, "No such resource.");
             return;
         }
         res = next;

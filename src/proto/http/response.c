@@ -332,21 +332,21 @@ static int handler_done(weft_http_request *req, int rc)
     return rc;
 }
 
-int weft_http_finish(weft_http_request *req)
+int weft_http_reply_finish(weft_http_request *req)
 {
     if (req->handler_done)
         return -EALREADY;
     return handler_done(req, finish_internal(req));
 }
 
-int weft_http_respond(weft_http_request *req, int status, const char *content_type, const void *body, size_t len)
+int weft_http_reply(weft_http_request *req, int status, const char *content_type, const void *body, size_t len)
 {
     if (req->handler_done)
         return -EALREADY;
     return handler_done(req, weft__http_respond_internal(req, status, content_type, body, len, false));
 }
 
-int weft_http_error(weft_http_request *req, int status, const char *detail)
+int weft_http_reply_error(weft_http_request *req, int status, const char *detail)
 {
     if (req->handler_done)
         return -EALREADY;
@@ -364,7 +364,7 @@ int weft_http_error(weft_http_request *req, int status, const char *detail)
     return handler_done(req, rc);
 }
 
-void weft_http_abort(weft_http_request *req)
+void weft_http_reply_abort(weft_http_request *req)
 {
     if (req->handler_done)
         return;
@@ -388,13 +388,13 @@ static int can_write(const weft_http_request *req)
     return 0;
 }
 
-int weft_http_write(weft_http_request *req, const void *data, size_t len)
+int weft_http_reply_write(weft_http_request *req, const void *data, size_t len)
 {
     int rc = can_write(req);
     return rc < 0 ? rc : send_body(req, data, len, false, NULL, NULL);
 }
 
-int weft_http_write_borrowed(weft_http_request *req, const void *data, size_t len, weft_destroy_fn release, void *arg)
+int weft_http_reply_write_borrowed(weft_http_request *req, const void *data, size_t len, weft_destroy_fn release, void *arg)
 {
     int rc = can_write(req);
     if (rc < 0)
@@ -415,7 +415,7 @@ int weft__http_write_100(weft_http_request *req)
     return out_writev(req, &iov, 1);
 }
 
-int weft_http_set_status(weft_http_request *req, int status, const char *reason)
+int weft_http_reply_set_status(weft_http_request *req, int status, const char *reason)
 {
     if (req->headers_sent)
         return -EALREADY;
@@ -430,37 +430,37 @@ int weft_http_set_status(weft_http_request *req, int status, const char *reason)
     return 0;
 }
 
-int weft_http_get_status(const weft_http_request *req)
+int weft_http_reply_status(const weft_http_request *req)
 {
     return req->status;
 }
 
-weft_http_headers *weft_http_response_headers(weft_http_request *req)
+weft_http_headers *weft_http_reply_headers(weft_http_request *req)
 {
     return req->headers_sent ? NULL : req->resp;
 }
 
-int weft_http_add_header(weft_http_request *req, const char *name, const char *value)
+int weft_http_reply_add_header(weft_http_request *req, const char *name, const char *value)
 {
     return req->headers_sent ? -EALREADY : weft_http_headers_add(req->resp, name, value);
 }
 
-int weft_http_set_header(weft_http_request *req, const char *name, const char *value)
+int weft_http_reply_set_header(weft_http_request *req, const char *name, const char *value)
 {
     return req->headers_sent ? -EALREADY : weft_http_headers_set(req->resp, name, value);
 }
 
-bool weft_http_headers_sent(const weft_http_request *req)
+bool weft_http_reply_started(const weft_http_request *req)
 {
     return req->headers_sent;
 }
 
-bool weft_http_finished(const weft_http_request *req)
+bool weft_http_reply_finished(const weft_http_request *req)
 {
     return req->resp_done;
 }
 
-weft_deferred *weft_http_notify_finish(weft_http_request *req)
+weft_deferred *weft_http_reply_notify_finish(weft_http_request *req)
 {
     if (req->whole)
         return weft_succeed(req->r, NULL, NULL);
@@ -525,7 +525,7 @@ static void start_producer(weft_http_request *req)
     }
 }
 
-int weft_http_register_producer(weft_http_request *req, weft_producer *p, bool streaming)
+int weft_http_reply_register_producer(weft_http_request *req, weft_producer *p, bool streaming)
 {
     if (req->producer)
         return WEFT_EBUSY;
@@ -545,7 +545,7 @@ int weft_http_register_producer(weft_http_request *req, weft_producer *p, bool s
     return 0;
 }
 
-void weft_http_unregister_producer(weft_http_request *req)
+void weft_http_reply_unregister_producer(weft_http_request *req)
 {
     if (req->prod_registered && req->conn && req->conn->t)
         weft_transport_unregister_producer(req->conn->t);
@@ -622,7 +622,7 @@ static void dprod_stop(weft_producer *p)
     /* Nothing more will flow: the drain finishes the request for the
      * handler that joined a fount to it (http_server.h). */
     if (!req->handler_done)
-        weft_http_finish(req);
+        weft_http_reply_finish(req);
 }
 
 static const weft_producer_ops dprod_ops = {dprod_pause, dprod_resume, dprod_stop};
@@ -633,9 +633,9 @@ static void drain_flowing_from(weft_drain *d, weft_fount *f)
     if (f) {
         /* (a response fed by a producer already takes no fount's pauses) */
         if (!req->producer && req->conn && req->conn->t)
-            (void)weft_http_register_producer(req, &req->drain_producer, true);
+            (void)weft_http_reply_register_producer(req, &req->drain_producer, true);
     } else if (req->producer == &req->drain_producer) {
-        weft_http_unregister_producer(req);
+        weft_http_reply_unregister_producer(req);
     }
 }
 
@@ -643,23 +643,23 @@ static void drain_receive(weft_drain *d, const void *data, size_t len)
 {
     /* Refused only once the connection is gone or the response over; the
      * fount is stopped then (the producer's stop) or was finished. */
-    (void)weft_http_write(DRAIN_OF(d), data, len);
+    (void)weft_http_reply_write(DRAIN_OF(d), data, len);
 }
 
 static void drain_flow_stopped(weft_drain *d, const weft_failure *reason)
 {
     weft_http_request *req = DRAIN_OF(d);
     if (req->producer == &req->drain_producer)
-        weft_http_unregister_producer(req);
+        weft_http_reply_unregister_producer(req);
     if (weft_failure_code(reason) == WEFT_EOF)
-        weft_http_finish(req);
+        weft_http_reply_finish(req);
     else
-        weft_http_abort(req);
+        weft_http_reply_abort(req);
 }
 
 static const weft_drain_ops drain_ops = {drain_flowing_from, drain_receive, drain_flow_stopped};
 
-weft_drain *weft_http_response_drain(weft_http_request *req)
+weft_drain *weft_http_reply_drain(weft_http_request *req)
 {
     return &req->drain;
 }
@@ -695,7 +695,7 @@ static void file_end(weft__http_file *f, bool failed)
 {
     weft_http_request *req = f->req;
     req->file = NULL;
-    weft_http_unregister_producer(req);
+    weft_http_reply_unregister_producer(req);
     if (f->soon)
         f->dead = true; /* the queued run frees it */
     else
@@ -825,7 +825,7 @@ static int send_small_file(weft_http_request *req, int fd, off_t offset, size_t 
     return rc < 0 ? rc : send_body(req, b->data, got, false, NULL, NULL);
 }
 
-int weft_http_send_file(weft_http_request *req, int fd, off_t offset, uint64_t len)
+int weft_http_reply_send_file(weft_http_request *req, int fd, off_t offset, uint64_t len)
 {
     int rc = can_write(req);
     if (rc == 0 && req->producer)
@@ -863,7 +863,7 @@ int weft_http_send_file(weft_http_request *req, int fd, off_t offset, uint64_t l
         req->file = f;
         req->busy++;
         f->paused = true; /* until the producer is started */
-        rc = weft_http_register_producer(req, &f->base, true);
+        rc = weft_http_reply_register_producer(req, &f->base, true);
     }
     if (cork)
         weft_transport_set_cork(t, false);

@@ -80,10 +80,10 @@ static void redirect_to_slash(weft_http_request *req)
     if (loc.data)
         weft__http_buf_add_html(&page, loc.data, loc.len);
     weft__http_buf_adds(&page, "\">Moved here</a></body></html>\n");
-    if (loc.failed || page.failed || weft_http_set_header(req, "Location", loc.data) < 0)
-        weft_http_error(req, 500, NULL);
+    if (loc.failed || page.failed || weft_http_reply_set_header(req, "Location", loc.data) < 0)
+        weft_http_reply_error(req, 500, NULL);
     else
-        weft_http_respond(req, 301, "text/html; charset=utf-8", page.data, page.len);
+        weft_http_reply(req, 301, "text/html; charset=utf-8", page.data, page.len);
     weft_free(loc.data);
     weft_free(page.data);
 }
@@ -91,7 +91,7 @@ static void redirect_to_slash(weft_http_request *req)
 static void listing(static_res *s, weft_http_request *req, int dirfd, const char *rel)
 {
     if (s->no_listing) {
-        weft_http_error(req, 403, "Directory listings are off.");
+        weft_http_reply_error(req, 403, "Directory listings are off.");
         return;
     }
     weft__http_buf title = {0}, page = {0};
@@ -99,9 +99,9 @@ static void listing(static_res *s, weft_http_request *req, int dirfd, const char
     int err = title.failed ? WEFT_ENOMEM : weft__static_listing(&page, dirfd, title.data ? title.data : "/", s->dirfd, s->root,
                                                                      rel, s->follow_out);
     if (err < 0)
-        weft_http_error(req, status_of(err), NULL);
+        weft_http_reply_error(req, status_of(err), NULL);
     else
-        weft_http_respond(req, 200, "text/html; charset=utf-8", page.data, page.len);
+        weft_http_reply(req, 200, "text/html; charset=utf-8", page.data, page.len);
     weft_free(title.data);
     weft_free(page.data);
 }
@@ -143,13 +143,13 @@ static void send_body_of(weft_http_request *req, int fd, uint64_t first, uint64_
 {
     if (len == 0 || strcmp(weft_http_request_method(req), "HEAD") == 0) {
         close(fd);
-    } else if (weft_http_send_file(req, fd, (off_t)first, len) < 0) {
+    } else if (weft_http_reply_send_file(req, fd, (off_t)first, len) < 0) {
         /* fd went with the call. The connection is gone, or the body cannot
          * match the Content-Length announced: either way, abort. */
-        weft_http_abort(req);
+        weft_http_reply_abort(req);
         return;
     }
-    weft_http_finish(req);
+    weft_http_reply_finish(req);
 }
 
 /* Answers with the regular file fd (taken) named `name` (for its type).
@@ -163,27 +163,27 @@ static void serve_file(static_res *s, weft_http_request *req, int fd, const stru
     read_conditions(req, &c);
     weft__static_etag(st, etag);
     weft_http_date_format(mtime, modified);
-    int err = weft_http_add_header(req, "ETag", etag);
+    int err = weft_http_reply_add_header(req, "ETag", etag);
     if (!err)
-        err = weft_http_add_header(req, "Last-Modified", modified);
+        err = weft_http_reply_add_header(req, "Last-Modified", modified);
     if (!err)
-        err = weft_http_add_header(req, "Accept-Ranges", "bytes");
+        err = weft_http_reply_add_header(req, "Accept-Ranges", "bytes");
     if (err < 0) {
         close(fd);
-        weft_http_error(req, 500, NULL);
+        weft_http_reply_error(req, 500, NULL);
         return;
     }
     int pre = weft__static_preconditions(c.if_match, c.if_unmodified_since, c.if_none_match, c.if_modified_since,
                                          etag, mtime);
     if (pre == 304) {
         close(fd);
-        weft_http_set_status(req, 304, NULL);
-        weft_http_finish(req);
+        weft_http_reply_set_status(req, 304, NULL);
+        weft_http_reply_finish(req);
         return;
     }
     if (pre) {
         close(fd);
-        weft_http_error(req, pre, NULL);
+        weft_http_reply_error(req, pre, NULL);
         return;
     }
     weft__range_kind kind = WEFT__RANGE_WHOLE;
@@ -192,8 +192,8 @@ static void serve_file(static_res *s, weft_http_request *req, int fd, const stru
     if (kind == WEFT__RANGE_NONE) {
         close(fd);
         snprintf(crange, sizeof crange, "bytes */%llu", (unsigned long long)size);
-        weft_http_add_header(req, "Content-Range", crange);
-        weft_http_error(req, 416, NULL);
+        weft_http_reply_add_header(req, "Content-Range", crange);
+        weft_http_reply_error(req, 416, NULL);
         return;
     }
     uint64_t len = size;
@@ -201,17 +201,17 @@ static void serve_file(static_res *s, weft_http_request *req, int fd, const stru
         len = last - first + 1;
         snprintf(crange, sizeof crange, "bytes %llu-%llu/%llu", (unsigned long long)first, (unsigned long long)last,
                  (unsigned long long)size);
-        err = weft_http_set_status(req, 206, NULL);
+        err = weft_http_reply_set_status(req, 206, NULL);
         if (!err)
-            err = weft_http_add_header(req, "Content-Range", crange);
+            err = weft_http_reply_add_header(req, "Content-Range", crange);
     }
     if (!err)
-        err = weft_http_add_header(req, "Content-Type", weft_http_mime_type(s->mime, name, s->default_type));
+        err = weft_http_reply_add_header(req, "Content-Type", weft_http_mime_type(s->mime, name, s->default_type));
     if (!err)
-        err = weft_http_add_header(req, "Content-Length", weft__http_fmt_u64(clen + sizeof clen - 1, len));
+        err = weft_http_reply_add_header(req, "Content-Length", weft__http_fmt_u64(clen + sizeof clen - 1, len));
     if (err < 0) {
         close(fd);
-        weft_http_error(req, 500, NULL);
+        weft_http_reply_error(req, 500, NULL);
         return;
     }
     send_body_of(req, fd, first, len);
@@ -260,7 +260,7 @@ static void serve(void *arg, weft_http_request *req)
             continue;
         if (!weft__static_segment_ok(seg, len)) {
             weft_free(rel.data);
-            weft_http_error(req, 404, NULL);
+            weft_http_reply_error(req, 404, NULL);
             return;
         }
         weft__http_buf_adds(&rel, "/");
@@ -277,13 +277,13 @@ static void serve(void *arg, weft_http_request *req)
     size_t rlen = strlen(rest);
     bool slash = rlen > 0 && rest[rlen - 1] == '/';
     if (fd < 0) {
-        weft_http_error(req, status_of(fd), NULL);
+        weft_http_reply_error(req, status_of(fd), NULL);
     } else if (S_ISREG(st.st_mode) && !slash) {
         serve_file(s, req, fd, &st, rel.data + name_at);
     } else if (!S_ISDIR(st.st_mode)) {
         /* Not a file or directory, or a file asked for as a directory. */
         close(fd);
-        weft_http_error(req, 404, NULL);
+        weft_http_reply_error(req, 404, NULL);
     } else {
         if (!slash) {
             close(fd);
