@@ -43,9 +43,7 @@ static weft_result loop(void *arg)
         weft_deferred *d = weft_deferred_new(r);
         if (!d || weft_reactor_call_soon(r, fire, d) < 0)
             abort();
-        weft_result res = weft_await(d);
-        weft_result_free(res);
-        weft_deferred_unref(d);
+        weft_result_free(weft_await(d));
     }
     return weft_none();
 }
@@ -62,9 +60,7 @@ static weft_result await_forever(void *arg)
         x->waiting = weft_deferred_new(x->r);
         if (!x->waiting)
             abort();
-        weft_result res = weft_await(x->waiting);
-        weft_result_free(res);
-        weft_deferred_unref(x->waiting);
+        weft_result_free(weft_await(x->waiting));
     }
     x->waiting = NULL;
     return weft_none();

@@ -29,7 +29,6 @@ static weft_result serve(void *arg)
         if (weft_deferred_queue_get(c->chunks, &next) < 0)
             break;
         weft_result r = weft_await(next);
-        weft_deferred_unref(next);
         chunk *ch = r.value;
         if (weft_failed(r) || !ch) {
             weft_result_free(r);

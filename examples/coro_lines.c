@@ -64,7 +64,6 @@ static weft_result talk(void *arg)
     weft_deferred *connecting = weft_endpoint_connect(e, &j->factory);
     weft_endpoint_free(e);
     weft_result r = weft_await(connecting);
-    weft_deferred_unref(connecting);
     if (weft_failed(r))
         return r;
     for (int i = 0; i < j->nlines; i++) {
@@ -74,7 +73,6 @@ static weft_result talk(void *arg)
         if (weft_deferred_queue_get(j->c.lines, &next) < 0)
             return weft_err_new(WEFT_ENOMEM, "out of memory");
         weft_result line = weft_await_timeout(next, 5);
-        weft_deferred_unref(next);
         if (weft_failed(line))
             return line;
         printf("%s -> %s\n", j->lines[i], (char *)line.value);

@@ -32,10 +32,9 @@ static weft_result await_pending(void *arg)
     c->d = weft_deferred_new(c->r);
     cr_assert_eq(weft_reactor_call_soon(c->r, fire_with_7, c->d), 0);
     cr_assert(weft_coro_running(c->r));
-    weft_result res = weft_await(c->d);
+    weft_result res = weft_await(c->d); /* the await takes the reference */
     c->steps++;
     c->got = (intptr_t)res.value;
-    weft_deferred_unref(c->d);
     return weft_ok((void *)(c->got * 6), NULL);
 }
 
@@ -62,7 +61,7 @@ static weft_result await_fired(void *arg)
 {
     ctx *c = arg;
     weft_deferred *d = weft_succeed(c->r, strdup("ready"), free);
-    weft_result res = weft_await(d);
+    weft_result res = weft_await(weft_deferred_ref(d));
     c->steps = weft_deferred_called(d);
     weft_result left;
     cr_assert(weft_deferred_peek(d, &left));
@@ -87,7 +86,6 @@ static weft_result await_failure(void *arg)
 {
     ctx *c = arg;
     weft_result res = weft_await(weft_deferred_ref(c->d));
-    weft_deferred_unref(c->d);
     c->code = weft_failure_code(weft_result_failure(res));
     return res; /* passes the failure on */
 }
@@ -111,7 +109,7 @@ WEFT_TEST(coro, failures_come_back_from_await)
 static weft_result cancellable(void *arg)
 {
     ctx *c = arg;
-    weft_result res = weft_await(c->d);
+    weft_result res = weft_await(weft_deferred_ref(c->d));
     c->code = weft_failure_code(weft_result_failure(res));
     weft_result_free(res);
     c->cleaned_up = true;
@@ -150,8 +148,6 @@ static weft_result outer_coro(void *arg)
     weft_deferred *b = weft_coro_spawn(r, inner_coro, r);
     weft_result ra = weft_await(a);
     weft_result rb = weft_await(b);
-    weft_deferred_unref(a);
-    weft_deferred_unref(b);
     return weft_ok((void *)((intptr_t)ra.value + (intptr_t)rb.value), NULL);
 }
 
@@ -248,7 +244,7 @@ WEFT_TEST(coro, stack_overflow_hits_the_guard_page)
 static weft_result times_out(void *arg)
 {
     ctx *c = arg;
-    weft_result res = weft_await_timeout(c->d, 5);
+    weft_result res = weft_await_timeout(weft_deferred_ref(c->d), 5);
     c->code = weft_failure_code(weft_result_failure(res));
     weft_result_free(res);
     return weft_none();
@@ -285,10 +281,9 @@ static weft_result all_and_any(void *arg)
     weft_deferred *ds[3] = {weft_defer_later(g->r, 3, value_after, (void *)1),
                             weft_defer_later(g->r, 1, value_after, (void *)2),
                             weft_defer_later(g->r, 2, value_after, (void *)3)};
-    g->any = weft_await_any(g->r, ds, 3);
+    weft_deferred *again[3] = {weft_deferred_ref(ds[0]), weft_deferred_ref(ds[1]), weft_deferred_ref(ds[2])};
+    g->any = weft_await_any(g->r, again, 3);
     g->all = weft_await_all(g->r, ds, 3);
-    for (int i = 0; i < 3; i++)
-        weft_deferred_unref(ds[i]);
     return weft_none();
 }
 
@@ -319,11 +314,9 @@ WEFT_TEST(coro, await_all_and_any)
 WEFT_TEST(coro, await_outside_a_coroutine_fails)
 {
     weft_reactor *r = weft_test_reactor();
-    weft_deferred *d = weft_deferred_new(r);
-    weft_result res = weft_await(d);
+    weft_result res = weft_await(weft_deferred_new(r));
     cr_assert(weft_failed(res));
     cr_assert_eq(weft_failure_code(weft_result_failure(res)), WEFT_EINVAL);
     weft_result_free(res);
-    weft_deferred_unref(d);
     weft_reactor_free(r);
 }

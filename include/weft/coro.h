@@ -6,7 +6,7 @@
  * The coroutine is itself a Deferred, fired with the function's result.
  *
  *     static weft_result fetch(void *arg) {
- *         weft_result r = weft_await(connect_somewhere(arg));
+ *         weft_result r = weft_await(connect_somewhere(arg)); // await owns it
  *         if (weft_failed(r)) return r;
  *         ...
  *         return weft_ok(answer, free);
@@ -48,10 +48,17 @@ WEFT_API weft_deferred *weft_coro_spawn_with(weft_reactor *r, weft_result (*fn)(
                                              const weft_coro_options *opts);
 
 /*
- * Waits for d (borrowed) and returns its result, which the caller now owns
- * (d is left holding none, as Twisted's await leaves None). A d that already
- * has a result returns at once, with no switch. Outside a coroutine (or on
- * another reactor's Deferred), returns a WEFT_EINVAL failure at once.
+ * Waits for d and returns its result, which the caller now owns. The
+ * caller's reference to d passes to the await (so a call that returns a
+ * Deferred can be awaited in one line); keep one with weft_deferred_ref to
+ * look at d afterwards (it then holds none, as Twisted's await leaves
+ * None). NULL (a call that ran out of memory) returns a WEFT_ENOMEM failure.
+ * A d that already has a result returns at once, with no switch. Outside a
+ * coroutine (or on another reactor's Deferred), returns a WEFT_EINVAL
+ * failure at once.
+ *
+ * At shutdown, once the connections are gone, an await still waiting is
+ * cancelled (reactor.h): it returns the WEFT_ECANCELED failure.
  */
 WEFT_API weft_result weft_await(weft_deferred *d);
 
@@ -62,15 +69,16 @@ WEFT_API bool weft_coro_running(const weft_reactor *r);
 WEFT_API weft_result weft_sleep(weft_reactor *r, double seconds);
 
 /* await with a deadline: WEFT_ETIMEDOUT (with the cancel as cause) when d has
- * not fired within `seconds`; d is then cancelled. */
+ * not fired within `seconds`; d is then cancelled. Takes d as weft_await. */
 WEFT_API weft_result weft_await_timeout(weft_deferred *d, double seconds);
 
 /* Awaits every Deferred (gather: the first failure as WEFT_EFIRSTERROR, or a
- * weft_result_list of their values). */
+ * weft_result_list of their values). Takes the caller's references to all
+ * of them, as weft_await. */
 WEFT_API weft_result weft_await_all(weft_reactor *r, weft_deferred *const *ds, size_t n);
 
 /* Awaits the first to succeed (a weft_result_list with `index` set) or a
- * failure when all fail. */
+ * failure when all fail. Takes the references as weft_await_all. */
 WEFT_API weft_result weft_await_any(weft_reactor *r, weft_deferred *const *ds, size_t n);
 
 #endif

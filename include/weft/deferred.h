@@ -130,6 +130,10 @@ WEFT_API int weft_deferred_take(weft_deferred *d, weft_result *out);
 /* The reactor d belongs to. */
 WEFT_API weft_reactor *weft_deferred_reactor(const weft_deferred *d);
 
+/* Where d was made (the source file; the line in *line when not NULL), for
+ * debugging: weft_reactor_walk says what a coroutine awaits with it. */
+WEFT_API const char *weft_deferred_origin(const weft_deferred *d, int *line);
+
 /* ---- helpers ---- */
 
 /* A Deferred already fired with a value / a failure (the value or failure

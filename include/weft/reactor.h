@@ -18,6 +18,20 @@
  *   5. the close step: the second half of closes made during this
  *      iteration (connection_lost deliveries, frees) runs here.
  *
+ * Shutdown (weft_reactor_stop, SIGINT, SIGTERM), in order, as Twisted's:
+ *   1. the "before" shutdown triggers (trigger.h), whose Deferreds are
+ *      waited for (shutdown_timeout): services drain here, and the thread
+ *      pool finishes its jobs;
+ *   2. the "during" triggers;
+ *   3. everything still alive ends: ports stop listening, pending connects
+ *      are cancelled, connections are closed gracefully (what they have
+ *      buffered is sent) and aborted when shutdown_grace is over; then
+ *      coroutines still waiting are cancelled (their await returns
+ *      WEFT_ECANCELED, so they can clean up);
+ *   4. the "after" triggers; then weft_reactor_run returns.
+ * weft_reactor_free ends whatever is still alive the same way, at once, so
+ * a program that stops its loop and frees it leaks nothing.
+ *
  * Threads: a reactor and everything attached to it belong to the thread that
  * runs it. The only call allowed from other threads is
  * weft_reactor_call_from_thread.
@@ -51,6 +65,10 @@ typedef struct weft_reactor_options {
     /* How long shutdown waits for "before" triggers' Deferreds (trigger.h);
      * 0 means 30 seconds. */
     double shutdown_timeout;
+    /* How long connections still open at shutdown may take to send what
+     * they have buffered before they are aborted; 0 means 5 seconds,
+     * negative none (abort at once, as always on a fake clock). */
+    double shutdown_grace;
 } weft_reactor_options;
 
 /*
@@ -62,10 +80,15 @@ typedef struct weft_reactor_options {
 WEFT_API WEFT_NODISCARD int weft_reactor_new(const weft_reactor_options *opts, weft_reactor **out);
 
 /*
- * Frees the reactor: pending timers and queued calls are dropped without
- * running, watchers and signal handlers are removed (descriptors stay open:
- * they are the caller's), the signal mask is restored. Must not be called
- * while the reactor runs. NULL does nothing.
+ * Frees the reactor. What is still alive on it ends first, as in step 3 of
+ * shutdown but at once: connections are aborted (their connection_lost and
+ * destroy run now), ports close (a port not yet stopped is freed here),
+ * coroutines are cancelled. Then pending timers and queued calls are
+ * dropped without running (their drop functions run: weft_call_later_full,
+ * weft_reactor_call_soon_full), watchers and signal handlers are removed
+ * (descriptors watched with add_reader/add_writer stay open: they are the
+ * caller's), the signal mask is restored. Must not be called while the
+ * reactor runs. NULL does nothing.
  */
 WEFT_API void weft_reactor_free(weft_reactor *r);
 
@@ -142,6 +165,10 @@ WEFT_API int weft_reactor_remove_writer(weft_reactor *r, int fd);
 /* Runs fn(arg) in the next iteration's call_soon step (FIFO). Returns 0 or
  * WEFT_ENOMEM, in which case fn never runs. */
 WEFT_API WEFT_NODISCARD int weft_reactor_call_soon(weft_reactor *r, weft_call_fn fn, void *arg);
+/* As call_soon, and drop(arg) (may be NULL) runs instead of fn if the
+ * reactor is freed first: for an arg that holds references. */
+WEFT_API WEFT_NODISCARD int weft_reactor_call_soon_full(weft_reactor *r, weft_call_fn fn, void *arg,
+                                                        weft_destroy_fn drop);
 
 /*
  * From any thread: runs fn(arg) on the reactor's thread soon, waking it if
@@ -167,5 +194,18 @@ WEFT_API WEFT_NODISCARD int weft_reactor_add_signal(weft_reactor *r, int signo, 
 
 /* Removes the handler and unblocks the signal; WEFT_ENOENT if none. */
 WEFT_API int weft_reactor_remove_signal(weft_reactor *r, int signo);
+
+/* ---- what is alive (uv_walk) ---- */
+
+/* Called once per thing alive; both strings are borrowed for the call. */
+typedef void (*weft_walk_fn)(void *arg, const char *kind, const char *description);
+
+/*
+ * For debugging: calls fn for everything alive on r - connections ("tcp",
+ * "unix", "tls"... with their addresses), ports, pending connects, UDP
+ * sockets, coroutines, descriptors watched directly, pending timers and
+ * queued calls - and returns how many there were. fn must not change r.
+ */
+WEFT_API size_t weft_reactor_walk(weft_reactor *r, weft_walk_fn fn, void *arg);
 
 #endif

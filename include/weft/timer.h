@@ -26,7 +26,13 @@ typedef struct weft_timer {
 WEFT_API WEFT_NODISCARD int weft_call_later(weft_reactor *r, double seconds, weft_call_fn fn, void *arg,
                                             weft_timer *out);
 
-/* Cancels a pending timer: fn will not run. 0 or WEFT_ENOTACTIVE. */
+/* As weft_call_later, and drop(arg) (may be NULL) runs instead of fn when
+ * fn never will: the timer is cancelled, or still pending when the reactor
+ * is freed. For an arg that holds references. */
+WEFT_API WEFT_NODISCARD int weft_call_later_full(weft_reactor *r, double seconds, weft_call_fn fn, void *arg,
+                                                 weft_destroy_fn drop, weft_timer *out);
+/* Cancels a pending timer: fn will not run (its drop does). 0 or
+ * WEFT_ENOTACTIVE. */
 WEFT_API int weft_timer_cancel(weft_reactor *r, weft_timer t);
 
 /* Makes a pending timer fire `seconds` from now. 0 or WEFT_ENOTACTIVE. */

@@ -13,6 +13,7 @@
  * whole pages of their own.
  */
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -48,6 +49,7 @@ typedef struct stack {
 } stack;
 
 typedef struct coro {
+    weft__handle handle; /* late: shutdown cancels coroutines last */
     weft_reactor *r;
     void *sp;        /* the coroutine's context while suspended */
     void *caller_sp; /* its resumer's context while it runs */
@@ -59,6 +61,7 @@ typedef struct coro {
     weft_deferred *out;   /* the coroutine's Deferred: our reference */
     weft_deferred *awaiting;
     bool done;
+    bool dead; /* its stack is gone (weft_reactor_free): never resume it */
 #ifdef WEFT__ASAN
     void *fake_stack;          /* the coroutine's, while suspended */
     const void *caller_bottom; /* the resumer's stack, learned at each resume */
@@ -157,6 +160,7 @@ static void resume(coro *co)
         return;
     weft_deferred *out = co->out;
     weft_result result = co->result;
+    weft__handle_remove(&co->handle);
     stack_put(cs, co->st);
     weft_free(co);
     weft_deferred_fire(out, result);
@@ -201,6 +205,41 @@ static void cancel_coro(void *arg, weft_deferred *d)
         weft_deferred_cancel(co->awaiting);
 }
 
+static void handle_describe(const weft__handle *h, char *buf, size_t size)
+{
+    const coro *co = WEFT__CONTAINER_OF(h, coro, handle);
+    int line;
+    if (co->awaiting) {
+        const char *file = weft_deferred_origin(co->awaiting, &line);
+        snprintf(buf, size, "awaiting a Deferred made at %s:%d", file, line);
+    } else
+        snprintf(buf, size, "running");
+}
+
+/* Shutdown, once the connections are gone: cancel what it awaits. */
+static void handle_close(weft__handle *h, bool abort)
+{
+    coro *co = WEFT__CONTAINER_OF(h, coro, handle);
+    if (abort && co->awaiting)
+        weft_deferred_cancel(co->awaiting);
+}
+
+/* weft_reactor_free, for a coroutine that would not end (it awaited again
+ * each time it was cancelled): its stack goes, and what its frames held
+ * leaks. If what it awaits fires later, settled() finds it dead. */
+static void handle_free(weft__handle *h)
+{
+    coro *co = WEFT__CONTAINER_OF(h, coro, handle);
+    munmap(co->st.map, co->st.map_size);
+    co->dead = true;
+    weft_deferred_unref(co->out);
+    if (!co->awaiting)
+        weft_free(co);
+}
+
+static const weft__handle_ops coro_ops = {
+    .kind = "coroutine", .describe = handle_describe, .close = handle_close, .free = handle_free, .late = true};
+
 weft_deferred *weft_coro_spawn_with(weft_reactor *r, weft_result (*fn)(void *arg), void *arg,
                                     const weft_coro_options *opts)
 {
@@ -231,6 +270,7 @@ weft_deferred *weft_coro_spawn_with(weft_reactor *r, weft_result (*fn)(void *arg
     co->sp = weft__coro_prepare(co->st.map + cs->page, size, coro_main, co, ctx);
     weft_deferred_set_canceller(co->out, cancel_coro, co);
     weft_deferred *out = weft_deferred_ref(co->out);
+    weft__handle_add(r, &co->handle, &coro_ops);
     resume(co);
     return out;
 }
@@ -249,6 +289,12 @@ bool weft_coro_running(const weft_reactor *r)
 static weft_result settled(void *arg, weft_result result)
 {
     coro *co = arg;
+    if (co->dead) {
+        weft_result_free(result);
+        weft_deferred_unref(co->awaiting);
+        weft_free(co);
+        return weft_none();
+    }
     co->resumed = result;
     weft_deferred *d = co->awaiting;
     co->awaiting = NULL;
@@ -259,14 +305,21 @@ static weft_result settled(void *arg, weft_result result)
 
 weft_result weft_await(weft_deferred *d)
 {
+    if (!d)
+        return weft_err_new(WEFT_ENOMEM, "out of memory: no Deferred to await");
     coro_state *cs = weft__reactor_ext(weft_deferred_reactor(d), WEFT__EXT_CORO);
     coro *co = cs ? cs->current : NULL;
-    if (!co)
-        return weft_err_new(WEFT_EINVAL, "weft_await outside a coroutine of this Deferred's reactor");
     weft_result res;
-    if (weft_deferred_take(d, &res) == 0)
+    if (!co) {
+        weft_deferred_unref(d);
+        return weft_err_new(WEFT_EINVAL, "weft_await outside a coroutine of this Deferred's reactor");
+    }
+    if (weft_deferred_take(d, &res) == 0) {
+        weft_deferred_unref(d);
         return res;
-    co->awaiting = weft_deferred_ref(d);
+    }
+    /* The caller's reference is now the coroutine's, until settled. */
+    co->awaiting = d;
     if (weft_deferred_add_callbacks(d, settled, settled, co) < 0) {
         co->awaiting = NULL;
         weft_deferred_unref(d);
@@ -278,42 +331,58 @@ weft_result weft_await(weft_deferred *d)
 
 weft_result weft_sleep(weft_reactor *r, double seconds)
 {
-    weft_deferred *d = weft_defer_later(r, seconds, NULL, NULL);
-    if (!d)
-        return weft_err_new(WEFT_ENOMEM, "out of memory sleeping");
-    weft_result res = weft_await(d);
-    weft_deferred_unref(d);
-    return res;
+    return weft_await(weft_defer_later(r, seconds, NULL, NULL));
 }
 
 weft_result weft_await_timeout(weft_deferred *d, double seconds)
 {
-    int err = weft_deferred_add_timeout(d, seconds);
-    if (err < 0)
+    int err = d ? weft_deferred_add_timeout(d, seconds) : 0;
+    if (err < 0) {
+        weft_deferred_unref(d);
         return weft_err_new(err, "cannot set a timeout");
+    }
     return weft_await(d);
 }
 
-static weft_result await_list(weft_deferred *list)
+/* The caller's references go: the list holds its own. */
+static void drop_all(weft_deferred *const *ds, size_t n)
 {
-    if (!list)
-        return weft_err_new(WEFT_ENOMEM, "out of memory awaiting several Deferreds");
-    weft_result res = weft_await(list);
-    weft_deferred_unref(list);
-    return res;
+    for (size_t i = 0; i < n; i++)
+        weft_deferred_unref(ds[i]);
+}
+
+/* A NULL among them is a Deferred that could not be made. */
+static bool any_missing(weft_deferred *const *ds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!ds[i]) {
+            drop_all(ds, n);
+            return true;
+        }
+    return false;
+}
+
+static weft_result await_list(weft_deferred *list, weft_deferred *const *ds, size_t n)
+{
+    drop_all(ds, n);
+    return weft_await(list);
 }
 
 weft_result weft_await_all(weft_reactor *r, weft_deferred *const *ds, size_t n)
 {
-    return await_list(weft_gather(r, ds, n, true));
+    if (any_missing(ds, n))
+        return weft_err_new(WEFT_ENOMEM, "out of memory: no Deferred to await");
+    return await_list(weft_gather(r, ds, n, true), ds, n);
 }
 
 weft_result weft_await_any(weft_reactor *r, weft_deferred *const *ds, size_t n)
 {
     if (n == 0)
         return weft_err_new(WEFT_EINVAL, "awaiting any of no Deferreds");
+    if (any_missing(ds, n))
+        return weft_err_new(WEFT_ENOMEM, "out of memory: no Deferred to await");
     weft_result res = await_list(
-        weft_deferred_list(r, ds, n, WEFT_LIST_FIRE_ON_ONE_CALLBACK | WEFT_LIST_CONSUME_ERRORS));
+        weft_deferred_list(r, ds, n, WEFT_LIST_FIRE_ON_ONE_CALLBACK | WEFT_LIST_CONSUME_ERRORS), ds, n);
     if (weft_failed(res))
         return res;
     /* The list fired with the success at `index` - or, when every input

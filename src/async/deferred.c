@@ -136,6 +136,13 @@ weft_reactor *weft_deferred_reactor(const weft_deferred *d)
     return d->reactor;
 }
 
+const char *weft_deferred_origin(const weft_deferred *d, int *line)
+{
+    if (line)
+        *line = d->line;
+    return d->file;
+}
+
 weft_deferred *weft_deferred_ref(weft_deferred *d)
 {
     d->refs++;

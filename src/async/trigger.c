@@ -70,12 +70,22 @@ static void run_phase(triggers *t, int event, int phase, weft_deferred ***waits,
     }
 }
 
+static void after_disconnect(void *arg)
+{
+    triggers *t = arg;
+    run_phase(t, WEFT_EVENT_SHUTDOWN, WEFT_PHASE_AFTER, NULL, NULL);
+    weft__reactor_crash(t->r);
+}
+
 static void finish_event(triggers *t, int event)
 {
     run_phase(t, event, WEFT_PHASE_DURING, NULL, NULL);
+    if (event == WEFT_EVENT_SHUTDOWN) {
+        /* Between "during" and "after": everything still alive ends. */
+        weft__reactor_disconnect(t->r, after_disconnect, t);
+        return;
+    }
     run_phase(t, event, WEFT_PHASE_AFTER, NULL, NULL);
-    if (event == WEFT_EVENT_SHUTDOWN)
-        weft__reactor_crash(t->r);
 }
 
 typedef struct continuation {

@@ -7,6 +7,7 @@
 #ifndef WEFT_CORE_INTERNAL_H
 #define WEFT_CORE_INTERNAL_H
 
+#include "list.h"
 #include "weft/base.h"
 #include "weft/reactor.h"
 
@@ -71,6 +72,51 @@ void weft__reactor_post(weft_reactor *r, weft__post *p, weft_call_fn fn, void *a
  * made on first use, so idle connections hold no read memory. NULL when out
  * of memory. */
 void *weft__reactor_read_buffer(weft_reactor *r, size_t *size);
+
+/*
+ * Handles: what lives on a reactor and must end when it shuts down -
+ * connections, ports, pending connects, UDP sockets, coroutines. Each embeds
+ * a weft__handle and registers it while it lives. The shutdown sequence
+ * (reactor.h) closes them: gracefully first, then at once when the grace is
+ * over; weft_reactor_free closes what is left; weft_reactor_walk lists them.
+ */
+typedef struct weft__handle weft__handle;
+typedef struct weft__handle_ops {
+    const char *kind; /* "tcp", "port", "coroutine"... */
+    /* A short description for weft_reactor_walk (addresses, state). NULL:
+     * the kind says enough. */
+    void (*describe)(const weft__handle *h, char *buf, size_t size);
+    /* Asks it to end: gracefully (a connection sends what it has buffered,
+     * a port stops listening) or at once (reset, cancel). It removes or
+     * retires itself, now or in a later iteration. NULL: shutdown does not
+     * wait for it. */
+    void (*close)(weft__handle *h, bool abort);
+    /* Frees what weft_reactor_free finds still here: a retired handle, or a
+     * live one that would not end. NULL: nothing to free. */
+    void (*free)(weft__handle *h);
+    /* Closed only once everything else has gone: coroutines, which may
+     * still be finishing with the connections. */
+    bool late;
+} weft__handle_ops;
+
+struct weft__handle {
+    weft__list node;
+    const weft__handle_ops *ops;
+};
+
+/* Registers h (live). */
+void weft__handle_add(weft_reactor *r, weft__handle *h, const weft__handle_ops *ops);
+/* Unregisters h; safe on a handle never added, or removed already. */
+void weft__handle_remove(weft__handle *h);
+/* h has ended but its memory is still the user's to free (a stopped port):
+ * weft_reactor_free frees it with ops->free unless removed first. */
+void weft__handle_retire(weft_reactor *r, weft__handle *h);
+
+/* The shutdown's last step, after the "during" triggers: closes every
+ * handle (the connections and ports first, gracefully, aborting what
+ * remains when the grace is over; then the late ones), and calls done(arg)
+ * from the loop once none is left (or they would not end). */
+void weft__reactor_disconnect(weft_reactor *r, weft_call_fn done, void *arg);
 
 #define WEFT__CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 

@@ -46,4 +46,25 @@ static inline weft__list *weft__list_pop_front(weft__list *h)
     return n;
 }
 
+static inline weft__list *weft__list_pop_back(weft__list *h)
+{
+    if (weft__list_empty(h))
+        return NULL;
+    weft__list *n = h->prev;
+    weft__list_remove(n);
+    return n;
+}
+
+/* Moves every node of `from` to the end of `to`, leaving `from` empty. */
+static inline void weft__list_splice(weft__list *to, weft__list *from)
+{
+    if (weft__list_empty(from))
+        return;
+    from->next->prev = to->prev;
+    to->prev->next = from->next;
+    from->prev->next = to;
+    to->prev = from->prev;
+    weft__list_init(from);
+}
+
 #endif

@@ -16,6 +16,7 @@
 #include "weft/error.h"
 
 static void run_posts(weft_reactor *r);
+static void crash(void *arg);
 
 int64_t weft__monotonic_ns(void)
 {
@@ -77,6 +78,8 @@ int weft_reactor_new(const weft_reactor_options *opts, weft_reactor **out)
     r->fake_clock = o.fake_clock;
     r->no_signal_handlers = o.no_signal_handlers || o.fake_clock;
     r->shutdown_timeout = o.shutdown_timeout > 0 ? o.shutdown_timeout : 30.0;
+    r->shutdown_grace = o.shutdown_grace > 0 ? o.shutdown_grace : o.shutdown_grace < 0 ? 0 : 5.0;
+    weft__handles_init(r);
     r->now_ns = r->fake_clock ? 0 : weft__monotonic_ns();
     r->posts_tail = &r->posts;
     weft__signals_init(r);
@@ -106,9 +109,16 @@ void weft_reactor_free(weft_reactor *r)
 {
     if (!r)
         return;
-    /* Finish closes still in their second phase. */
+    /* Finish closes still in their second phase, then end what still lives
+     * (connections aborted, their connection_lost and destroy run now). */
     while (r->posts)
         run_posts(r);
+    weft__handles_fini(r);
+    while (r->posts)
+        run_posts(r);
+    /* Calls that will never run give back what they hold. */
+    weft__callvec_drop(&r->soon);
+    weft__callvec_drop(&r->spare);
     if (r->hook.free)
         r->hook.free(r->hook.state);
     for (int i = 0; i < WEFT__EXT_COUNT; i++)
@@ -119,8 +129,6 @@ void weft_reactor_free(weft_reactor *r)
     weft__timers_fini(r);
     r->backend->fini(r);
     weft_free(r->fds);
-    weft_free(r->soon.v);
-    weft_free(r->spare.v);
     weft_free(r->read_buf);
     weft_logger_free(r->logger);
     weft_free(r);
@@ -253,7 +261,7 @@ static void dispatch(weft_reactor *r, const weft__event *ev)
 
 /* ---- call_soon ---- */
 
-int weft__callvec_push(weft__callvec *q, weft_call_fn fn, void *arg)
+int weft__callvec_push(weft__callvec *q, weft_call_fn fn, void *arg, weft_destroy_fn drop)
 {
     if (q->len == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 64;
@@ -263,13 +271,33 @@ int weft__callvec_push(weft__callvec *q, weft_call_fn fn, void *arg)
         q->v = v;
         q->cap = cap;
     }
-    q->v[q->len++] = (weft__call){fn, arg};
+    q->v[q->len++] = (weft__call){fn, arg, drop};
     return 0;
+}
+
+void weft__callvec_drop(weft__callvec *q)
+{
+    /* A drop may queue more calls; those are dropped too. */
+    while (q->len) {
+        weft__callvec batch = *q;
+        *q = (weft__callvec){0};
+        for (size_t i = 0; i < batch.len; i++)
+            if (batch.v[i].drop)
+                batch.v[i].drop(batch.v[i].arg);
+        weft_free(batch.v);
+    }
+    weft_free(q->v);
+    *q = (weft__callvec){0};
 }
 
 int weft_reactor_call_soon(weft_reactor *r, weft_call_fn fn, void *arg)
 {
-    return weft__callvec_push(&r->soon, fn, arg);
+    return weft__callvec_push(&r->soon, fn, arg, NULL);
+}
+
+int weft_reactor_call_soon_full(weft_reactor *r, weft_call_fn fn, void *arg, weft_destroy_fn drop)
+{
+    return weft__callvec_push(&r->soon, fn, arg, drop);
 }
 
 static void run_soon(weft_reactor *r)
@@ -299,6 +327,11 @@ void weft__reactor_post(weft_reactor *r, weft__post *p, weft_call_fn fn, void *a
     p->arg = arg;
     *r->posts_tail = p;
     r->posts_tail = &p->next;
+}
+
+void weft__reactor_run_posts(weft_reactor *r)
+{
+    run_posts(r);
 }
 
 static void run_posts(weft_reactor *r)
@@ -333,10 +366,12 @@ int weft_reactor_iterate(weft_reactor *r, double timeout)
 
     if (r->shutdown_pending) {
         r->shutdown_pending = false;
+        /* The triggers' phases end with the disconnect step; without
+         * triggers, it is the whole shutdown. */
         if (r->hook.fire)
             r->hook.fire(r->hook.state, 1 /* WEFT_EVENT_SHUTDOWN */);
         else
-            r->stop_now = true;
+            weft__reactor_disconnect(r, crash, r);
     }
 
     int64_t wait_ns = -1;
@@ -363,6 +398,8 @@ int weft_reactor_iterate(weft_reactor *r, double timeout)
     for (int i = 0; i < n; i++)
         dispatch(r, &evs[i]);
     run_posts(r);
+    if (r->dc.active)
+        weft__disconnect_step(r);
     return 0;
 }
 
@@ -433,6 +470,11 @@ void weft__reactor_wake(weft_reactor *r)
 void weft__reactor_crash(weft_reactor *r)
 {
     r->stop_now = true;
+}
+
+static void crash(void *arg)
+{
+    weft__reactor_crash(arg);
 }
 
 double weft__reactor_shutdown_timeout(const weft_reactor *r)

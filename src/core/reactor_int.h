@@ -53,6 +53,7 @@ extern const weft__backend_ops weft__poll_ops;
 typedef struct weft__call {
     weft_call_fn fn;
     void *arg;
+    weft_destroy_fn drop; /* runs instead of fn when the call is dropped */
 } weft__call;
 
 typedef struct weft__callvec {
@@ -60,12 +61,15 @@ typedef struct weft__callvec {
     size_t len, cap;
 } weft__callvec;
 
-int weft__callvec_push(weft__callvec *q, weft_call_fn fn, void *arg);
+int weft__callvec_push(weft__callvec *q, weft_call_fn fn, void *arg, weft_destroy_fn drop);
+/* Drops every call (their drop functions run) and frees the vector. */
+void weft__callvec_drop(weft__callvec *q);
 
 /* A timer's slot; handles name a slot and its generation. */
 typedef struct weft__timer_slot {
     weft_call_fn fn;
     void *arg;
+    weft_destroy_fn drop; /* runs instead of fn when the timer is cancelled or dropped */
     uint32_t gen;
     uint32_t heap_idx; /* position in the heap, or the next free slot when free */
     bool pending;
@@ -121,7 +125,20 @@ struct weft_reactor {
     bool running, stopping, shutdown_pending, stop_now, no_signal_handlers;
     bool wake_now; /* weft__reactor_wake: the next poll does not block */
     double shutdown_timeout;
+    double shutdown_grace;
     weft__reactor_hook hook;
+
+    /* handles (internal.h): live ones, and ended ones the user may still
+     * free (stopped ports) */
+    weft__list handles, retired;
+    /* the shutdown's disconnect step (handle.c) */
+    struct {
+        bool active, grace_over;
+        unsigned rounds;
+        weft_timer timer;
+        weft_call_fn done;
+        void *arg;
+    } dc;
     struct {
         void *state;
         weft_destroy_fn free;
@@ -148,6 +165,16 @@ void weft__signals_init(weft_reactor *r);
 void weft__signals_fini(weft_reactor *r);
 int weft__signals_default_install(weft_reactor *r);
 void weft__signals_default_remove(weft_reactor *r);
+
+/* Runs the close step's posts as they stand. */
+void weft__reactor_run_posts(weft_reactor *r);
+
+/* handle.c */
+void weft__handles_init(weft_reactor *r);
+/* After each iteration while the disconnect step is under way. */
+void weft__disconnect_step(weft_reactor *r);
+/* weft_reactor_free: ends every handle still here, frees the retired. */
+void weft__handles_fini(weft_reactor *r);
 
 /* thread.c */
 int weft__cft_init(weft_reactor *r);

@@ -76,7 +76,7 @@ void weft__cft_fini(weft_reactor *r)
 int weft_reactor_call_from_thread(weft_reactor *r, weft_call_fn fn, void *arg)
 {
     pthread_mutex_lock(&r->cft_lock);
-    int err = weft__callvec_push(&r->cft, fn, arg);
+    int err = weft__callvec_push(&r->cft, fn, arg, NULL);
     bool wake = err == 0 && !r->cft_wake_pending;
     if (wake)
         r->cft_wake_pending = true;

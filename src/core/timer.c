@@ -175,6 +175,12 @@ static void schedule(weft_reactor *r, uint32_t s, int64_t when, bool in_heap)
 
 int weft_call_later(weft_reactor *r, double seconds, weft_call_fn fn, void *arg, weft_timer *out)
 {
+    return weft_call_later_full(r, seconds, fn, arg, NULL, out);
+}
+
+int weft_call_later_full(weft_reactor *r, double seconds, weft_call_fn fn, void *arg, weft_destroy_fn drop,
+                         weft_timer *out)
+{
     int64_t delay;
     int err = weft__seconds_to_ns(seconds, &delay);
     if (err < 0)
@@ -185,6 +191,7 @@ int weft_call_later(weft_reactor *r, double seconds, weft_call_fn fn, void *arg,
     weft__timer_slot *slot = &r->tslots[s];
     slot->fn = fn;
     slot->arg = arg;
+    slot->drop = drop;
     slot->pending = true;
     schedule(r, s, r->now_ns + delay, false);
     if (out)
@@ -197,8 +204,12 @@ int weft_timer_cancel(weft_reactor *r, weft_timer t)
     uint32_t s = lookup(r, t);
     if (s == NO_SLOT)
         return WEFT_ENOTACTIVE;
+    weft_destroy_fn drop = r->tslots[s].drop;
+    void *arg = r->tslots[s].arg;
     heap_remove(r, r->tslots[s].heap_idx);
     slot_free(r, s);
+    if (drop)
+        drop(arg);
     return 0;
 }
 
@@ -271,6 +282,17 @@ void weft__timers_run(weft_reactor *r, bool all)
 
 void weft__timers_fini(weft_reactor *r)
 {
+    /* Timers that will never fire give back what they hold; a drop may
+     * cancel other timers, so take them one at a time. */
+    while (r->nheap > 0) {
+        uint32_t s = r->heap[r->nheap - 1].slot;
+        weft_destroy_fn drop = r->tslots[s].drop;
+        void *arg = r->tslots[s].arg;
+        r->nheap--;
+        slot_free(r, s);
+        if (drop)
+            drop(arg);
+    }
     weft_free(r->tslots);
     weft_free(r->heap);
     r->tslots = NULL;

@@ -37,6 +37,7 @@ int weft__connected(weft_reactor *r, int fd, const weft_address *peer, weft_fact
 }
 
 typedef struct connector {
+    weft__handle handle;
     weft_reactor *r;
     int fd;
     weft_factory *factory;
@@ -47,6 +48,7 @@ typedef struct connector {
 
 static void release(connector *c, bool close_fd)
 {
+    weft__handle_remove(&c->handle);
     if (c->fd >= 0) {
         weft_reactor_remove_writer(c->r, c->fd);
         if (close_fd)
@@ -113,6 +115,21 @@ static void on_cancel(void *arg, weft_deferred *d)
     weft_deferred_unref(mine);
 }
 
+static void handle_describe(const weft__handle *h, char *buf, size_t size)
+{
+    const connector *c = WEFT__CONTAINER_OF(h, connector, handle);
+    weft_address_format(&c->addr, buf, size);
+}
+
+/* Shutdown: the attempt is abandoned; its Deferred errbacks WEFT_ECANCELED. */
+static void handle_close(weft__handle *h, bool abort)
+{
+    (void)abort;
+    weft_deferred_cancel(WEFT__CONTAINER_OF(h, connector, handle)->d);
+}
+
+static const weft__handle_ops connector_ops = {.kind = "connecting", .describe = handle_describe, .close = handle_close};
+
 weft_deferred *weft_connect(weft_reactor *r, const weft_address *addr, weft_factory *factory,
                             const weft_connect_options *opts)
 {
@@ -147,5 +164,6 @@ weft_deferred *weft_connect(weft_reactor *r, const weft_address *addr, weft_fact
         return d;
     }
     weft_deferred_set_canceller(d, on_cancel, c);
+    weft__handle_add(r, &c->handle, &connector_ops);
     return d;
 }

@@ -26,6 +26,7 @@
 #include "weft/timer.h"
 
 struct weft_port {
+    weft__handle handle; /* live while listening; retired once shutdown closed it */
     weft_reactor *r;
     int fd;
     weft_factory *factory;
@@ -39,6 +40,9 @@ struct weft_port {
     char *lock_path;
     weft_destroy_fn attached_free;
     void *attached;
+    bool closed; /* stopped listening; the struct waits for weft_port_stop */
+    bool fake;   /* a memory reactor's: it keeps a record of the port */
+    bool factory_started;
 };
 
 void weft__port_attach(weft_port *p, weft_destroy_fn fn, void *arg)
@@ -159,8 +163,15 @@ static int lock_unix_path(weft_port *p, const char *path)
     return 0;
 }
 
-static void port_free(weft_port *p)
+/* Stops listening and gives back what the port holds (its factory's count
+ * included) but not its memory. */
+static void port_close(weft_port *p)
 {
+    if (p->closed)
+        return;
+    p->closed = true;
+    if (p->fake)
+        weft__memory_port_stopped(p->r, p);
     if (p->fd >= 0) {
         weft_reactor_remove_reader(p->r, p->fd);
         close(p->fd);
@@ -173,13 +184,49 @@ static void port_free(weft_port *p)
     }
     if (p->reserve_fd >= 0)
         close(p->reserve_fd);
+    p->fd = p->lock_fd = p->reserve_fd = -1;
     weft_timer_cancel(p->r, p->backoff_timer);
     if (p->attached_free)
         p->attached_free(p->attached);
+    p->attached_free = NULL;
     weft_free(p->unix_path);
     weft_free(p->lock_path);
+    p->unix_path = p->lock_path = NULL;
+    if (p->factory_started)
+        weft_factory_stop(p->factory);
+    p->factory_started = false;
+}
+
+static void port_free(weft_port *p)
+{
+    port_close(p);
+    weft__handle_remove(&p->handle);
     weft_free(p);
 }
+
+static void handle_describe(const weft__handle *h, char *buf, size_t size)
+{
+    const weft_port *p = WEFT__CONTAINER_OF(h, weft_port, handle);
+    weft_address_format(&p->addr, buf, size);
+}
+
+/* Shutdown: the port stops listening; the user may still stop it. */
+static void handle_close(weft__handle *h, bool abort)
+{
+    (void)abort;
+    weft_port *p = WEFT__CONTAINER_OF(h, weft_port, handle);
+    port_close(p);
+    weft__handle_retire(p->r, h);
+}
+
+/* weft_reactor_free, for a port nobody stopped. */
+static void handle_free(weft__handle *h)
+{
+    port_free(WEFT__CONTAINER_OF(h, weft_port, handle));
+}
+
+static const weft__handle_ops port_ops = {
+    .kind = "port", .describe = handle_describe, .close = handle_close, .free = handle_free};
 
 int weft_listen(weft_reactor *r, const weft_address *addr, weft_factory *factory, const weft_listen_options *opts,
                 weft_port **out)
@@ -242,6 +289,8 @@ int weft_listen(weft_reactor *r, const weft_address *addr, weft_factory *factory
     if ((err = weft_reactor_add_reader(r, p->fd, on_accept, p)) < 0)
         goto fail;
     weft_factory_start(factory);
+    p->factory_started = true;
+    weft__handle_add(r, &p->handle, &port_ops);
     *out = p;
     return 0;
 fail:
@@ -264,18 +313,17 @@ weft_port *weft__port_fake(weft_reactor *r, const weft_address *addr, weft_facto
     p->factory = factory;
     p->addr = *addr;
     p->fd = p->lock_fd = p->reserve_fd = -1;
+    p->fake = true;
     weft_factory_start(factory);
+    p->factory_started = true;
+    weft__handle_add(r, &p->handle, &port_ops);
     return p;
 }
 
 weft_deferred *weft_port_stop(weft_port *p)
 {
     weft_reactor *r = p->r;
-    weft_factory *f = p->factory;
-    if (p->fd < 0 && weft__memory_reactor(r))
-        weft__memory_port_stopped(r, p);
     port_free(p);
-    weft_factory_stop(f);
     return weft_succeed(r, NULL, NULL);
 }
 

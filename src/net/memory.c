@@ -354,6 +354,7 @@ static void mem_free(weft_transport *t)
 }
 
 static const weft__transport_kind memory_kind = {
+    .name = "memory",
     .send = mem_send,
     .want_writable = mem_want_writable,
     .set_reading = mem_set_reading,

@@ -210,6 +210,7 @@ static void stream_free(weft_transport *t)
 }
 
 static const weft__transport_kind stream_kind = {
+    .name = "stream",
     .send = stream_send,
     .want_writable = stream_want_writable,
     .set_reading = stream_set_reading,

@@ -8,6 +8,7 @@
  */
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -76,6 +77,30 @@ static const weft_fount_ops fount_ops;
 static const weft_drain_ops drain_ops;
 static const weft_producer_ops fount_producer_ops;
 
+static void handle_describe(const weft__handle *h, char *buf, size_t size)
+{
+    const weft_transport *t = WEFT__CONTAINER_OF(h, weft_transport, handle);
+    weft_address a;
+    char host[128] = "?", peer[128] = "?";
+    if (weft_transport_host(t, &a) == 0)
+        weft_address_format(&a, host, sizeof host);
+    if (weft_transport_peer(t, &a) == 0)
+        weft_address_format(&a, peer, sizeof peer);
+    snprintf(buf, size, "%s %s <- %s%s", t->kind->name, host, peer,
+             t->state == WEFT__T_OPEN ? "" : t->state == WEFT__T_CLOSING ? " (closing)" : " (closed)");
+}
+
+static void handle_close(weft__handle *h, bool abort)
+{
+    weft_transport *t = WEFT__CONTAINER_OF(h, weft_transport, handle);
+    if (abort)
+        weft_transport_abort_connection(t);
+    else
+        weft_transport_lose_connection(t);
+}
+
+static const weft__handle_ops handle_ops = {.kind = "connection", .describe = handle_describe, .close = handle_close};
+
 void weft__transport_init(weft_transport *t, const weft__transport_kind *kind, weft_reactor *r, weft_protocol *proto)
 {
     memset(t, 0, sizeof *t);
@@ -89,6 +114,7 @@ void weft__transport_init(weft_transport *t, const weft__transport_kind *kind, w
     t->drain.ops = &drain_ops;
     t->fount_producer.ops = &fount_producer_ops;
     t->close_code = WEFT_EOF;
+    weft__handle_add(r, &t->handle, &handle_ops);
     if (proto->factory)
         weft_factory_start(proto->factory);
 }
@@ -169,6 +195,7 @@ static void finish(void *arg)
         weft_factory_stop(p->factory);
     if (p->ops->destroy)
         p->ops->destroy(p);
+    weft__handle_remove(&t->handle);
     t->kind->free(t);
 }
 

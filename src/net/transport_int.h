@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What every transport kind shares (transport.c) and the small contract a
- * kind implements: sockets (stream.c), memory (memory.c), later TLS. The
+ * kind implements: sockets (stream.c), protocol wrappers such as TLS
+ * (wrapper.c), memory (memory.c). The
  * generic part owns the write buffer, the producers, the half-close states
  * and the two-phase close; a kind only moves bytes and watches its source.
  */
@@ -15,6 +16,7 @@
 #include "weft/transport.h"
 
 typedef struct weft__transport_kind {
+    const char *name; /* for weft_reactor_walk: "stream", "wrapper", "memory" */
     /* Sends from iov; returns the bytes taken (0 included), or a negative
      * error. WEFT_EAGAIN means none could be taken now. */
     ssize_t (*send)(weft_transport *t, const struct iovec *iov, int iovcnt);
@@ -65,6 +67,7 @@ struct weft_transport {
     weft_producer self_producer;
     bool streaming, producer_paused;
 
+    weft__handle handle; /* on the reactor while the transport lives */
     weft__tstate state;
     bool started;         /* connection_made delivered */
     bool user_paused;     /* pause_reading */

@@ -22,6 +22,7 @@
 enum { DATAGRAMS_PER_WAKEUP = 32 };
 
 struct weft_udp {
+    weft__handle handle;
     weft_reactor *r;
     weft_datagram_protocol *p;
     int fd;
@@ -83,8 +84,24 @@ static void finish(void *arg)
     p->transport = NULL;
     if (p->ops->destroy)
         p->ops->destroy(p);
+    weft__handle_remove(&u->handle);
     weft_free(u);
 }
+
+static void handle_describe(const weft__handle *h, char *buf, size_t size)
+{
+    weft_address a;
+    if (weft_udp_address(WEFT__CONTAINER_OF(h, weft_udp, handle), &a) == 0)
+        weft_address_format(&a, buf, size);
+}
+
+static void handle_close(weft__handle *h, bool abort)
+{
+    (void)abort;
+    weft_udp_close(WEFT__CONTAINER_OF(h, weft_udp, handle));
+}
+
+static const weft__handle_ops udp_ops = {.kind = "udp", .describe = handle_describe, .close = handle_close};
 
 int weft_udp_bind(weft_reactor *r, const weft_address *addr, weft_datagram_protocol *p, weft_udp **out)
 {
@@ -122,6 +139,7 @@ int weft_udp_bind(weft_reactor *r, const weft_address *addr, weft_datagram_proto
         return WEFT_ENOMEM;
     }
     weft__reactor_post(r, &u->start_post, start, u);
+    weft__handle_add(r, &u->handle, &udp_ops);
     *out = u;
     return 0;
 }

@@ -182,6 +182,7 @@ static void inner_free(weft_transport *t)
 }
 
 static const weft__transport_kind inner_kind = {
+    .name = "wrapper",
     .send = inner_send,
     .want_writable = inner_want_writable,
     .set_reading = inner_set_reading,

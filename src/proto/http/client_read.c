@@ -62,6 +62,15 @@ static void kick(void *arg)
     weft__hc_conn_unref(c);
 }
 
+/* A kick that will never run (the reactor was freed first) gives back its
+ * reference. */
+static void drop_kick(void *arg)
+{
+    weft__hc_conn *c = arg;
+    c->kick_queued = false;
+    weft__hc_conn_unref(c);
+}
+
 /* Goes on reading, from the reactor (never inside the consumer's call). */
 static void schedule_kick(weft__hc_conn *c)
 {
@@ -69,7 +78,7 @@ static void schedule_kick(weft__hc_conn *c)
         return;
     c->refs++;
     c->kick_queued = true;
-    if (weft_reactor_call_soon(c->r, kick, c) < 0) {
+    if (weft_reactor_call_soon_full(c->r, kick, c, drop_kick) < 0) {
         c->kick_queued = false;
         c->refs--;
         weft__hc_conn_fail(c, weft_failure_new(WEFT_ENOMEM, "out of memory resuming a response body"));

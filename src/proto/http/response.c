@@ -403,7 +403,7 @@ int weft_http_reply_write_borrowed(weft_http_request *req, const void *data, siz
     if (rc < 0)
         return rc;
     /* copied after all: give the bytes back from the reactor */
-    if (rc == 0 && release && weft_reactor_call_soon(req->r, release, arg) < 0)
+    if (rc == 0 && release && weft_reactor_call_soon_full(req->r, release, arg, release) < 0)
         release(arg);
     return 0;
 }
@@ -725,6 +725,15 @@ static void file_later(void *arg)
         file_run(f);
 }
 
+/* The reactor was freed first: by then the request has let go of f. */
+static void file_later_dropped(void *arg)
+{
+    weft__http_file *f = arg;
+    f->soon = false;
+    if (f->dead)
+        file_free(f);
+}
+
 /* The request's turn has come and its body has a length: the rest of the
  * file goes to the transport whole (sendfile on sockets), fd with it. A
  * chunked body keeps reading pieces, its framing around each. */
@@ -769,7 +778,7 @@ static void file_run(weft__http_file *f)
             return;
         }
     }
-    if (!f->paused && weft_reactor_call_soon(f->req->r, file_later, f) == 0)
+    if (!f->paused && weft_reactor_call_soon_full(f->req->r, file_later, f, file_later_dropped) == 0)
         f->soon = true;
 }
 
