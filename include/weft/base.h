@@ -27,6 +27,11 @@ typedef void (*weft_call_fn)(void *arg);
 /* Frees a value weft was holding; never called with a value weft did not get. */
 typedef void (*weft_destroy_fn)(void *value);
 
+/* The struct of `type` whose member `member` is at ptr: for callbacks that
+ * get a pointer to something embedded in the caller's struct (a factory, a
+ * producer, a drain) and want the struct. */
+#define WEFT_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
 typedef struct weft_reactor weft_reactor;
 typedef struct weft_deferred weft_deferred;
 typedef struct weft_failure weft_failure;

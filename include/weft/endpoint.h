@@ -57,6 +57,28 @@ WEFT_API weft_deferred *weft_endpoint_connect(weft_endpoint *e, weft_factory *fa
 #define WEFT_ENDPOINT_ALPN_MAX 8
 WEFT_API int weft_endpoint_set_alpn(weft_endpoint *e, const char *const *protocols, size_t n);
 
+/* ---- in one call ---- */
+
+/*
+ * Listens on a server endpoint string: a Deferred (the caller's) of the
+ * weft_port, or of the failure saying why - a bad string included. The
+ * port is the caller's to stop; one still listening when the reactor shuts
+ * down stops then (reactor.h). In a coroutine, one line:
+ *     weft_result port = weft_await(weft_listen_on(r, "tcp:8080", &factory));
+ * NULL only when out of memory.
+ */
+WEFT_API weft_deferred *weft_listen_on(weft_reactor *r, const char *desc, weft_factory *factory);
+
+/* Connects to a client endpoint string: a Deferred of the connected
+ * protocol (borrowed, as weft_endpoint_connect's), or of the failure. */
+WEFT_API weft_deferred *weft_connect_to(weft_reactor *r, const char *desc, weft_factory *factory);
+
+/* connectProtocol: connects the protocol p, already made. p passes to weft:
+ * it becomes the connection's protocol (its destroy runs after
+ * connection_lost), or, when no connection is made, its destroy runs
+ * (p->ops->destroy, if any). A Deferred of p, or of the failure. */
+WEFT_API weft_deferred *weft_connect_protocol(weft_reactor *r, const char *desc, weft_protocol *p);
+
 /* The endpoint in canonical string form ("tcp:8080:interface=127.0.0.1"),
  * snprintf-style. */
 WEFT_API size_t weft_endpoint_describe(const weft_endpoint *e, char *buf, size_t size);

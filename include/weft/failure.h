@@ -25,8 +25,10 @@
 WEFT_API weft_failure *weft__failure_new(const char *file, int line, weft_failure *cause, int code,
                                          const char *fmt, ...) WEFT_PRINTF(5, 6);
 
-/* Takes another reference; returns f. */
-WEFT_API weft_failure *weft_failure_ref(weft_failure *f);
+/* Takes another reference and returns f, which the caller may keep: so a
+ * failure borrowed for a call (const, as connection_lost's reason) can be
+ * kept past it. */
+WEFT_API weft_failure *weft_failure_ref(const weft_failure *f);
 
 /* Drops a reference; the last one frees the failure and its causes' share.
  * NULL does nothing. */

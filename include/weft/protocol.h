@@ -61,6 +61,7 @@ typedef struct weft_factory_ops {
 
 struct weft_factory {
     const weft_factory_ops *ops;
+    void *arg;      /* the user's: weft never touches it */
     unsigned users; /* weft's count of ports and connections using it */
 };
 
@@ -83,6 +84,7 @@ typedef struct weft_producer_ops {
 
 struct weft_producer {
     const weft_producer_ops *ops;
+    void *arg; /* the user's: weft never touches it */
 };
 
 #endif

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "looping_call.h"
 #include "policies.h"
+#include "react.h"
 #include "portforward.h"
 #include "process.h"
 #include "protocol.h"

@@ -87,12 +87,19 @@ static void later_fire(void *arg)
 static void later_free(void *arg)
 {
     later_ctx *c = arg;
-    if (c->d && weft_timer_cancel(c->r, c->timer) == 0) {
-        weft_deferred *d = c->d;
-        c->d = NULL;
-        weft_deferred_unref(d);
-    }
+    if (c->d)
+        weft_timer_cancel(c->r, c->timer); /* later_dropped lets d go */
     weft_free(c);
+}
+
+/* The timer will never fire (cancelled, or the reactor freed first): its
+ * reference to d goes. */
+static void later_dropped(void *arg)
+{
+    later_ctx *c = arg;
+    weft_deferred *d = c->d;
+    c->d = NULL;
+    weft_deferred_unref(d);
 }
 
 static weft_result later_call(void *arg, weft_result ignored)
@@ -105,10 +112,8 @@ static weft_result later_call(void *arg, weft_result ignored)
 static void later_cancel(void *arg, weft_deferred *d)
 {
     later_ctx *c = arg;
-    if (weft_timer_cancel(c->r, c->timer) == 0) {
-        c->d = NULL;
-        weft_deferred_unref(d); /* the timer's reference; cancel holds its own */
-    }
+    (void)d; /* cancel holds its own reference; the timer's goes with it */
+    weft_timer_cancel(c->r, c->timer);
 }
 
 weft_deferred *weft_defer_later(weft_reactor *r, double seconds, weft_result (*fn)(void *arg), void *arg)
@@ -126,7 +131,7 @@ weft_deferred *weft_defer_later(weft_reactor *r, double seconds, weft_result (*f
         weft_deferred_unref(d);
         return NULL;
     }
-    if (weft_call_later(r, seconds, later_fire, c, &c->timer) < 0) {
+    if (weft_call_later_full(r, seconds, later_fire, c, later_dropped, &c->timer) < 0) {
         weft_deferred_unref(d); /* drops the entry, which frees c */
         return NULL;
     }

@@ -52,11 +52,14 @@ weft_failure *weft__failure_new(const char *file, int line, weft_failure *cause,
     return f;
 }
 
-weft_failure *weft_failure_ref(weft_failure *f)
+weft_failure *weft_failure_ref(const weft_failure *f)
 {
-    if (f->refs > 0)
-        f->refs++;
-    return f;
+    /* Failures are immutable but for their count: a borrowed (const) one may
+     * be kept, as connection_lost's reason often is. */
+    weft_failure *mine = (weft_failure *)f;
+    if (mine->refs > 0)
+        mine->refs++;
+    return mine;
 }
 
 void weft_failure_unref(weft_failure *f)

@@ -18,6 +18,7 @@ typedef struct trigger {
     uint64_t id;
     weft_trigger_fn fn;
     void *arg;
+    weft_destroy_fn drop; /* frees arg if the trigger never runs */
     weft_phase phase;
     weft_system_event event;
 } trigger;
@@ -32,6 +33,9 @@ typedef struct triggers {
 static void triggers_free(void *state)
 {
     triggers *t = state;
+    for (size_t i = 0; i < t->len; i++)
+        if (t->v[i].drop)
+            t->v[i].drop(t->v[i].arg);
     weft_free(t->v);
     weft_free(t);
 }
@@ -151,8 +155,8 @@ static void fire(void *state, int event)
     weft_deferred_unref(all);
 }
 
-int weft_reactor_add_trigger(weft_reactor *r, weft_phase phase, weft_system_event event, weft_trigger_fn fn,
-                             void *arg, uint64_t *id)
+static int add_trigger(weft_reactor *r, weft_phase phase, weft_system_event event, weft_trigger_fn fn, void *arg,
+                       weft_destroy_fn drop, uint64_t *id)
 {
     if ((unsigned)phase > WEFT_PHASE_AFTER || (unsigned)event > WEFT_EVENT_SHUTDOWN || !fn)
         return WEFT_EINVAL;
@@ -172,11 +176,45 @@ int weft_reactor_add_trigger(weft_reactor *r, weft_phase phase, weft_system_even
         t->v = v;
         t->cap = cap;
     }
-    t->v[t->len] = (trigger){t->next_id++, fn, arg, phase, event};
+    t->v[t->len] = (trigger){t->next_id++, fn, arg, drop, phase, event};
     if (id)
         *id = t->v[t->len].id;
     t->len++;
     return 0;
+}
+
+int weft_reactor_add_trigger(weft_reactor *r, weft_phase phase, weft_system_event event, weft_trigger_fn fn,
+                             void *arg, uint64_t *id)
+{
+    return add_trigger(r, phase, event, fn, arg, NULL, id);
+}
+
+static weft_deferred *fire_stopping(void *arg)
+{
+    weft_deferred *d = arg;
+    if (!weft_deferred_called(d))
+        weft_deferred_callback(d, NULL, NULL);
+    weft_deferred_unref(d);
+    return NULL;
+}
+
+static void drop_deferred(void *arg)
+{
+    weft_deferred_unref(arg);
+}
+
+weft_deferred *weft_reactor_when_stopping(weft_reactor *r)
+{
+    weft_deferred *d = weft_deferred_new(r);
+    if (!d)
+        return NULL;
+    if (add_trigger(r, WEFT_PHASE_BEFORE, WEFT_EVENT_SHUTDOWN, fire_stopping, weft_deferred_ref(d), drop_deferred,
+                    NULL) < 0) {
+        weft_deferred_unref(d);
+        weft_deferred_unref(d);
+        return NULL;
+    }
+    return d;
 }
 
 int weft_reactor_remove_trigger(weft_reactor *r, uint64_t id)

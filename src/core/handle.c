@@ -97,6 +97,7 @@ static void grace_over(void *arg)
     weft_reactor *r = arg;
     r->dc.timer.id = 0;
     r->dc.grace_over = true;
+    r->wake_now = true; /* the step at the end of this iteration acts on it */
 }
 
 void weft__reactor_disconnect(weft_reactor *r, weft_call_fn done, void *arg)
