@@ -21,24 +21,25 @@ typedef struct chunk {
     char data[];
 } chunk;
 
+/* One per connection. When the connection goes, the queue is freed and the
+ * await fails: the coroutine then touches nothing of it. */
 static weft_result serve(void *arg)
 {
     conn *c = arg;
     for (;;) {
-        weft_deferred *next;
-        if (weft_deferred_queue_get(c->chunks, &next) < 0)
-            break;
-        weft_result r = weft_await(next);
-        chunk *ch = r.value;
-        if (weft_failed(r) || !ch) {
+        weft_result r = weft_await(weft_deferred_queue_get(c->chunks));
+        if (weft_failed(r)) {
             weft_result_free(r);
-            break;
+            return weft_none();
+        }
+        chunk *ch = r.value;
+        if (!ch) { /* the peer is done: close once what came before is echoed */
+            weft_transport_lose_connection(c->base.transport);
+            return weft_none();
         }
         weft_transport_write(c->base.transport, ch->data, ch->len);
         weft_result_free(r);
     }
-    weft_transport_lose_connection(c->base.transport);
-    return weft_none();
 }
 
 static void made(weft_protocol *p)
@@ -55,6 +56,10 @@ static void made(weft_protocol *p)
 static void received(weft_protocol *p, const void *data, size_t len)
 {
     chunk *ch = malloc(sizeof *ch + len);
+    if (!ch) {
+        weft_transport_abort_connection(p->transport);
+        return;
+    }
     ch->len = len;
     memcpy(ch->data, data, len);
     if (weft_deferred_queue_put(((conn *)p)->chunks, ch, free) < 0)
@@ -82,34 +87,22 @@ static weft_protocol *build(weft_factory *f, const weft_address *peer)
 {
     (void)f, (void)peer;
     conn *c = calloc(1, sizeof *c);
-    c->base.ops = &conn_ops;
-    return &c->base;
+    if (c)
+        c->base.ops = &conn_ops;
+    return c ? &c->base : NULL;
+}
+
+static weft_factory factory = {.ops = &(const weft_factory_ops){.build = build}};
+
+static weft_result run(weft_reactor *r, int argc, char **argv)
+{
+    weft_result port = weft_await(weft_listen_on(r, argc > 1 ? argv[1] : "tcp:8007", &factory));
+    if (!weft_failed(port))
+        weft_await(weft_reactor_when_stopped(r));
+    return port;
 }
 
 int main(int argc, char **argv)
 {
-    const char *where = argc > 1 ? argv[1] : "tcp:8007";
-    weft_reactor *r;
-    weft_endpoint *e;
-    weft_failure *why = NULL;
-    if (weft_reactor_new(NULL, &r) < 0)
-        return 1;
-    if (weft_endpoint_server(r, where, &e, &why) < 0) {
-        fprintf(stderr, "coro_echo: %s\n", weft_failure_message(why));
-        return 2;
-    }
-    weft_factory f = {.ops = &(weft_factory_ops){.build = build}};
-    weft_deferred *listening = weft_endpoint_listen(e, &f);
-    weft_endpoint_free(e);
-    weft_result res;
-    if (weft_reactor_run_until(r, listening, 10) < 0 || weft_deferred_take(listening, &res) < 0 || weft_failed(res)) {
-        fprintf(stderr, "coro_echo: cannot listen on %s\n", where);
-        return 1;
-    }
-    weft_deferred_unref(listening);
-    fprintf(stderr, "coro_echo: listening on %s; Ctrl-C to stop\n", where);
-    weft_reactor_run(r);
-    weft_deferred_unref(weft_port_stop(res.value));
-    weft_reactor_free(r);
-    return 0;
+    return weft_react(run, argc, argv);
 }

@@ -11,101 +11,63 @@
 #include <string.h>
 #include <weft/weft.h>
 
+/* Lines received go into a queue the coroutine awaits; NULL once the
+ * connection has gone. The protocol frees itself and the queue at its end,
+ * so the coroutine touches neither after it has let go of the connection. */
 typedef struct client {
-    weft_protocol base;
-    weft_deferred_queue *lines; /* complete lines received */
-    char partial[4096];
-    size_t plen;
+    weft_line_receiver lr;
+    weft_deferred_queue *lines;
 } client;
 
-static void received(weft_protocol *p, const void *data, size_t len)
+static void got_line(weft_line_receiver *lr, const char *line, size_t len)
 {
-    client *c = (client *)p;
-    for (size_t i = 0; i < len; i++) {
-        char ch = ((const char *)data)[i];
-        if (ch != '\n' && c->plen < sizeof c->partial - 1) {
-            c->partial[c->plen++] = ch;
-            continue;
-        }
-        c->partial[c->plen] = '\0';
-        char *line = strdup(c->partial);
-        if (weft_deferred_queue_put(c->lines, line, free) < 0)
-            free(line);
-        c->plen = 0;
-    }
+    char *copy = strndup(line, len);
+    if (!copy || weft_deferred_queue_put(((client *)lr)->lines, copy, free) < 0)
+        free(copy);
 }
 
-static const weft_protocol_ops client_ops = {.data_received = received};
-
-typedef struct job {
-    weft_factory factory; /* builds our one client */
-    weft_reactor *r;
-    const char *where;
-    char **lines;
-    int nlines;
-    client c;
-} job;
-
-static weft_protocol *build(weft_factory *f, const weft_address *peer)
+static void lost(weft_line_receiver *lr, const weft_failure *why)
 {
-    (void)peer;
-    return &((job *)f)->c.base;
+    (void)why;
+    if (weft_deferred_queue_put(((client *)lr)->lines, NULL, NULL) < 0)
+        weft_transport_abort_connection(lr->base.transport);
 }
 
-static const weft_factory_ops job_factory_ops = {.build = build};
-
-static weft_result talk(void *arg)
+static void destroy(weft_line_receiver *lr)
 {
-    job *j = arg;
-    weft_endpoint *e;
-    weft_failure *why = NULL;
-    if (weft_endpoint_client(j->r, j->where, &e, &why) < 0)
-        return weft_err(why);
-    weft_deferred *connecting = weft_endpoint_connect(e, &j->factory);
-    weft_endpoint_free(e);
-    weft_result r = weft_await(connecting);
-    if (weft_failed(r))
-        return r;
-    for (int i = 0; i < j->nlines; i++) {
-        weft_transport_write(j->c.base.transport, j->lines[i], strlen(j->lines[i]));
-        weft_transport_write(j->c.base.transport, "\n", 1);
-        weft_deferred *next;
-        if (weft_deferred_queue_get(j->c.lines, &next) < 0)
-            return weft_err_new(WEFT_ENOMEM, "out of memory");
-        weft_result line = weft_await_timeout(next, 5);
-        if (weft_failed(line))
-            return line;
-        printf("%s -> %s\n", j->lines[i], (char *)line.value);
-        weft_result_free(line);
+    weft_deferred_queue_free(((client *)lr)->lines);
+    free(lr);
+}
+
+static const weft_line_receiver_ops client_ops = {.line_received = got_line, .connection_lost = lost, .destroy = destroy};
+
+static weft_result talk(weft_reactor *r, int argc, char **argv)
+{
+    if (argc < 3)
+        return weft_err_new(WEFT_EINVAL, "usage: coro_lines CLIENT-ENDPOINT LINE...");
+    client *c = calloc(1, sizeof *c);
+    if (!c || !(c->lines = weft_deferred_queue_new(r, 0, 0))) {
+        free(c);
+        return weft_err_new(WEFT_ENOMEM, "out of memory");
     }
-    weft_transport_lose_connection(j->c.base.transport);
-    return weft_none();
+    weft_line_receiver_init(&c->lr, &client_ops);
+    weft_line_receiver_set_delimiter(&c->lr, "\n", 1);
+    weft_result res = weft_await(weft_connect_protocol(r, argv[1], &c->lr.base));
+    for (int i = 2; !weft_failed(res) && i < argc; i++) {
+        weft_result_free(res);
+        weft_line_receiver_send_line(&c->lr, argv[i], strlen(argv[i]));
+        res = weft_await_timeout(weft_deferred_queue_get(c->lines), 5);
+        if (!weft_failed(res) && !res.value)
+            return weft_err_new(WEFT_EOF, "the server closed the connection");
+        if (!weft_failed(res))
+            printf("%s -> %s\n", argv[i], (char *)res.value);
+    }
+    if (!weft_failed(res))
+        weft_transport_lose_connection(c->lr.base.transport);
+    return res;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: coro_lines CLIENT-ENDPOINT LINE...\n");
-        return 2;
-    }
-    job j = {.factory.ops = &job_factory_ops, .where = argv[1], .lines = argv + 2, .nlines = argc - 2};
-    if (weft_reactor_new(NULL, &j.r) < 0)
-        return 1;
-    j.c.base.ops = &client_ops;
-    j.c.lines = weft_deferred_queue_new(j.r, 0, 0);
-    weft_deferred *d = weft_coro_spawn(j.r, talk, &j);
-    weft_reactor_run_until(j.r, d, 30);
-    weft_result res;
-    int status = 0;
-    if (weft_deferred_take(d, &res) == 0 && weft_failed(res)) {
-        fprintf(stderr, "coro_lines: %s\n", weft_failure_message(weft_result_failure(res)));
-        status = 1;
-    }
-    weft_result_free(res);
-    weft_deferred_unref(d);
-    /* Let the close finish, then free. */
-    weft_reactor_iterate(j.r, 0);
-    weft_deferred_queue_free(j.c.lines);
-    weft_reactor_free(j.r);
-    return status;
+    return weft_react(talk, argc, argv);
 }

@@ -15,6 +15,16 @@
 
 #include "test.h"
 
+/* The code of the failure d holds now (0 if none), taken out of d. */
+static int failure_code_of(weft_deferred *d)
+{
+    weft_result res;
+    cr_assert_eq(weft_deferred_take(d, &res), 0);
+    int code = weft_failed(res) ? weft_failure_code(weft_result_failure(res)) : 0;
+    weft_result_free(res);
+    return code;
+}
+
 static int boxes_freed;
 
 static void box_free(void *p)
@@ -47,7 +57,7 @@ static weft_result got(void *arg, weft_result r)
 static void get_and_record(weft_deferred_queue *q)
 {
     weft_deferred *d = NULL;
-    cr_assert_eq(weft_deferred_queue_get(q, &d), 0);
+    cr_assert_not_null(d = weft_deferred_queue_get(q));
     cr_assert_not_null(d);
     cr_assert_eq(weft_deferred_add_callback(d, got, NULL), 0);
     weft_deferred_unref(d);
@@ -93,9 +103,9 @@ WEFT_TEST(deferred_queue, queue)
     for (int i = 0; i < M; i++)
         get_and_record(q);
     cr_assert_eq(weft_deferred_queue_waiting(q), M);
-    weft_deferred *d = (weft_deferred *)0x1;
-    cr_assert_eq(weft_deferred_queue_get(q, &d), WEFT_EQUEUEUNDERFLOW);
-    cr_assert_eq(d, (weft_deferred *)0x1, "out untouched on failure");
+    weft_deferred *d = weft_deferred_queue_get(q);
+    cr_assert_eq(failure_code_of(d), WEFT_EQUEUEUNDERFLOW);
+    weft_deferred_unref(d);
 
     for (int i = 0; i < M; i++) {
         put(q, i);
@@ -154,7 +164,7 @@ WEFT_TEST(deferred_queue, unbounded_puts_then_gets)
             put(q, next_put++);
         for (int i = 0; i < 4; i++) {
             weft_deferred *d;
-            cr_assert_eq(weft_deferred_queue_get(q, &d), 0);
+            cr_assert_not_null(d = weft_deferred_queue_get(q));
             weft_result res;
             cr_assert(weft_deferred_peek(d, &res), "a queued value fires the get at once");
             cr_assert_eq(*(int *)res.value, next_get++);
@@ -173,7 +183,7 @@ WEFT_TEST(deferred_queue, get_takes_ownership)
     weft_deferred_queue *q = weft_deferred_queue_new(r, 0, 0);
     put(q, 1);
     weft_deferred *d;
-    cr_assert_eq(weft_deferred_queue_get(q, &d), 0);
+    cr_assert_not_null(d = weft_deferred_queue_get(q));
     weft_result res;
     cr_assert_eq(weft_deferred_take(d, &res), 0);
     weft_deferred_unref(d);
@@ -190,7 +200,7 @@ WEFT_TEST(deferred_queue, cancel_after_synchronous_get)
     weft_reactor *r = weft_test_clock();
     weft_deferred_queue *q = weft_deferred_queue_new(r, 0, 0);
     weft_deferred *d;
-    cr_assert_eq(weft_deferred_queue_get(q, &d), 0);
+    cr_assert_not_null(d = weft_deferred_queue_get(q));
     seen s = {0};
     cr_assert_eq(weft_deferred_add_errback(d, consume, &s), 0);
     put(q, 5);
@@ -214,7 +224,7 @@ static weft_result put_then_get(void *arg, weft_result r)
     weft_result_free(r);
     put(chained_q, 7);
     weft_deferred *d;
-    cr_assert_eq(weft_deferred_queue_get(chained_q, &d), 0);
+    cr_assert_not_null(d = weft_deferred_queue_get(chained_q));
     return weft_chain(d);
 }
 
@@ -223,7 +233,7 @@ WEFT_TEST(deferred_queue, cancel_waiting_get)
     weft_reactor *r = weft_test_clock();
     chained_q = weft_deferred_queue_new(r, 0, 0);
     weft_deferred *d;
-    cr_assert_eq(weft_deferred_queue_get(chained_q, &d), 0);
+    cr_assert_not_null(d = weft_deferred_queue_get(chained_q));
     cr_assert_eq(weft_deferred_queue_waiting(chained_q), 1);
     weft_deferred_cancel(d);
     cr_assert_eq(weft_deferred_queue_waiting(chained_q), 0, "the getter withdrew");
@@ -246,10 +256,12 @@ WEFT_TEST(deferred_queue, cancelled_getter_frees_its_backlog_place)
     weft_reactor *r = weft_test_clock();
     weft_deferred_queue *q = weft_deferred_queue_new(r, 0, 1);
     weft_deferred *d1, *d2;
-    cr_assert_eq(weft_deferred_queue_get(q, &d1), 0);
-    cr_assert_eq(weft_deferred_queue_get(q, &d2), WEFT_EQUEUEUNDERFLOW);
+    cr_assert_not_null(d1 = weft_deferred_queue_get(q));
+    d2 = weft_deferred_queue_get(q);
+    cr_assert_eq(failure_code_of(d2), WEFT_EQUEUEUNDERFLOW);
+    weft_deferred_unref(d2);
     weft_deferred_cancel(d1);
-    cr_assert_eq(weft_deferred_queue_get(q, &d2), 0);
+    cr_assert_not_null(d2 = weft_deferred_queue_get(q));
     put(q, 3);
     weft_result res;
     cr_assert(weft_deferred_peek(d2, &res));
@@ -274,7 +286,7 @@ WEFT_TEST(deferred_queue, free_destroys_values_and_cancels_getters)
     weft_deferred *getters[3];
     seen s[3] = {{0}};
     for (int i = 0; i < 3; i++) {
-        cr_assert_eq(weft_deferred_queue_get(q, &getters[i]), 0);
+        cr_assert_not_null(getters[i] = weft_deferred_queue_get(q));
         cr_assert_eq(weft_deferred_add_errback(getters[i], consume, &s[i]), 0);
     }
     weft_deferred_queue_free(q);
@@ -293,7 +305,7 @@ WEFT_TEST(deferred_queue, getters_nobody_holds_go_with_the_queue)
     weft_deferred_queue *q = weft_deferred_queue_new(r, 0, 0);
     for (int i = 0; i < 3; i++) {
         weft_deferred *d;
-        cr_assert_eq(weft_deferred_queue_get(q, &d), 0);
+        cr_assert_not_null(d = weft_deferred_queue_get(q));
         cr_assert_eq(weft_deferred_add_errback(d, consume, NULL), 0);
         weft_deferred_unref(d);
     }
@@ -308,7 +320,7 @@ WEFT_TEST(deferred_queue, put_to_a_getter_whose_caller_dropped_it)
     weft_reactor *r = weft_test_clock();
     weft_deferred_queue *q = weft_deferred_queue_new(r, 0, 0);
     weft_deferred *d;
-    cr_assert_eq(weft_deferred_queue_get(q, &d), 0);
+    cr_assert_not_null(d = weft_deferred_queue_get(q));
     weft_deferred_unref(d);
     put(q, 1);
     cr_assert_eq(boxes_freed, 1);
@@ -350,10 +362,8 @@ static void oom_queue(void *arg)
     int expect = 0;
     weft_deferred *waiting[2] = {0};
     for (int i = 0; i < queued + 2; i++) {
-        weft_deferred *d = NULL;
-        int err = weft_deferred_queue_get(q, &d);
-        if (err < 0) {
-            cr_assert_eq(err, WEFT_ENOMEM);
+        weft_deferred *d = weft_deferred_queue_get(q);
+        if (!d) {
             c->refused++;
             continue;
         }

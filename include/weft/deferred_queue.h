@@ -27,12 +27,12 @@ WEFT_API void weft_deferred_queue_free(weft_deferred_queue *q);
 WEFT_API WEFT_NODISCARD int weft_deferred_queue_put(weft_deferred_queue *q, void *value, weft_destroy_fn destroy);
 
 /*
- * Stores in *out a Deferred (one reference, the caller's) that fires with the
- * next value, which its chain then owns. Cancelling it withdraws the getter.
- * Returns 0, WEFT_EQUEUEUNDERFLOW when `backlog` getters already wait, or
- * WEFT_ENOMEM.
+ * A Deferred (the caller's) that fires with the next value, which its chain
+ * then owns - or, when `backlog` getters already wait, that has failed with
+ * WEFT_EQUEUEUNDERFLOW. Cancelling it withdraws the getter. NULL when out of
+ * memory. In a coroutine: weft_await(weft_deferred_queue_get(q)).
  */
-WEFT_API WEFT_NODISCARD int weft_deferred_queue_get(weft_deferred_queue *q, weft_deferred **out);
+WEFT_API weft_deferred *weft_deferred_queue_get(weft_deferred_queue *q);
 
 /* Values queued and getters waiting now. */
 WEFT_API size_t weft_deferred_queue_size(const weft_deferred_queue *q);

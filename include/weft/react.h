@@ -8,12 +8,17 @@
  *     static weft_result serve(weft_reactor *r, int argc, char **argv)
  *     {
  *         weft_result port = weft_await(weft_listen_on(r, argc > 1 ? argv[1] : "tcp:8000", &factory));
- *         if (weft_failed(port))
- *             return port;                               // "prog: cannot listen...", status 1
- *         return weft_await(weft_reactor_when_stopping(r)); // serve until Ctrl-C
+ *         if (!weft_failed(port))  // else: "prog: cannot listen on...", status 1
+ *             weft_await(weft_reactor_when_stopped(r)); // serve until Ctrl-C has closed it all
+ *         return port;
  *     }
  *
  *     int main(int argc, char **argv) { return weft_react(serve, argc, argv); }
+ *
+ * What main's ports and connections use (factories, servers) must outlive
+ * them: awaiting weft_reactor_when_stopped (trigger.h) returns once they
+ * have all ended, so main may free those then, or make them in static
+ * storage.
  *
  * The exit status is 0 when main succeeds, and when the reactor was stopped
  * (SIGINT, SIGTERM, weft_reactor_stop) before main finished - whatever main

@@ -41,9 +41,13 @@ WEFT_API WEFT_NODISCARD int weft_reactor_add_trigger(weft_reactor *r, weft_phase
 /* Removes a trigger that has not run; WEFT_ENOENT if there is none. */
 WEFT_API int weft_reactor_remove_trigger(weft_reactor *r, uint64_t id);
 
-/* A Deferred (the caller's) that fires with none when the reactor begins to
- * shut down, in the "before" phase: what a server's main awaits to serve
- * until Ctrl-C (react.h). NULL when out of memory. */
-WEFT_API weft_deferred *weft_reactor_when_stopping(weft_reactor *r);
+/*
+ * A Deferred (the caller's) that fires with none during shutdown, once
+ * every port and connection has ended - when the coroutines' awaits are
+ * cancelled (reactor.h). What a server's main awaits to serve until Ctrl-C,
+ * then free what its connections used (react.h). Cancelling it fires it
+ * too, with none. NULL when out of memory.
+ */
+WEFT_API weft_deferred *weft_reactor_when_stopped(weft_reactor *r);
 
 #endif

@@ -62,26 +62,22 @@ int weft_deferred_queue_put(weft_deferred_queue *q, void *value, weft_destroy_fn
     return 0;
 }
 
-int weft_deferred_queue_get(weft_deferred_queue *q, weft_deferred **out)
+weft_deferred *weft_deferred_queue_get(weft_deferred_queue *q)
 {
     if (q->len > 0) {
         weft_deferred *d = weft_deferred_new(q->r);
         if (!d)
-            return WEFT_ENOMEM;
+            return NULL;
         weft_result v = q->ring[q->head];
         q->head = (q->head + 1) % q->cap;
         q->len--;
         weft_deferred_fire(d, v);
-        *out = d;
-        return 0;
+        return d;
     }
     if (q->backlog && q->waiting.count >= q->backlog)
-        return WEFT_EQUEUEUNDERFLOW;
-    weft_deferred *d = weft__waitq_add(&q->waiting, q->r);
-    if (!d)
-        return WEFT_ENOMEM;
-    *out = d;
-    return 0;
+        return weft_fail(q->r, weft_failure_new(WEFT_EQUEUEUNDERFLOW, "%zu getters already wait on the queue",
+                                                q->waiting.count));
+    return weft__waitq_add(&q->waiting, q->r);
 }
 
 size_t weft_deferred_queue_size(const weft_deferred_queue *q)

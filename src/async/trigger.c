@@ -18,7 +18,6 @@ typedef struct trigger {
     uint64_t id;
     weft_trigger_fn fn;
     void *arg;
-    weft_destroy_fn drop; /* frees arg if the trigger never runs */
     weft_phase phase;
     weft_system_event event;
 } trigger;
@@ -33,9 +32,6 @@ typedef struct triggers {
 static void triggers_free(void *state)
 {
     triggers *t = state;
-    for (size_t i = 0; i < t->len; i++)
-        if (t->v[i].drop)
-            t->v[i].drop(t->v[i].arg);
     weft_free(t->v);
     weft_free(t);
 }
@@ -155,8 +151,8 @@ static void fire(void *state, int event)
     weft_deferred_unref(all);
 }
 
-static int add_trigger(weft_reactor *r, weft_phase phase, weft_system_event event, weft_trigger_fn fn, void *arg,
-                       weft_destroy_fn drop, uint64_t *id)
+int weft_reactor_add_trigger(weft_reactor *r, weft_phase phase, weft_system_event event, weft_trigger_fn fn,
+                             void *arg, uint64_t *id)
 {
     if ((unsigned)phase > WEFT_PHASE_AFTER || (unsigned)event > WEFT_EVENT_SHUTDOWN || !fn)
         return WEFT_EINVAL;
@@ -176,44 +172,57 @@ static int add_trigger(weft_reactor *r, weft_phase phase, weft_system_event even
         t->v = v;
         t->cap = cap;
     }
-    t->v[t->len] = (trigger){t->next_id++, fn, arg, drop, phase, event};
+    t->v[t->len] = (trigger){t->next_id++, fn, arg, phase, event};
     if (id)
         *id = t->v[t->len].id;
     t->len++;
     return 0;
 }
 
-int weft_reactor_add_trigger(weft_reactor *r, weft_phase phase, weft_system_event event, weft_trigger_fn fn,
-                             void *arg, uint64_t *id)
-{
-    return add_trigger(r, phase, event, fn, arg, NULL, id);
-}
+/* weft_reactor_when_stopped: a late handle, so that shutdown fires it once
+ * the connections and ports are gone, with the coroutines' awaits. */
+typedef struct stopped {
+    weft__handle handle;
+    weft_deferred *d; /* our reference */
+} stopped;
 
-static weft_deferred *fire_stopping(void *arg)
+static void stopped_fire(stopped *s)
 {
-    weft_deferred *d = arg;
+    weft_deferred *d = s->d;
+    weft__handle_remove(&s->handle);
+    weft_free(s);
+    weft_deferred_set_canceller(d, NULL, NULL);
     if (!weft_deferred_called(d))
         weft_deferred_callback(d, NULL, NULL);
     weft_deferred_unref(d);
-    return NULL;
 }
 
-static void drop_deferred(void *arg)
+static void stopped_close(weft__handle *h, bool abort)
 {
-    weft_deferred_unref(arg);
+    if (abort)
+        stopped_fire(WEFT_CONTAINER_OF(h, stopped, handle));
 }
 
-weft_deferred *weft_reactor_when_stopping(weft_reactor *r)
+/* Cancelled (an await cancelled by hand, say): it fires all the same. */
+static void stopped_cancel(void *arg, weft_deferred *d)
 {
-    weft_deferred *d = weft_deferred_new(r);
-    if (!d)
-        return NULL;
-    if (add_trigger(r, WEFT_PHASE_BEFORE, WEFT_EVENT_SHUTDOWN, fire_stopping, weft_deferred_ref(d), drop_deferred,
-                    NULL) < 0) {
-        weft_deferred_unref(d);
-        weft_deferred_unref(d);
+    (void)d;
+    stopped_fire(arg);
+}
+
+static const weft__handle_ops stopped_ops = {.kind = "waiting for the stop", .close = stopped_close, .late = true};
+
+weft_deferred *weft_reactor_when_stopped(weft_reactor *r)
+{
+    stopped *s = weft_calloc(1, sizeof *s);
+    weft_deferred *d = s ? weft_deferred_new(r) : NULL;
+    if (!d) {
+        weft_free(s);
         return NULL;
     }
+    s->d = weft_deferred_ref(d);
+    weft_deferred_set_canceller(d, stopped_cancel, s);
+    weft__handle_add(r, &s->handle, &stopped_ops);
     return d;
 }
 
