@@ -53,6 +53,8 @@
 #ifndef WEFT_BASIC_H
 #define WEFT_BASIC_H
 
+#include <stdarg.h>
+
 #include "base.h"
 #include "failure.h"
 #include "protocol.h"
@@ -122,6 +124,11 @@ WEFT_API int weft_line_receiver_set_delimiter(weft_line_receiver *lr, const void
 /* Writes line and the delimiter (one writev). Returns as
  * weft_transport_writev, or -ENOTCONN with no transport. */
 WEFT_API int weft_line_receiver_send_line(weft_line_receiver *lr, const void *line, size_t len);
+/* Sends a line formatted as printf would (the delimiter added): Python's
+ * sendLine(b"..." % ...). Returns as send_line, or WEFT_ENOMEM, WEFT_EINVAL
+ * for a bad format. */
+WEFT_API int weft_line_receiver_printf(weft_line_receiver *lr, const char *fmt, ...) WEFT_PRINTF(2, 3);
+WEFT_API int weft_line_receiver_vprintf(weft_line_receiver *lr, const char *fmt, va_list ap);
 
 /* Raw mode: what is buffered and what arrives next goes to
  * raw_data_received. */

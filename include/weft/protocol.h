@@ -47,6 +47,9 @@ struct weft_protocol {
     const weft_protocol_ops *ops;
     weft_transport *transport; /* set by weft; NULL outside a connection */
     weft_factory *factory;     /* the factory that built it, or NULL */
+    /* Frees the protocol's memory after its destroy: set by a factory that
+     * allocated it (weft_protocol_factory); NULL otherwise. */
+    weft_destroy_fn release;
 };
 
 typedef struct weft_factory_ops {
@@ -69,6 +72,32 @@ struct weft_factory {
  * user and calls start on the first / stop on the last. */
 WEFT_API void weft_factory_start(weft_factory *f);
 WEFT_API void weft_factory_stop(weft_factory *f);
+
+/*
+ * Twisted's Factory.forProtocol: a factory whose protocols are `size`
+ * bytes of weft's memory, zeroed, set up by init(p, arg) (which sets
+ * p->ops, or calls a receiver's init), and freed by weft after their
+ * destroy - which then frees only what the protocol holds, if anything.
+ * A value: make one with WEFT_PROTOCOL_FACTORY and pass &f.base.
+ *
+ *     weft_protocol_factory f = WEFT_PROTOCOL_FACTORY(chat, chat_init, &room);
+ */
+typedef struct weft_protocol_factory {
+    weft_factory base;
+    size_t size;
+    void (*init)(weft_protocol *p, void *arg);
+} weft_protocol_factory;
+
+WEFT_API extern const weft_factory_ops weft_protocol_factory_ops;
+
+#define WEFT_PROTOCOL_FACTORY(type, init_fn, user_arg)                                                          \
+    ((weft_protocol_factory){.base = {.ops = &weft_protocol_factory_ops, .arg = (user_arg)},                   \
+                             .size = sizeof(type),                                                              \
+                             .init = (init_fn)})
+
+/* Ends a protocol that will not be used (or is done): its destroy, then
+ * its release. For code that builds protocols outside connections. */
+WEFT_API void weft_protocol_destroy(weft_protocol *p);
 
 /*
  * A producer: something a consumer (a transport) can pause when its buffer

@@ -28,8 +28,7 @@ int weft__connected(weft_reactor *r, int fd, const weft_address *peer, weft_fact
         p->factory = f;
     int err = weft__stream_new(r, fd, p, t_out);
     if (err < 0) {
-        if (p->ops->destroy)
-            p->ops->destroy(p);
+        weft_protocol_destroy(p);
         return err;
     }
     *p_out = p;

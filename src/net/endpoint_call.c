@@ -34,12 +34,22 @@ weft_deferred *weft_connect_to(weft_reactor *r, const char *desc, weft_factory *
     return with_endpoint(r, desc, false, weft_endpoint_connect, factory);
 }
 
-/* connectProtocol's factory: hands out its one protocol, and frees itself
- * (and the protocol, if it was never used) when nothing uses it any more. */
+/* connectProtocol's factory: hands out its one protocol. It lives until
+ * the attempt is over (the Deferred has fired) and nothing uses it (its
+ * protocol's connection, if any, has ended): wrappers such as TLS build the
+ * protocol, and count it as a user, only once they are connected. */
 typedef struct one {
     weft_factory base;
-    weft_protocol *p;
+    weft_protocol *p; /* until handed out */
+    bool over;
 } one;
+
+static void one_free(one *o)
+{
+    if (o->p)
+        weft_protocol_destroy(o->p);
+    weft_free(o);
+}
 
 static weft_protocol *one_build(weft_factory *f, const weft_address *peer)
 {
@@ -53,9 +63,17 @@ static weft_protocol *one_build(weft_factory *f, const weft_address *peer)
 static void one_stop(weft_factory *f)
 {
     one *o = (one *)f;
-    if (o->p && o->p->ops->destroy)
-        o->p->ops->destroy(o->p);
-    weft_free(o);
+    if (o->over)
+        one_free(o);
+}
+
+static weft_result one_over(void *arg, weft_result result)
+{
+    one *o = arg;
+    o->over = true;
+    if (o->base.users == 0)
+        one_free(o);
+    return result;
 }
 
 static const weft_factory_ops one_ops = {.build = one_build, .stop = one_stop};
@@ -64,16 +82,18 @@ weft_deferred *weft_connect_protocol(weft_reactor *r, const char *desc, weft_pro
 {
     one *o = weft_calloc(1, sizeof *o);
     if (!o) {
-        if (p->ops->destroy)
-            p->ops->destroy(p);
+        weft_protocol_destroy(p);
         return NULL;
     }
     o->base.ops = &one_ops;
     o->p = p;
-    /* Held while the endpoint is made, so that a bad string, which never
-     * uses the factory, still frees it (and p) here. */
-    weft_factory_start(&o->base);
     weft_deferred *d = weft_connect_to(r, desc, &o->base);
-    weft_factory_stop(&o->base);
+    if (!d) {
+        one_free(o);
+        return NULL;
+    }
+    /* A Deferred just made has room for this callback: this cannot fail. */
+    if (weft_deferred_add_both(d, one_over, o) < 0)
+        weft_deferred_cancel(d);
     return d;
 }

@@ -66,8 +66,7 @@ static void serve(weft_port *p, int fd, const weft_address *peer)
     int err = weft__stream_new(p->r, fd, proto, &t);
     if (err < 0) {
         close(fd);
-        if (proto->ops->destroy)
-            proto->ops->destroy(proto);
+        weft_protocol_destroy(proto);
         return;
     }
     weft__transport_start(t);

@@ -661,8 +661,8 @@ static weft_protocol *tls_build(weft_factory *f, const weft_address *peer)
     if (!inner->factory)
         inner->factory = tf->inner;
     weft_protocol *p = weft_tls_wrap(tf->ctx, inner, tf->server_name);
-    if (!p && inner->ops->destroy)
-        inner->ops->destroy(inner);
+    if (!p)
+        weft_protocol_destroy(inner);
     return p;
 }
 

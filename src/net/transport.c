@@ -193,8 +193,7 @@ static void finish(void *arg)
      * it (the port forwarder's outbound side does), and destroy frees it. */
     if (p->factory)
         weft_factory_stop(p->factory);
-    if (p->ops->destroy)
-        p->ops->destroy(p);
+    weft_protocol_destroy(p);
     weft__handle_remove(&t->handle);
     t->kind->free(t);
 }
@@ -791,18 +790,4 @@ void weft_flow_pipe(weft_transport *a, weft_transport *b)
 {
     weft_flow_to(&a->fount, &b->drain);
     weft_flow_to(&b->fount, &a->drain);
-}
-
-/* ---- factories ---- */
-
-void weft_factory_start(weft_factory *f)
-{
-    if (f->users++ == 0 && f->ops->start)
-        f->ops->start(f);
-}
-
-void weft_factory_stop(weft_factory *f)
-{
-    if (f->users > 0 && --f->users == 0 && f->ops->stop)
-        f->ops->stop(f);
 }

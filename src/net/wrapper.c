@@ -281,8 +281,7 @@ static void w_destroy(weft_protocol *p)
     if (!w->inner_ready) {
         /* Destroyed without ever being connected: no inner transport will
          * come to release its share or destroy the inner protocol. */
-        if (w->inner->ops->destroy)
-            w->inner->ops->destroy(w->inner);
+        weft_protocol_destroy(w->inner);
         w->owners--;
     }
     release(w);

@@ -75,8 +75,7 @@ static void w_lost(weft_protocol *p, const weft_failure *why)
 static void w_destroy(weft_protocol *p)
 {
     wrapper *w = W(p);
-    if (w->inner->ops->destroy)
-        w->inner->ops->destroy(w->inner);
+    weft_protocol_destroy(w->inner);
     weft_free(w);
 }
 

@@ -10,10 +10,13 @@
  * no delimiter: any fewer could still end in a line of max_length whose
  * delimiter has only begun to arrive.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../../core/internal.h"
 #include "input.h"
+#include "weft/alloc.h"
 #include "weft/error.h"
 #include "weft/transport.h"
 
@@ -197,6 +200,34 @@ int weft_line_receiver_set_delimiter(weft_line_receiver *lr, const void *delim, 
 int weft_line_receiver_send_line(weft_line_receiver *lr, const void *line, size_t len)
 {
     return send_line(&lr->base, line, len, lr->delimiter, lr->delimiter_len);
+}
+
+int weft_line_receiver_vprintf(weft_line_receiver *lr, const char *fmt, va_list ap)
+{
+    char small[512];
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    int err = n < 0 ? WEFT_EINVAL : 0;
+    if (err == 0 && (size_t)n < sizeof small) {
+        err = weft_line_receiver_send_line(lr, small, (size_t)n);
+    } else if (err == 0) {
+        char *big = weft_malloc((size_t)n + 1);
+        err = big ? weft_line_receiver_send_line(lr, big, (size_t)vsnprintf(big, (size_t)n + 1, fmt, again))
+                  : WEFT_ENOMEM;
+        weft_free(big);
+    }
+    va_end(again);
+    return err;
+}
+
+int weft_line_receiver_printf(weft_line_receiver *lr, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int err = weft_line_receiver_vprintf(lr, fmt, ap);
+    va_end(ap);
+    return err;
 }
 
 void weft_line_receiver_set_raw_mode(weft_line_receiver *lr)

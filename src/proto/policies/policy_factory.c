@@ -184,8 +184,7 @@ static weft_protocol *build(weft_factory *f, const weft_address *peer)
     weft__list_init(&c->node);
     weft_protocol *wp = weft_wrapper_new(&policy_ops, c, inner);
     if (!wp) {
-        if (inner->ops->destroy)
-            inner->ops->destroy(inner);
+        weft_protocol_destroy(inner);
         weft_free(c);
         return NULL;
     }
