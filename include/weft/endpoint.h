@@ -63,7 +63,9 @@ WEFT_API int weft_endpoint_set_alpn(weft_endpoint *e, const char *const *protoco
  * Listens on a server endpoint string: a Deferred (the caller's) of the
  * weft_port, or of the failure saying why - a bad string included. The
  * port is the caller's to stop; one still listening when the reactor shuts
- * down stops then (reactor.h). In a coroutine, one line:
+ * down stops then (reactor.h). Logs "listening on ADDRESS" (namespace
+ * weft.net, level info), the port the kernel chose included, as Twisted's
+ * ports log "starting on". In a coroutine, one line:
  *     weft_result port = weft_await(weft_listen_on(r, "tcp:8080", &factory));
  * NULL only when out of memory.
  */

@@ -5,10 +5,15 @@
  * connectProtocol): parse, act, free the endpoint, and fold a bad string
  * into the Deferred's failure, so a program has one thing to await.
  */
+#include <string.h>
+
 #include "weft/alloc.h"
+#include "weft/reactor.h"
 #include "weft/deferred.h"
 #include "weft/endpoint.h"
 #include "weft/error.h"
+#include "weft/log.h"
+#include "weft/socket.h"
 
 typedef weft_deferred *(*act_fn)(weft_endpoint *e, weft_factory *f);
 
@@ -24,9 +29,43 @@ static weft_deferred *with_endpoint(weft_reactor *r, const char *desc, bool serv
     return d;
 }
 
+/* As Twisted's ports log "starting on": where a program listens, with the
+ * port the kernel chose for port 0. */
+typedef struct listening {
+    weft_reactor *r;
+    char desc[];
+} listening;
+
+static weft_result announce(void *arg, weft_result result)
+{
+    listening *l = arg;
+    weft_address a;
+    char where[128];
+    if (!weft_failed(result) && weft_port_address(result.value, &a) == 0) {
+        weft_address_format(&a, where, sizeof where);
+        weft_log(weft_reactor_logger(l->r), WEFT_LOG_INFO, "weft.net", "listening on {endpoint} ({address})",
+                 WEFT_LOG_STR("endpoint", l->desc), WEFT_LOG_STR("address", where));
+    }
+    return result;
+}
+
 weft_deferred *weft_listen_on(weft_reactor *r, const char *desc, weft_factory *factory)
 {
-    return with_endpoint(r, desc, true, weft_endpoint_listen, factory);
+    size_t n = strlen(desc) + 1;
+    listening *l = weft_malloc(sizeof *l + n);
+    weft_deferred *d = l ? with_endpoint(r, desc, true, weft_endpoint_listen, factory) : NULL;
+    if (!d) {
+        weft_free(l);
+        return NULL;
+    }
+    l->r = r;
+    memcpy(l->desc, desc, n);
+    if (weft_deferred_add_callbacks_full(d, announce, NULL, l, weft_free) < 0) {
+        weft_free(l);
+        weft_deferred_unref(d);
+        return NULL;
+    }
+    return d;
 }
 
 weft_deferred *weft_connect_to(weft_reactor *r, const char *desc, weft_factory *factory)
