@@ -282,3 +282,60 @@ WEFT_TEST(web, sigterm_closes_idle_keep_alive_connections, .timeout = 60)
     cr_assert_null(strstr(web.text, "grace period over"), "%s", web.text);
     remove_tree(&t);
 }
+
+/* ---- SIGTERM with a request half in (issue 11) ---- */
+
+static int connect_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+static void send_text(int fd, const char *text)
+{
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+}
+
+/* Stops `web` with SIGTERM while fd's request is half in, past the grace
+ * period: a clean exit, and nothing from AddressSanitizer (the binary is
+ * built with it, as the tests are). */
+static void stop_mid_request(weft_test_proc *web, int fd)
+{
+    int status = weft_test_proc_finish(web, SIGTERM);
+    cr_assert_null(strstr(web->text, "AddressSanitizer"), "%s", web->text);
+    cr_assert_null(strstr(web->text, "runtime error"), "%s", web->text);
+    cr_assert_eq(status, 0, "exit status %d: %s", status, web->text);
+    close(fd);
+}
+
+/* The grace period ended with a proxied POST's body still arriving and
+ * the upstream silent: weft_http_reply_error freed the request, and the
+ * connection's loss released it again. */
+WEFT_TEST(web, sigterm_mid_proxied_body_is_a_clean_exit, .timeout = 60)
+{
+    /* an upstream that takes connections (the kernel's backlog) and never
+     * answers */
+    int up = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    socklen_t len = sizeof sa;
+    cr_assert_eq(bind(up, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(listen(up, 8), 0);
+    cr_assert_eq(getsockname(up, (struct sockaddr *)&sa, &len), 0);
+    char spec[128];
+    snprintf(spec, sizeof spec, "/api=tcp:host=127.0.0.1:port=%d", ntohs(sa.sin_port));
+    weft_test_proc web;
+    char *argv[] = {WEFT_CLI_PATH, "web", "--listen", "tcp:0:interface=127.0.0.1", "--proxy", spec, "--grace", "0.5",
+                    NULL};
+    weft_test_proc_spawn(&web, argv);
+    int fd = connect_to(weft_test_proc_port(&web));
+    send_text(fd, "POST /api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+    /* the proxy has connected upstream: the request is under way */
+    struct pollfd p = {up, POLLIN, 0};
+    cr_assert_gt(poll(&p, 1, 20000), 0, "the proxy connects upstream");
+    stop_mid_request(&web, fd);
+    close(up);
+}

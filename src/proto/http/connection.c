@@ -139,6 +139,22 @@ void weft__http_conn_close(weft__http_conn *c, bool abort)
 }
 
 /*
+ * The parser lets go of req, the request it was reading (the one path by
+ * which that hold ends short of the message's end). A dispatched request's
+ * body fount hears why first: its handler may finish the request inside,
+ * which must not free it while held here.
+ */
+static void drop_parsed(weft_http_request *req, int code, const char *why)
+{
+    req->busy++;
+    req->parsing = false;
+    if (req->dispatched)
+        weft__http_request_fail_body(req, code, why);
+    req->busy--;
+    weft__http_request_release(req);
+}
+
+/*
  * A request the server will not take: answer `status` (0: none) where a
  * response can still be sent, in its turn, and close. A dispatched request
  * hears of it through its body fount (code).
@@ -154,22 +170,19 @@ static void conn_refuse(weft__http_conn *c, int status, const char *detail, int 
     weft_http_request *req = c->cur;
     c->cur = NULL;
     if (req && req->dispatched) {
-        req->parsing = false;
         req->keep_alive = false;
         if (status && !req->headers_sent && !req->resp_done) {
             weft__http_buf body = {0};
+            /* (still the parser's while answered: completing cannot free it) */
             if (weft__http_error_body(&body, status, detail) == 0)
                 weft__http_respond_internal(req, status, "text/html; charset=utf-8", body.data, body.len, true);
             weft__http_buf_free(&body);
         }
-        weft__http_request_fail_body(req, code, detail ? detail : "request refused");
-        weft__http_request_release(req);
+        drop_parsed(req, code, detail ? detail : "request refused");
         return;
     }
-    if (req) {
-        req->parsing = false;
-        weft__http_request_release(req);
-    }
+    if (req)
+        drop_parsed(req, code, NULL);
     if (weft__list_empty(&c->queue)) {
         if (status && c->t)
             weft__http_conn_error_response(c, status, detail);
@@ -670,8 +683,10 @@ void weft__http_conn_response_done(weft__http_conn *c, weft_http_request *req)
                 req = next;
         }
     }
-    if (!weft__list_empty(&c->queue))
-        return weft__http_conn_schedule_resume(c);
+    if (!weft__list_empty(&c->queue)) {
+        weft__http_conn_schedule_resume(c);
+        return;
+    }
     if (c->no_more) {
         if (c->final_status && c->t)
             weft__http_conn_error_response(c, c->final_status, c->final_detail);
@@ -738,12 +753,8 @@ static void lost(weft_protocol *p, const weft_failure *why)
     c->timer_armed = false;
     weft_http_request *cur = c->cur;
     c->cur = NULL;
-    if (cur) {
-        cur->parsing = false;
-        if (cur->dispatched)
-            weft__http_request_fail_body(cur, weft_failure_code(why), "the connection was lost");
-        weft__http_request_release(cur);
-    }
+    if (cur)
+        drop_parsed(cur, weft_failure_code(why), "the connection was lost");
     while (!weft__list_empty(&c->queue)) {
         weft_http_request *req = WEFT__CONTAINER_OF(c->queue.next, weft_http_request, link);
         weft__list_remove(&req->link);
