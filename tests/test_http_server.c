@@ -460,7 +460,7 @@ WEFT_TEST(http_server, resource_tree)
         {"PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "a-put"},
         {"HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n", "Content-Length: 5"},
         {"DELETE /a HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405 Method Not Allowed"},
-        {"DELETE /a HTTP/1.1\r\nHost: x\r\n\r\n", "Allow: GET, PUT, HEAD\r\n"},
+        {"DELETE /a HTTP/1.1\r\nHost: x\r\n\r\n", "Allow: GET, PUT, HEAD, OPTIONS\r\n"},
         {"PROPFIND /a HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 501 Not Implemented"},
         {"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 404 Not Found"},
         {"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", "<title>404 Not Found</title>"},

@@ -283,6 +283,48 @@ WEFT_TEST(web, sigterm_closes_idle_keep_alive_connections, .timeout = 60)
     remove_tree(&t);
 }
 
+/* Issue 10, defect 1: `weft web --path DIR --proxy /api=...` answered
+ * /api/hello from DIR/api/hello; the upstream never saw the request. The
+ * proxy's prefix is a child of the static root, and children come first. */
+WEFT_TEST(web, a_proxy_mounted_under_a_static_directory_is_reached, .timeout = 60)
+{
+    tree t;
+    make_tree(&t);
+    char path[256];
+    snprintf(path, sizeof path, "%s/api", t.dir);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/api/hello", t.dir);
+    FILE *f = fopen(path, "w");
+    fputs("from the directory, not the upstream\n", f);
+    fclose(f);
+    weft_test_proc up;
+    char *uargv[] = {"/usr/bin/python3", "-c", (char *)upstream_py, NULL};
+    weft_test_proc_spawn(&up, uargv);
+    char spec[128];
+    snprintf(spec, sizeof spec, "/api=tcp:host=127.0.0.1:port=%d", weft_test_proc_port(&up));
+    weft_test_proc web;
+    char *argv[] = {WEFT_CLI_PATH, "web", "--listen", "tcp:0:interface=127.0.0.1", "--path", t.dir, "--proxy", spec,
+                    NULL};
+    weft_test_proc_spawn(&web, argv);
+    int port = weft_test_proc_port(&web);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/hello", port);
+    weft_test_output o = curl((const char *[]){"-i", url, NULL});
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    cr_assert(strstr(o.out, "X-Upstream: python"), "%s", o.out);
+    cr_assert(strstr(o.out, "GET /hello\n"), "%s", o.out);
+    cr_assert_null(strstr(o.out, "from the directory"), "%s", o.out);
+    weft_test_output_free(&o);
+    /* the rest of the tree is still the directory's */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hello.txt", port);
+    o = curl((const char *[]){url, NULL});
+    cr_assert_str_eq(o.out, "hello from weft web\n");
+    weft_test_output_free(&o);
+    cr_assert_eq(weft_test_proc_finish(&web, SIGTERM), 0, "%s", web.text);
+    cr_assert_eq(weft_test_proc_finish(&up, SIGTERM), 128 + SIGTERM);
+    remove_tree(&t);
+}
+
 /* ---- SIGTERM with a request half in (issue 11) ---- */
 
 static int connect_to(int port)
