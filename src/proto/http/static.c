@@ -67,8 +67,14 @@ static void add_decoded(weft__http_buf *b, const char *path)
 
 static void redirect_to_slash(weft_http_request *req)
 {
+    /* The path with its slash, as a path-absolute reference: leading
+     * slashes (and backslashes, which browsers read as slashes) collapse to
+     * one, or "//evil.example" would send the client to another host. */
+    const char *path = weft_http_request_path(req);
+    path += strspn(path, "/\\");
     weft__http_buf loc = {0};
-    weft__http_buf_adds(&loc, weft_http_request_path(req));
+    weft__http_buf_adds(&loc, "/");
+    weft__http_buf_adds(&loc, path);
     weft__http_buf_adds(&loc, "/");
     const char *query = weft_http_request_query(req);
     if (query) {
