@@ -341,6 +341,21 @@ static void send_text(int fd, const char *text)
     cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 }
 
+/* Reads until `needle` has come (or fails after 20 s). */
+static void read_until(int fd, const char *needle)
+{
+    char buf[4096] = "";
+    size_t got = 0;
+    while (!strstr(buf, needle)) {
+        struct pollfd p = {fd, POLLIN, 0};
+        cr_assert_gt(poll(&p, 1, 20000), 0, "waiting for %s; got %s", needle, buf);
+        ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
+        cr_assert_gt(n, 0, "waiting for %s; got %s", needle, buf);
+        got += (size_t)n;
+        buf[got] = '\0';
+    }
+}
+
 /* Stops `web` with SIGTERM while fd's request is half in, past the grace
  * period: a clean exit, and nothing from AddressSanitizer (the binary is
  * built with it, as the tests are). */
@@ -380,4 +395,30 @@ WEFT_TEST(web, sigterm_mid_proxied_body_is_a_clean_exit, .timeout = 60)
     cr_assert_gt(poll(&p, 1, 20000), 0, "the proxy connects upstream");
     stop_mid_request(&web, fd);
     close(up);
+}
+
+/* The same with a static file's request mid-body (the file is answered
+ * once the body is in) and with a request mid-headers. */
+WEFT_TEST(web, sigterm_mid_static_body_or_mid_headers_is_a_clean_exit, .timeout = 60)
+{
+    tree t;
+    make_tree(&t);
+    char *argv[] = {WEFT_CLI_PATH, "web", "--listen", "tcp:0:interface=127.0.0.1", "--path", t.dir, "--grace", "0.5",
+                    NULL};
+    weft_test_proc web;
+    weft_test_proc_spawn(&web, argv);
+    int fd = connect_to(weft_test_proc_port(&web));
+    send_text(fd, "GET /hello.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n");
+    read_until(fd, "HTTP/1.1 100 Continue\r\n\r\n"); /* the body is being read */
+    send_text(fd, "abc");
+    stop_mid_request(&web, fd);
+
+    weft_test_proc_spawn(&web, argv);
+    fd = connect_to(weft_test_proc_port(&web));
+    /* one request answered (the server runs), the next one's head half in */
+    send_text(fd, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_until(fd, "hello from weft web\n");
+    send_text(fd, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n");
+    stop_mid_request(&web, fd);
+    remove_tree(&t);
 }
