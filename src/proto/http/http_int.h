@@ -184,6 +184,10 @@ int weft__http_write_100(weft_http_request *req);
 int weft__http_conn_error_response(weft__http_conn *c, int status, const char *detail);
 void weft__http_response_init(weft_http_request *req);
 
+/* headers.c */
+/* Whether s (len bytes) is an RFC 9110 token: a header name, a method. */
+bool weft__http_is_token(const char *s, size_t len);
+
 /* error_page.c */
 int weft__http_error_body(weft__http_buf *out, int status, const char *detail);
 
