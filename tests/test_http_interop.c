@@ -335,7 +335,7 @@ WEFT_TEST(http_interop, python_http_client)
     weft_process_output *o = run(&v, argv);
     cr_assert_eq(o->code, 0, "%s", o->err);
     cr_assert_str_eq(o->out, "200 Hello, World!|200 Hello, World!|200 Hello, World!|200 got 3 sum 294|"
-                             "200 13 b''|200 12|405 GET, HEAD\n");
+                             "200 13 b''|200 12|405 GET, HEAD, OPTIONS\n");
     weft_process_output_free(o);
     srv_stop(&v);
 }

@@ -460,7 +460,7 @@ WEFT_TEST(http_server, resource_tree)
         {"PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "a-put"},
         {"HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n", "Content-Length: 5"},
         {"DELETE /a HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405 Method Not Allowed"},
-        {"DELETE /a HTTP/1.1\r\nHost: x\r\n\r\n", "Allow: GET, PUT, HEAD\r\n"},
+        {"DELETE /a HTTP/1.1\r\nHost: x\r\n\r\n", "Allow: GET, PUT, HEAD, OPTIONS\r\n"},
         {"PROPFIND /a HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 501 Not Implemented"},
         {"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 404 Not Found"},
         {"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", "<title>404 Not Found</title>"},
@@ -869,6 +869,27 @@ WEFT_TEST(http_server, server_headers_and_access_log)
     cr_assert(strstr(out, "X-Frame-Options: DENY\r\n"), "%s", out);
     cr_assert(weft_test_log_contains(&f.log, "\"GET /p?q HTTP/1.1\" 200 13 \"http://r/\" \"tester\""));
     cr_assert(weft_test_log_contains(&f.log, "192.168.1.1 - - ["));
+    fx_close(&f);
+}
+
+/* Issue 10, defect 9: a '"' in User-Agent forged the status, size and
+ * agent fields of the combined log line. Fields are escaped as nginx
+ * escapes them: '"', '\\', control and non-ASCII bytes as \\xHH. */
+WEFT_TEST(http_server, access_log_fields_cannot_be_forged)
+{
+    weft_reactor *r = weft_test_clock();
+    fx f = {.r = r};
+    weft_test_log_capture(r, &f.log);
+    weft_http_server_options o = {.access_log = weft_reactor_logger(r)};
+    f.s = weft_http_server_new(r, leaf_with("GET", hello, NULL), &o);
+    fx_connect(&f);
+    fx_send(&f, "GET /a\"b%22 HTTP/1.1\r\nHost: x\r\n"
+                "User-Agent: x\" 500 0 \"forged\t\xC3\xA9\r\n"
+                "Referer: http://r/\\\" 1\r\n\r\n");
+    cr_assert(strstr(fx_out(&f), "HTTP/1.1 200 OK"), "%s", fx_out(&f));
+    cr_assert(weft_test_log_contains(&f.log, "\"GET /a\\x22b%22 HTTP/1.1\" 200 13 \"http://r/\\x5C\\x22 1\" "
+                                             "\"x\\x22 500 0 \\x22forged\\x09\\xC3\\xA9\""),
+              "%s", f.log.lines[f.log.count ? f.log.count - 1 : 0]);
     fx_close(&f);
 }
 

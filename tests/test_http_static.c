@@ -755,6 +755,34 @@ WEFT_TEST(http_static, directories, .timeout = 60)
     site_free(&st);
 }
 
+/* Issue 10, defect 7: GET //evil.example, that directory existing, was
+ * redirected to //evil.example/ - another host, for a browser. The
+ * Location is a path starting with one slash, whatever the request's. */
+WEFT_TEST(http_static, a_directory_redirect_never_names_another_host, .timeout = 60)
+{
+    site st;
+    site_new(&st, NULL);
+    put_dir(st.s.root, "evil.example");
+    char v[256];
+    const char *cases[][2] = {
+        {"//evil.example", "/evil.example/"},
+        {"///evil.example?q=1", "/evil.example/?q=1"},
+        {"//evil.example//", NULL}, /* a directory with its slash: listed */
+        {"/evil.example", "/evil.example/"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        reply rp = fetch(&st, cases[i][0], NULL);
+        if (!cases[i][1]) {
+            cr_assert_eq(rp.status, 200, "%s", cases[i][0]);
+        } else {
+            cr_assert_eq(rp.status, 301, "%s", cases[i][0]);
+            cr_assert_str_eq(header(&rp, "Location", v, sizeof v), cases[i][1]);
+        }
+        reply_free(&rp);
+    }
+    site_free(&st);
+}
+
 WEFT_TEST(http_static, mime_types, .timeout = 60)
 {
     site st;

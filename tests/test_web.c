@@ -282,3 +282,143 @@ WEFT_TEST(web, sigterm_closes_idle_keep_alive_connections, .timeout = 60)
     cr_assert_null(strstr(web.text, "grace period over"), "%s", web.text);
     remove_tree(&t);
 }
+
+/* Issue 10, defect 1: `weft web --path DIR --proxy /api=...` answered
+ * /api/hello from DIR/api/hello; the upstream never saw the request. The
+ * proxy's prefix is a child of the static root, and children come first. */
+WEFT_TEST(web, a_proxy_mounted_under_a_static_directory_is_reached, .timeout = 60)
+{
+    tree t;
+    make_tree(&t);
+    char path[256];
+    snprintf(path, sizeof path, "%s/api", t.dir);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/api/hello", t.dir);
+    FILE *f = fopen(path, "w");
+    fputs("from the directory, not the upstream\n", f);
+    fclose(f);
+    weft_test_proc up;
+    char *uargv[] = {"/usr/bin/python3", "-c", (char *)upstream_py, NULL};
+    weft_test_proc_spawn(&up, uargv);
+    char spec[128];
+    snprintf(spec, sizeof spec, "/api=tcp:host=127.0.0.1:port=%d", weft_test_proc_port(&up));
+    weft_test_proc web;
+    char *argv[] = {WEFT_CLI_PATH, "web", "--listen", "tcp:0:interface=127.0.0.1", "--path", t.dir, "--proxy", spec,
+                    NULL};
+    weft_test_proc_spawn(&web, argv);
+    int port = weft_test_proc_port(&web);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/hello", port);
+    weft_test_output o = curl((const char *[]){"-i", url, NULL});
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    cr_assert(strstr(o.out, "X-Upstream: python"), "%s", o.out);
+    cr_assert(strstr(o.out, "GET /hello\n"), "%s", o.out);
+    cr_assert_null(strstr(o.out, "from the directory"), "%s", o.out);
+    weft_test_output_free(&o);
+    /* the rest of the tree is still the directory's */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hello.txt", port);
+    o = curl((const char *[]){url, NULL});
+    cr_assert_str_eq(o.out, "hello from weft web\n");
+    weft_test_output_free(&o);
+    cr_assert_eq(weft_test_proc_finish(&web, SIGTERM), 0, "%s", web.text);
+    cr_assert_eq(weft_test_proc_finish(&up, SIGTERM), 128 + SIGTERM);
+    remove_tree(&t);
+}
+
+/* ---- SIGTERM with a request half in (issue 11) ---- */
+
+static int connect_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+static void send_text(int fd, const char *text)
+{
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+}
+
+/* Reads until `needle` has come (or fails after 20 s). */
+static void read_until(int fd, const char *needle)
+{
+    char buf[4096] = "";
+    size_t got = 0;
+    while (!strstr(buf, needle)) {
+        struct pollfd p = {fd, POLLIN, 0};
+        cr_assert_gt(poll(&p, 1, 20000), 0, "waiting for %s; got %s", needle, buf);
+        ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
+        cr_assert_gt(n, 0, "waiting for %s; got %s", needle, buf);
+        got += (size_t)n;
+        buf[got] = '\0';
+    }
+}
+
+/* Stops `web` with SIGTERM while fd's request is half in, past the grace
+ * period: a clean exit, and nothing from AddressSanitizer (the binary is
+ * built with it, as the tests are). */
+static void stop_mid_request(weft_test_proc *web, int fd)
+{
+    int status = weft_test_proc_finish(web, SIGTERM);
+    cr_assert_null(strstr(web->text, "AddressSanitizer"), "%s", web->text);
+    cr_assert_null(strstr(web->text, "runtime error"), "%s", web->text);
+    cr_assert_eq(status, 0, "exit status %d: %s", status, web->text);
+    close(fd);
+}
+
+/* The grace period ended with a proxied POST's body still arriving and
+ * the upstream silent: weft_http_reply_error freed the request, and the
+ * connection's loss released it again. */
+WEFT_TEST(web, sigterm_mid_proxied_body_is_a_clean_exit, .timeout = 60)
+{
+    /* an upstream that takes connections (the kernel's backlog) and never
+     * answers */
+    int up = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    socklen_t len = sizeof sa;
+    cr_assert_eq(bind(up, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(listen(up, 8), 0);
+    cr_assert_eq(getsockname(up, (struct sockaddr *)&sa, &len), 0);
+    char spec[128];
+    snprintf(spec, sizeof spec, "/api=tcp:host=127.0.0.1:port=%d", ntohs(sa.sin_port));
+    weft_test_proc web;
+    char *argv[] = {WEFT_CLI_PATH, "web", "--listen", "tcp:0:interface=127.0.0.1", "--proxy", spec, "--grace", "0.5",
+                    NULL};
+    weft_test_proc_spawn(&web, argv);
+    int fd = connect_to(weft_test_proc_port(&web));
+    send_text(fd, "POST /api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+    /* the proxy has connected upstream: the request is under way */
+    struct pollfd p = {up, POLLIN, 0};
+    cr_assert_gt(poll(&p, 1, 20000), 0, "the proxy connects upstream");
+    stop_mid_request(&web, fd);
+    close(up);
+}
+
+/* The same with a static file's request mid-body (the file is answered
+ * once the body is in) and with a request mid-headers. */
+WEFT_TEST(web, sigterm_mid_static_body_or_mid_headers_is_a_clean_exit, .timeout = 60)
+{
+    tree t;
+    make_tree(&t);
+    char *argv[] = {WEFT_CLI_PATH, "web", "--listen", "tcp:0:interface=127.0.0.1", "--path", t.dir, "--grace", "0.5",
+                    NULL};
+    weft_test_proc web;
+    weft_test_proc_spawn(&web, argv);
+    int fd = connect_to(weft_test_proc_port(&web));
+    send_text(fd, "GET /hello.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n");
+    read_until(fd, "HTTP/1.1 100 Continue\r\n\r\n"); /* the body is being read */
+    send_text(fd, "abc");
+    stop_mid_request(&web, fd);
+
+    weft_test_proc_spawn(&web, argv);
+    fd = connect_to(weft_test_proc_port(&web));
+    /* one request answered (the server runs), the next one's head half in */
+    send_text(fd, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_until(fd, "hello from weft web\n");
+    send_text(fd, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n");
+    stop_mid_request(&web, fd);
+    remove_tree(&t);
+}

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "client_int.h"
+#include "http_int.h"
 #include "weft/alloc.h"
 #include "weft/deferred.h"
 #include "weft/error.h"
@@ -217,21 +218,6 @@ static int aim_at_url(weft__hc_req *req, const char *url)
     return 0;
 }
 
-static bool token_char(unsigned char c)
-{
-    return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
-}
-
-static bool valid_method(const char *m)
-{
-    if (!*m)
-        return false;
-    for (; *m; m++)
-        if (!token_char((unsigned char)*m))
-            return false;
-    return true;
-}
-
 static bool valid_target(const char *t)
 {
     if (!*t)
@@ -287,7 +273,7 @@ static weft_deferred *launch(weft__hc_req *req)
 weft_deferred *weft_http_agent_request(weft_http_agent *a, const char *method, const char *url,
                                        const weft_http_headers *headers, weft_fount *body, int64_t body_length)
 {
-    if (!valid_method(method))
+    if (!weft__http_is_token(method, strlen(method)))
         return refuse(a, body, weft_failure_new(WEFT_EINVAL, "bad HTTP method '%s'", method));
     weft__hc_req *req = req_new(a, method, headers, body, body_length);
     if (!req) {
@@ -309,7 +295,7 @@ weft_deferred *weft_http_agent_request_to(weft_http_agent *a, const char *endpoi
                                           const char *target, const weft_http_headers *headers, weft_fount *body,
                                           int64_t body_length)
 {
-    if (!valid_method(method))
+    if (!weft__http_is_token(method, strlen(method)))
         return refuse(a, body, weft_failure_new(WEFT_EINVAL, "bad HTTP method '%s'", method));
     if (!valid_target(target))
         return refuse(a, body, weft_failure_new(WEFT_EINVAL, "bad request target '%s'", target));

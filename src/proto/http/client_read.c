@@ -275,6 +275,14 @@ static weft_http_response *response_new(weft__hc_conn *c)
     return resp;
 }
 
+/* A Content-Length past int64_t: read as -1 it would pass for a body of
+ * unknown length. (Refused in on_headers_complete, whose error reason
+ * llhttp replaces by its own: protocol_error names it.) */
+static bool length_overflows(const llhttp_t *p)
+{
+    return (p->flags & F_CONTENT_LENGTH) && p->content_length > INT64_MAX;
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     weft__hc_conn *c = p->data;
@@ -294,6 +302,8 @@ static int on_headers_complete(llhttp_t *p)
         c->interim = true; /* 100 Continue, 103 Early Hints...: skipped */
         return 1;
     }
+    if (length_overflows(p))
+        return HPE_USER;
     c->in_trailers = true;
     weft_http_response *resp = response_new(c);
     if (!resp) {
@@ -412,7 +422,8 @@ static void message_done(weft__hc_conn *c, size_t left)
 
 static void protocol_error(weft__hc_conn *c, llhttp_errno_t e)
 {
-    const char *why = llhttp_get_error_reason(&c->parser);
+    const char *why = length_overflows(&c->parser) ? "the response's Content-Length is too large"
+                                                     : llhttp_get_error_reason(&c->parser);
     weft__hc_conn_fail(c, weft_failure_new(WEFT_EHTTP, "malformed HTTP response: %s (%s)", why ? why : "?",
                                   llhttp_errno_name(e)));
 }

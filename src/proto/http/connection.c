@@ -139,6 +139,22 @@ void weft__http_conn_close(weft__http_conn *c, bool abort)
 }
 
 /*
+ * The parser lets go of req, the request it was reading (the one path by
+ * which that hold ends short of the message's end). A dispatched request's
+ * body fount hears why first: its handler may finish the request inside,
+ * which must not free it while held here.
+ */
+static void drop_parsed(weft_http_request *req, int code, const char *why)
+{
+    req->busy++;
+    req->parsing = false;
+    if (req->dispatched)
+        weft__http_request_fail_body(req, code, why);
+    req->busy--;
+    weft__http_request_release(req);
+}
+
+/*
  * A request the server will not take: answer `status` (0: none) where a
  * response can still be sent, in its turn, and close. A dispatched request
  * hears of it through its body fount (code).
@@ -154,22 +170,19 @@ static void conn_refuse(weft__http_conn *c, int status, const char *detail, int 
     weft_http_request *req = c->cur;
     c->cur = NULL;
     if (req && req->dispatched) {
-        req->parsing = false;
         req->keep_alive = false;
         if (status && !req->headers_sent && !req->resp_done) {
             weft__http_buf body = {0};
+            /* (still the parser's while answered: completing cannot free it) */
             if (weft__http_error_body(&body, status, detail) == 0)
                 weft__http_respond_internal(req, status, "text/html; charset=utf-8", body.data, body.len, true);
             weft__http_buf_free(&body);
         }
-        weft__http_request_fail_body(req, code, detail ? detail : "request refused");
-        weft__http_request_release(req);
+        drop_parsed(req, code, detail ? detail : "request refused");
         return;
     }
-    if (req) {
-        req->parsing = false;
-        weft__http_request_release(req);
-    }
+    if (req)
+        drop_parsed(req, code, NULL);
     if (weft__list_empty(&c->queue)) {
         if (status && c->t)
             weft__http_conn_error_response(c, status, detail);
@@ -190,6 +203,8 @@ static void parse_error(weft__http_conn *c, llhttp_errno_t e, const char *data, 
             conn_refuse(c, 0, NULL, WEFT_EHTTP);
         return;
     }
+    /* A version llhttp refuses is malformed (the parser takes any DIGIT "."
+     * DIGIT, see weft__http_conn_new): 400, like any invalid request-line. */
     int status = 400;
     const char *detail = llhttp_get_error_reason(&c->parser);
     if (e == HPE_INVALID_METHOD && at_start) {
@@ -199,8 +214,6 @@ static void parse_error(weft__http_conn *c, llhttp_errno_t e, const char *data, 
             i++;
         if (i > 0 && i < len && data[i] == ' ')
             status = 501;
-    } else if (e == HPE_INVALID_VERSION) {
-        status = 505;
     }
     conn_refuse(c, status, detail, WEFT_EHTTP);
 }
@@ -416,6 +429,10 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     weft__http_conn *c = CONN_OF(p);
     if (count_header_bytes(c, len))
         return HPE_USER;
+    /* An empty value (RFC 9110 5.5 allows one) comes as an empty span at
+     * the next line's start: no fold, nothing to keep. */
+    if (len == 0)
+        return 0;
     if (folded(c, at)) {
         conn_refuse(c, 400, "Folded header lines (obs-fold) are not accepted.", WEFT_EHTTP);
         return HPE_USER;
@@ -463,11 +480,60 @@ static void check_transfer_encoding(weft_http_request *req, const char *v, size_
     }
 }
 
+/* RFC 3986 3.2.2's characters of a reg-name besides pct-encoded ones
+ * (unreserved, sub-delims), and, inside an IP-literal's brackets, ':'. */
+static bool host_char(unsigned char ch, bool literal)
+{
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+        return true;
+    return strchr(literal ? "-._~!$&'()*+,;=:" : "-._~!$&'()*+,;=", ch) != NULL && ch != '\0';
+}
+
+static bool hex_digit(char ch)
+{
+    return (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f');
+}
+
+/* Host = uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2 and 3.2.3):
+ * no userinfo, no path, no list. Empty is valid (an empty authority). */
+static bool host_ok(const char *h, size_t len)
+{
+    size_t i = 0;
+    if (len && h[0] == '[') {
+        for (i = 1; i < len && h[i] != ']'; i++)
+            if (!host_char((unsigned char)h[i], true))
+                return false;
+        if (i++ == len)
+            return false;
+    } else {
+        while (i < len && h[i] != ':') {
+            if (h[i] == '%' && i + 2 < len && hex_digit(h[i + 1]) && hex_digit(h[i + 2]))
+                i += 3;
+            else if (host_char((unsigned char)h[i++], false))
+                continue;
+            else
+                return false;
+        }
+    }
+    if (i == len)
+        return true;
+    if (h[i++] != ':')
+        return false;
+    for (; i < len; i++)
+        if (h[i] < '0' || h[i] > '9')
+            return false;
+    return true;
+}
+
 static int on_header_value_complete(llhttp_t *p)
 {
     weft__http_conn *c = CONN_OF(p);
     weft_http_request *req = c->cur;
     c->header_bytes += 4;
+    /* field-line = field-name ":" OWS field-value OWS (RFC 9112 5): llhttp
+     * leaves the trailing OWS in the value. */
+    while (c->value.len && (c->value.data[c->value.len - 1] == ' ' || c->value.data[c->value.len - 1] == '\t'))
+        c->value.len--;
     if (++c->nheaders > c->server->opt.max_headers) {
         conn_refuse(c, 431, "The request has too many headers.", WEFT_EHTTP);
         return -1;
@@ -480,6 +546,10 @@ static int on_header_value_complete(llhttp_t *p)
     if (name_is(&c->field, "host")) {
         if (req->host_count++ == 0)
             req->host_idx = (long)weft_http_headers_count(req->headers);
+        if (!host_ok(c->value.data, c->value.len)) {
+            conn_refuse(c, 400, "The Host header is not a host and port.", WEFT_EHTTP);
+            return -1;
+        }
     } else if (name_is(&c->field, "content-length")) {
         req->cl_count++;
     } else if (name_is(&c->field, "transfer-encoding")) {
@@ -504,10 +574,19 @@ static int on_headers_complete(llhttp_t *p)
     weft_http_request *req = c->cur;
     const char *bad = NULL;
     int status = 400;
-    req->version = p->http_major * 10 + p->http_minor;
-    if (req->version != 10 && req->version != 11) {
+    /* A higher minor version is read as the highest weft speaks: "A
+     * recipient that receives a message with a major version number that it
+     * implements and a minor version number higher than what it implements
+     * SHOULD process the message as if it were in the highest minor version
+     * within that major version to which the recipient is conformant" (RFC
+     * 9110 2.5). Another major version is well formed but not HTTP/1: 505
+     * (RFC 9110 15.6.6). */
+    req->version = p->http_minor == 0 ? 10 : 11;
+    if (p->http_major != 1) {
         status = 505;
         bad = "HTTP version not supported.";
+    } else if ((p->flags & F_CONTENT_LENGTH) && p->content_length > INT64_MAX) {
+        bad = "The Content-Length is too large.";
     } else if (req->cl_count > 1) {
         bad = "More than one Content-Length.";
     } else if (req->te_count && req->cl_count) {
@@ -567,6 +646,19 @@ static int on_headers_complete(llhttp_t *p)
     if (req->content_length > 0 && (uint64_t)req->content_length > req->max_body) {
         conn_refuse(c, 413, "The request's body is too large.", -EMSGSIZE);
         return -1;
+    }
+    return 0;
+}
+
+/* A chunk past the body's limit is refused at its size line, before its
+ * bytes are read. */
+static int on_chunk_header(llhttp_t *p)
+{
+    weft__http_conn *c = CONN_OF(p);
+    weft_http_request *req = c->cur;
+    if (req && p->content_length > req->max_body - req->body_received) {
+        conn_refuse(c, 413, "The request's body is too large.", -EMSGSIZE);
+        return HPE_USER;
     }
     return 0;
 }
@@ -638,6 +730,7 @@ static const llhttp_settings_t settings = {
     .on_header_value = on_header_value,
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
+    .on_chunk_header = on_chunk_header,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
@@ -670,8 +763,10 @@ void weft__http_conn_response_done(weft__http_conn *c, weft_http_request *req)
                 req = next;
         }
     }
-    if (!weft__list_empty(&c->queue))
-        return weft__http_conn_schedule_resume(c);
+    if (!weft__list_empty(&c->queue)) {
+        weft__http_conn_schedule_resume(c);
+        return;
+    }
     if (c->no_more) {
         if (c->final_status && c->t)
             weft__http_conn_error_response(c, c->final_status, c->final_detail);
@@ -738,12 +833,8 @@ static void lost(weft_protocol *p, const weft_failure *why)
     c->timer_armed = false;
     weft_http_request *cur = c->cur;
     c->cur = NULL;
-    if (cur) {
-        cur->parsing = false;
-        if (cur->dispatched)
-            weft__http_request_fail_body(cur, weft_failure_code(why), "the connection was lost");
-        weft__http_request_release(cur);
-    }
+    if (cur)
+        drop_parsed(cur, weft_failure_code(why), "the connection was lost");
     while (!weft__list_empty(&c->queue)) {
         weft_http_request *req = WEFT__CONTAINER_OF(c->queue.next, weft_http_request, link);
         weft__list_remove(&req->link);
@@ -789,6 +880,10 @@ weft_protocol *weft__http_conn_new(weft_http_server *s)
     weft__list_init(&c->queue);
     weft__list_push_back(&s->conns, &c->link);
     llhttp_init(&c->parser, HTTP_REQUEST, &settings);
+    /* Any DIGIT "." DIGIT reaches on_headers_complete, which tells a version
+     * weft does not speak (505) from the rest; what llhttp still refuses is
+     * malformed (400). */
+    c->parser.lenient_flags |= LENIENT_VERSION; /* (llhttp 8.1 has the flag, not its setter) */
     c->parser.data = c;
     return &c->base;
 }

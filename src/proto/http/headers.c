@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "buf.h"
+#include "http_int.h"
 #include "weft/alloc.h"
 #include "weft/error.h"
 #include "weft/http_headers.h"
@@ -60,7 +60,7 @@ static bool is_tchar(unsigned char c)
     }
 }
 
-static bool valid_name(const char *s, size_t len)
+bool weft__http_is_token(const char *s, size_t len)
 {
     if (len == 0)
         return false;
@@ -94,7 +94,7 @@ static int reserve(weft_http_headers *h, size_t bytes)
 int weft_http_headers_addn(weft_http_headers *h, const char *name, size_t name_len, const char *value,
                            size_t value_len)
 {
-    if (!valid_name(name, name_len) || !valid_value(value, value_len))
+    if (!weft__http_is_token(name, name_len) || !valid_value(value, value_len))
         return WEFT_EINVAL;
     int rc = reserve(h, name_len + value_len + 2);
     if (rc)
@@ -131,7 +131,7 @@ size_t weft_http_headers_remove(weft_http_headers *h, const char *name)
 int weft_http_headers_set(weft_http_headers *h, const char *name, const char *value)
 {
     size_t name_len = strlen(name), value_len = strlen(value);
-    if (!valid_name(name, name_len) || !valid_value(value, value_len))
+    if (!weft__http_is_token(name, name_len) || !valid_value(value, value_len))
         return WEFT_EINVAL;
     /* Make room first, so a failure leaves the old pairs in place. */
     int rc = reserve(h, name_len + value_len + 2);

@@ -66,10 +66,7 @@ struct weft__http_conn {
     weft_http_request *cur;   /* the request being parsed */
     weft_http_request *spare; /* a finished request kept for reuse */
     weft__http_buf field, value;
-    bool in_value;
     size_t header_bytes, nheaders;
-    int refuse_status; /* what a callback refused the request with */
-    const char *refuse_detail;
     /* bytes read but not parsed while parsing is paused */
     weft__http_buf held;
     size_t held_off;
@@ -152,7 +149,6 @@ void weft__http_server_unref(weft_http_server *s);
 
 /* connection.c */
 weft_protocol *weft__http_conn_new(weft_http_server *s);
-const llhttp_settings_t *weft__http_settings(void);
 void weft__http_conn_response_done(weft__http_conn *c, weft_http_request *req);
 void weft__http_conn_schedule_resume(weft__http_conn *c);
 void weft__http_conn_close(weft__http_conn *c, bool abort);
@@ -175,8 +171,6 @@ bool weft__http_body_blocked(const weft_http_request *req);
 /* Splits the target into path, query and host; < 0 when malformed. */
 int weft__http_request_parse_target(weft_http_request *req, bool connect);
 
-/* Decodes %XX escapes (others are kept as they are); returns the length. */
-
 /* response.c */
 /* Sends the head, and status/close framing for a response decided now. */
 int weft__http_respond_internal(weft_http_request *req, int status, const char *ctype, const void *body, size_t len,
@@ -189,6 +183,10 @@ int weft__http_write_100(weft_http_request *req);
 /* A whole response with no request object (refused before dispatch). */
 int weft__http_conn_error_response(weft__http_conn *c, int status, const char *detail);
 void weft__http_response_init(weft_http_request *req);
+
+/* headers.c */
+/* Whether s (len bytes) is an RFC 9110 token: a header name, a method. */
+bool weft__http_is_token(const char *s, size_t len);
 
 /* error_page.c */
 int weft__http_error_body(weft__http_buf *out, int status, const char *detail);

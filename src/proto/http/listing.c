@@ -26,7 +26,8 @@ static int by_name(const void *a, const void *b)
 
 int weft__static_listing_page(weft__http_buf *out, const char *title, weft__listing_entry *v, size_t n)
 {
-    qsort(v, n, sizeof *v, by_name);
+    if (n) /* (v may be NULL then) */
+        qsort(v, n, sizeof *v, by_name);
     size_t tlen = strlen(title);
     weft__http_buf_adds(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
     weft__http_buf_add_html(out, title, tlen);

@@ -249,6 +249,35 @@ static bool known_method(const char *m)
     return false;
 }
 
+/* What Allow lists for res: its handlers' methods, HEAD where GET is, and
+ * OPTIONS, which the server answers for a resource without a handler for
+ * it. */
+static void allow_list(const weft_http_resource *res, char *allow, size_t size)
+{
+    size_t n = 0;
+    bool get = false, head = false, options = false;
+    allow[0] = 0;
+    for (size_t i = 0; i <= res->nhandlers + 1; i++) {
+        const char *m = i < res->nhandlers ? res->handlers[i].method : i == res->nhandlers ? "HEAD" : "OPTIONS";
+        if (i == res->nhandlers && (!get || head))
+            continue;
+        if (i == res->nhandlers + 1 && options)
+            continue;
+        get |= strcmp(m, "GET") == 0;
+        head |= strcmp(m, "HEAD") == 0;
+        options |= strcmp(m, "OPTIONS") == 0;
+        size_t l = strlen(m);
+        if (strcmp(m, "*") == 0 || n + l + 3 > size)
+            continue;
+        if (n) {
+            memcpy(allow + n, ", ", 2);
+            n += 2;
+        }
+        memcpy(allow + n, m, l + 1);
+        n += l;
+    }
+}
+
 static void answer(weft_http_request *req, weft_http_resource *res)
 {
     const char *method = weft_http_request_method(req);
@@ -265,35 +294,22 @@ static void answer(weft_http_request *req, weft_http_resource *res)
         weft_http_reply_error(req, 404, "No such resource.");
         return;
     }
-    if (!known_method(method)) {
+    bool options = req->parser_method == HTTP_OPTIONS;
+    if (!options && !known_method(method)) {
         weft_http_reply_error(req, 501, "The method is not implemented.");
         return;
     }
     char allow[256];
-    size_t n = 0;
-    allow[0] = 0;
-    bool get = false, head = false;
-    for (size_t i = 0; i < res->nhandlers; i++) {
-        const char *m = res->handlers[i].method;
-        get |= strcmp(m, "GET") == 0;
-        head |= strcmp(m, "HEAD") == 0;
-        size_t l = strlen(m);
-        if (n + l + 3 < sizeof allow) {
-            if (n) {
-                memcpy(allow + n, ", ", 2);
-                n += 2;
-            }
-            memcpy(allow + n, m, l + 1);
-            n += l;
-        }
-    }
-    if (get && !head && n + 7 < sizeof allow)
-        memcpy(allow + n, ", HEAD", 7);
+    allow_list(res, allow, sizeof allow);
     if (weft_http_reply_set_header(req, "Allow", allow) < 0) {
         weft_http_reply_error(req, 503, "Out of memory.");
         return;
     }
-    weft_http_reply_error(req, 405, "The method is not allowed for this resource.");
+    /* RFC 9110 9.3.7: what the resource can do, with a Content-Length of 0 */
+    if (options)
+        weft_http_reply(req, 200, NULL, "", 0);
+    else
+        weft_http_reply_error(req, 405, "The method is not allowed for this resource.");
 }
 
 static int add_segment(weft_http_request *req, const char *enc, size_t len)
@@ -350,10 +366,14 @@ void weft__http_dispatch(weft_http_request *req)
     /* segment offsets in the encoded path, to find the rest */
     size_t i = 0, enc = 0;
     const size_t *segs = (const size_t *)(const void *)req->segs.data;
-    while (i < req->nsegs && !res->leaf) {
+    while (i < req->nsegs) {
         const char *seg = req->str.data + segs[2 * i];
         size_t len = segs[2 * i + 1];
+        /* Children first, even below a leaf (http_resource.h): a proxy
+         * mounted under a static directory takes its prefix. */
         weft_http_resource *next = find_child(res, seg, len);
+        if (!next && res->leaf)
+            break;
         if (!next && res->child_fn) {
             next = res->child_fn(res->child_arg, res, seg, len);
             if (next && put_child(res, seg, len, next) < 0)

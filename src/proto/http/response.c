@@ -154,9 +154,12 @@ static int build_head(weft_http_request *req, bool finishing, uint64_t body_len)
     }
     if (req->parsing && !req->body.ended && !req->body_discard) {
         /* A body still coming in: a declined 100-continue or a long unread
-         * body is cheaper to cut off than to read. */
-        uint64_t left = req->content_length < 0 ? UINT64_MAX : (uint64_t)req->content_length - req->body_received;
-        if ((req->expect_continue && !req->continue_sent) || (!req->body.drain && left > 64 * 1024))
+         * body is cheaper to cut off than to read. A chunked body's length
+         * is unknown: it is read and dropped (within the body's limit), so
+         * that a valid one keeps the connection. */
+        bool long_unread = req->content_length > 0 && !req->body.drain &&
+                           (uint64_t)req->content_length - req->body_received > 64 * 1024;
+        if ((req->expect_continue && !req->continue_sent) || long_unread)
             req->keep_alive = false;
     }
     if (c->no_more || req->server->stopping)

@@ -67,8 +67,14 @@ static void add_decoded(weft__http_buf *b, const char *path)
 
 static void redirect_to_slash(weft_http_request *req)
 {
+    /* The path with its slash, as a path-absolute reference: leading
+     * slashes (and backslashes, which browsers read as slashes) collapse to
+     * one, or "//evil.example" would send the client to another host. */
+    const char *path = weft_http_request_path(req);
+    path += strspn(path, "/\\");
     weft__http_buf loc = {0};
-    weft__http_buf_adds(&loc, weft_http_request_path(req));
+    weft__http_buf_adds(&loc, "/");
+    weft__http_buf_adds(&loc, path);
     weft__http_buf_adds(&loc, "/");
     const char *query = weft_http_request_query(req);
     if (query) {
@@ -244,9 +250,8 @@ static void serve_directory(static_res *s, weft_http_request *req, int dirfd, we
     close(dirfd);
 }
 
-static void serve(void *arg, weft_http_request *req)
+static void answer(static_res *s, weft_http_request *req)
 {
-    static_res *s = arg;
     /* The path below the root, segment by segment; empty segments (a
      * trailing slash, or "//") name nothing. */
     weft__http_buf rel = {0};
@@ -293,6 +298,49 @@ static void serve(void *arg, weft_http_request *req)
         }
     }
     weft_free(rel.data);
+}
+
+/* A request's body is read and dropped before the answer: a malformed one
+ * then gets its 400, the body's limit its 413 before any file goes out,
+ * and a valid one leaves the connection open for the next request. */
+typedef struct body_wait {
+    weft_drain d;
+    static_res *s;
+    weft_http_request *req;
+} body_wait;
+
+static void drop_bytes(weft_drain *d, const void *data, size_t len)
+{
+    (void)d, (void)data, (void)len;
+}
+
+static void body_read(weft_drain *d, const weft_failure *why)
+{
+    body_wait *w = (body_wait *)d;
+    static_res *s = w->s;
+    weft_http_request *req = w->req;
+    weft_free(w);
+    if (weft_failure_code(why) == WEFT_EOF)
+        answer(s, req);
+    else
+        weft_http_reply_error(req, 400, NULL); /* (-EALREADY where the server answered) */
+}
+
+static const weft_drain_ops body_wait_ops = {.receive = drop_bytes, .flow_stopped = body_read};
+
+static void serve(void *arg, weft_http_request *req)
+{
+    if (weft_http_request_content_length(req) == 0) {
+        answer(arg, req);
+        return;
+    }
+    body_wait *w = weft_calloc(1, sizeof *w);
+    if (!w) {
+        weft_http_reply_error(req, 503, NULL);
+        return;
+    }
+    *w = (body_wait){.d.ops = &body_wait_ops, .s = arg, .req = req};
+    weft_flow_to(weft_http_request_body(req), &w->d);
 }
 
 static int copy_options(static_res *s, const weft_http_static_options *o)
