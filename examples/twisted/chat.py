@@ -49,7 +49,8 @@ class Room(protocol.Factory):
 
 
 async def main(reactor, where="tcp:8123"):
-    await endpoints.serverFromString(reactor, where).listen(Room())
+    port = await endpoints.serverFromString(reactor, where).listen(Room())
+    print(f"listening on {where} ({port.getHost().host}:{port.getHost().port})", flush=True)
     await defer.Deferred()
 
 

@@ -18,7 +18,20 @@ typedef struct server {
     size_t nports;
     double grace;
     weft_cli_serve_extra x;
+    /* The "listening on" lines, said once the reactor runs: by then SIGINT
+     * and SIGTERM stop it gracefully, so a client that reads them may
+     * signal at once. */
+    char said[4096];
+    size_t nsaid;
 } server;
+
+static weft_deferred *announce(void *arg)
+{
+    server *s = arg;
+    fwrite(s->said, 1, s->nsaid, stderr);
+    fflush(stderr);
+    return NULL;
+}
 
 static weft_result close_the_rest(void *arg, weft_result result)
 {
@@ -86,7 +99,9 @@ static int listen_one(server *s, const char *desc)
     char text[256];
     weft_port_address(port, &a);
     weft_address_format(&a, text, sizeof text);
-    fprintf(stderr, "%s: listening on %s (%s)\n", s->prog, desc, text);
+    int n = snprintf(s->said + s->nsaid, sizeof s->said - s->nsaid, "%s: listening on %s (%s)\n", s->prog, desc, text);
+    if (n > 0)
+        s->nsaid = s->nsaid + (size_t)n < sizeof s->said ? s->nsaid + (size_t)n : sizeof s->said - 1;
     return WEFT_CLI_OK;
 }
 
@@ -110,7 +125,8 @@ int weft_cli_serve_with(weft_reactor *r, const char *prog, char *const *listen, 
     for (size_t i = 0; i < nlisten; i++)
         if ((status = listen_one(&s, listen[i])) != WEFT_CLI_OK)
             goto out;
-    if (weft_reactor_add_trigger(r, WEFT_PHASE_BEFORE, WEFT_EVENT_SHUTDOWN, shutdown_gracefully, &s, NULL) < 0) {
+    if (weft_reactor_add_trigger(r, WEFT_PHASE_BEFORE, WEFT_EVENT_SHUTDOWN, shutdown_gracefully, &s, NULL) < 0 ||
+        weft_reactor_add_trigger(r, WEFT_PHASE_AFTER, WEFT_EVENT_STARTUP, announce, &s, NULL) < 0) {
         status = WEFT_CLI_FAILED;
         goto out;
     }
