@@ -199,4 +199,12 @@ void weft__http_access_log(weft_http_request *req);
 /* resource.c */
 void weft__http_dispatch(weft_http_request *req);
 
+/* path.c: normalises a path (RFC 3986 section 6.2.2) in place - escapes of
+ * unreserved characters decoded, the others' hex digits in upper case, then
+ * the dot segments removed (section 5.2.4) - and sets *len to its new length
+ * (never more). *climbed (when not NULL) says whether a ".." found nothing
+ * left to remove (dropped, as the RFC does). 0, or WEFT_EINVAL for a '%'
+ * that does not start an escape (the path is then unspecified). */
+int weft__http_path_normalize(char *path, size_t *len, bool *climbed);
+
 #endif
