@@ -24,4 +24,13 @@
  * as 502 responses. */
 WEFT_API weft_http_resource *weft_http_proxy_new(weft_http_agent *agent, const char *endpoint, const char *path);
 
+/* The same for an upstream named by a URL, http://host[:port][/path] or
+ * https://... (verified against the system's trusted roots, with the URL's
+ * host as the name; for other roots, give a "tls:...:trustRoots=..."
+ * endpoint to weft_http_proxy_new): its path is the upstream path, so with
+ * "http://127.0.0.1:9000/public" mounted at /pub, /pub/x goes as /public/x.
+ * url is copied; *out (the caller's) is the resource. 0, WEFT_EINVAL for
+ * what is not such a URL (a query or fragment included), or WEFT_ENOMEM. */
+WEFT_API int weft_http_proxy_new_url(weft_http_agent *agent, const char *url, weft_http_resource **out);
+
 #endif

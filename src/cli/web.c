@@ -10,7 +10,7 @@
 static void usage(FILE *out)
 {
     fputs("usage: weft web [--listen ENDPOINT]... [--path DIR] [--index NAME]... [--mime-type TYPE]\n"
-          "                [--add-header 'Name: value']... [--proxy PREFIX=ENDPOINT]...\n"
+          "                [--add-header 'Name: value']... [--proxy PREFIX=ENDPOINT|URL]...\n"
           "                [--access-log FILE|-] [--grace SECONDS]\n"
           "\n"
           "Serves the files under DIR, and forwards requests under each PREFIX to a server.\n"
@@ -24,9 +24,10 @@ static void usage(FILE *out)
           "                            (default application/octet-stream)\n"
           "  -a, --add-header HEADER   a header added to every response, 'Name: value'\n"
           "                            (repeatable)\n"
-          "  -x, --proxy PREFIX=ENDPOINT\n"
-          "                            forwards requests under PREFIX, e.g.\n"
-          "                            /api=tcp:host=127.0.0.1:port=9000 (repeatable)\n"
+          "  -x, --proxy PREFIX=ENDPOINT|URL\n"
+          "                            forwards requests under PREFIX (repeatable), e.g.\n"
+          "                            /api=tcp:host=127.0.0.1:port=9000 (/api/x goes as /x), or\n"
+          "                            /pub=http://127.0.0.1:9000/public (/pub/x goes as /public/x)\n"
           "  -A, --access-log FILE     a line per request in the combined log format;\n"
           "                            - for standard output (default: none)\n"
           "  -g, --grace SECONDS       on SIGINT/SIGTERM, how long open connections may take\n"
@@ -109,33 +110,40 @@ typedef struct web {
     weft_http_server *server;
 } web;
 
+/* The proxy to what a --proxy value names after its '=': a URL or an
+ * endpoint string. 0, WEFT_EINVAL (said why) or WEFT_ENOMEM. */
+static int make_proxy(web *w, const char *spec, const char *to, weft_http_resource **out)
+{
+    if (strstr(to, "://")) {
+        int rc = weft_http_proxy_new_url(w->agent, to, out);
+        if (rc == WEFT_EINVAL)
+            fprintf(stderr, "weft web: --proxy %s: not an http:// or https:// URL without a query\n", spec);
+        return rc;
+    }
+    weft_endpoint *check;
+    weft_failure *why = NULL;
+    if (weft_endpoint_client(w->r, to, &check, &why) < 0) {
+        if (!why)
+            return WEFT_ENOMEM;
+        fprintf(stderr, "weft web: --proxy %s: %s\n", spec, weft_failure_message(why));
+        weft_failure_unref(why);
+        return WEFT_EINVAL;
+    }
+    weft_endpoint_free(check);
+    *out = weft_http_proxy_new(w->agent, to, NULL);
+    return *out ? 0 : WEFT_ENOMEM;
+}
+
 static int mount_proxy(web *w, const char *spec)
 {
     const char *eq = strchr(spec, '=');
-    size_t plen = (size_t)(eq - spec);
-    char *prefix = strndup(spec, plen);
-    const char *endpoint = eq + 1;
-    int status = WEFT_CLI_USAGE;
-    weft_endpoint *check;
-    weft_failure *why = NULL;
-    if (!prefix) {
-        status = WEFT_CLI_FAILED;
-    } else if (weft_endpoint_client(w->r, endpoint, &check, &why) < 0) {
-        fprintf(stderr, "weft web: --proxy %s: %s\n", spec, why ? weft_failure_message(why) : "out of memory");
-        weft_failure_unref(why);
-    } else {
-        weft_endpoint_free(check);
-        weft_http_resource *proxy = weft_http_proxy_new(w->agent, endpoint, NULL);
-        int rc = proxy ? weft_http_resource_mount(w->root, prefix, proxy) : WEFT_ENOMEM;
-        if (rc == 0)
-            status = WEFT_CLI_OK;
-        else if (rc == WEFT_ENOMEM)
-            status = WEFT_CLI_FAILED;
-        else
-            fprintf(stderr, "weft web: --proxy %s: cannot mount at '%s'\n", spec, prefix);
-    }
+    char *prefix = strndup(spec, (size_t)(eq - spec));
+    weft_http_resource *proxy = NULL;
+    int rc = prefix ? make_proxy(w, spec, eq + 1, &proxy) : WEFT_ENOMEM;
+    if (rc == 0 && (rc = weft_http_resource_mount(w->root, prefix, proxy)) < 0 && rc != WEFT_ENOMEM)
+        fprintf(stderr, "weft web: --proxy %s: cannot mount at '%s'\n", spec, prefix);
     free(prefix);
-    return status;
+    return rc == 0 ? WEFT_CLI_OK : rc == WEFT_ENOMEM ? WEFT_CLI_FAILED : WEFT_CLI_USAGE;
 }
 
 static int add_header(web *w, const char *spec)

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "buf.h"
+#include "client_int.h" /* URLs */
 #include "weft/address.h"
 #include "weft/alloc.h"
 #include "weft/deferred.h"
@@ -269,4 +269,27 @@ fail:
         proxy_free(p);
     weft_http_resource_free(res);
     return NULL;
+}
+
+int weft_http_proxy_new_url(weft_http_agent *agent, const char *url, weft_http_resource **out)
+{
+    *out = NULL;
+    weft__hc_url u;
+    int rc = weft__hc_url_parse(url, &u);
+    if (rc < 0)
+        return rc;
+    char *endpoint = NULL;
+    if (strchr(url, '?') || strchr(url, '#')) {
+        rc = WEFT_EINVAL;
+    } else if (!(endpoint = weft__hc_url_endpoint(&u, agent->o.connect_timeout))) {
+        rc = WEFT_ENOMEM;
+    } else {
+        if (u.https)
+            memcpy(endpoint, "tls", 3); /* "tcp:host=..." becomes "tls:host=...", the same parameters */
+        if (!(*out = weft_http_proxy_new(agent, endpoint, u.target)))
+            rc = WEFT_ENOMEM;
+    }
+    weft_free(endpoint);
+    weft__hc_url_clear(&u);
+    return rc;
 }

