@@ -4,7 +4,8 @@
  * server proxying /up to it, and weft's agent as the client. Backpressure
  * both ways (a client that stops reading pauses the upstream's producer; an
  * upstream that stops reading a body stops the client's upload), a client
- * leaving mid-body ends the upstream's response, hop-by-hop headers, 502.
+ * leaving mid-body ends the upstream's response, hop-by-hop headers, 502;
+ * and a hostile case: dot segments.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ typedef struct up_state {
     weft_fount *upload_fount;
     weft_drain upload_drain;
     bool upload_ended;
+    int hung, echoed; /* requests seen by up_hang, up_headers */
 } up_state;
 
 static void gen_run(gen *g)
@@ -132,7 +134,7 @@ static void up_upload(void *arg, weft_http_request *req)
 
 static void up_headers(void *arg, weft_http_request *req)
 {
-    (void)arg;
+    ((up_state *)arg)->echoed++;
     char out[4096] = "";
     const weft_http_headers *h = weft_http_request_headers(req);
     snprintf(out, sizeof out, "%s %s\n", weft_http_request_method(req), weft_http_request_target(req));
@@ -154,7 +156,7 @@ static weft_result hang_over(void *arg, weft_result r)
 
 static void up_hang(void *arg, weft_http_request *req)
 {
-    (void)arg;
+    ((up_state *)arg)->hung++;
     weft_deferred *fin = weft_http_reply_notify_finish(req);
     cr_assert_eq(weft_deferred_add_both(fin, hang_over, req), 0);
     weft_deferred_unref(fin);
@@ -185,6 +187,10 @@ static int port_of(weft_port *p)
     return weft_address_port(&a);
 }
 
+/* The front server mounts
+ *   /up       the upstream, path ""
+ *   /pub      the upstream, path "/public" (an echo of what it receives)
+ *   /nowhere  a port where nothing listens */
 static void rig_open(rig *g, uint64_t big_total, double response_timeout)
 {
     memset(g, 0, sizeof *g);
@@ -194,10 +200,14 @@ static void rig_open(rig *g, uint64_t big_total, double response_timeout)
     weft_http_resource *b = weft_http_resource_new(), *u = weft_http_resource_new(), *h = weft_http_resource_new();
     cr_assert_eq(weft_http_resource_on(b, "GET", up_big, &g->up), 0);
     cr_assert_eq(weft_http_resource_on(u, "POST", up_upload, &g->up), 0);
-    cr_assert_eq(weft_http_resource_on(h, "*", up_headers, NULL), 0);
+    cr_assert_eq(weft_http_resource_on(h, "*", up_headers, &g->up), 0);
     weft_http_resource_set_leaf(h, true);
+    weft_http_resource *pub = weft_http_resource_new();
+    cr_assert_eq(weft_http_resource_on(pub, "*", up_headers, &g->up), 0);
+    weft_http_resource_set_leaf(pub, true);
+    cr_assert_eq(weft_http_resource_put_child(uroot, "public", pub), 0);
     weft_http_resource *hang = weft_http_resource_new();
-    cr_assert_eq(weft_http_resource_on(hang, "GET", up_hang, NULL), 0);
+    cr_assert_eq(weft_http_resource_on(hang, "GET", up_hang, &g->up), 0);
     cr_assert_eq(weft_http_resource_put_child(uroot, "hang", hang), 0);
     cr_assert_eq(weft_http_resource_put_child(uroot, "big", b), 0);
     cr_assert_eq(weft_http_resource_put_child(uroot, "upload", u), 0);
@@ -211,6 +221,7 @@ static void rig_open(rig *g, uint64_t big_total, double response_timeout)
     snprintf(ep, sizeof ep, "tcp:host=127.0.0.1:port=%d", port_of(g->up_port));
     weft_http_resource *froot = weft_http_resource_new();
     cr_assert_eq(weft_http_resource_mount(froot, "/up", weft_http_proxy_new(g->proxy_agent, ep, NULL)), 0);
+    cr_assert_eq(weft_http_resource_mount(froot, "/pub", weft_http_proxy_new(g->proxy_agent, ep, "/public")), 0);
     cr_assert_eq(weft_http_resource_mount(froot, "/nowhere",
                                           weft_http_proxy_new(g->proxy_agent, "tcp:host=127.0.0.1:port=1", NULL)),
                  0);
@@ -426,5 +437,34 @@ WEFT_TEST(http_proxy, an_upstream_that_does_not_answer_in_time_is_a_504, .timeou
     cr_assert_eq(weft_http_response_status(resp), 504, "%s", b->data);
     weft_free(b);
     weft_http_response_free(resp);
+    rig_close(&g);
+}
+
+/* The status and body of GET path. */
+static int status_of(rig *g, const char *path, char *text, size_t size)
+{
+    weft_http_response *resp = get(g, "GET", path, NULL, NULL, 0);
+    weft_bytes *b = body_of(g, resp);
+    snprintf(text, size, "%s", b->data);
+    int status = weft_http_response_status(resp);
+    weft_free(b);
+    weft_http_response_free(resp);
+    return status;
+}
+
+WEFT_TEST(http_proxy, dot_segments_are_resolved_below_the_mount_point_or_refused, .timeout = 60)
+{
+    rig g;
+    rig_open(&g, 0, 0);
+    char text[4096];
+    /* (The agent sends its targets as given: no normalising on the way.) */
+    cr_assert_eq(status_of(&g, "/pub/a/../b/%2e/c", text, sizeof text), 200, "%s", text);
+    cr_assert(strstr(text, "GET /public/b/c\n"), "%s", text);
+    cr_assert_eq(g.up.echoed, 1);
+    static const char *const climbing[] = {"/pub/../headers", "/pub/%2e%2e/headers", "/pub/x/.%2E/../headers",
+                                           "/up/../../etc/passwd"};
+    for (size_t i = 0; i < sizeof climbing / sizeof *climbing; i++)
+        cr_assert_eq(status_of(&g, climbing[i], text, sizeof text), 400, "%s: %s", climbing[i], text);
+    cr_assert_eq(g.up.echoed, 1, "no climbing request reached the upstream");
     rig_close(&g);
 }

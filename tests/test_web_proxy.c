@@ -153,3 +153,47 @@ WEFT_TEST(web_proxy, a_url_maps_the_prefix_to_the_upstream_path, .timeout = 60)
     rig_stop(&g);
 }
 
+/* Defect 3: `GET /pub/../private/keys` reached the upstream as
+ * /public/../private/keys, which the upstream resolves to /private/keys -
+ * beside the mount point, not under it. However the dots are spelt, a path
+ * that climbs out of /pub is refused; one that stays inside is forwarded
+ * normalised. */
+WEFT_TEST(web_proxy, dot_segments_never_reach_the_upstream, .timeout = 60)
+{
+    rig g;
+    rig_start(&g, NULL);
+    static const char *const climbing[] = {
+        "/pub/../private/keys",     "/pub/%2e%2e/private/keys", "/pub/%2E%2E/private/keys",
+        "/pub/.%2e/private/keys",   "/pub/%2e./private/keys",   "/pub/a/../../private/keys",
+        "/pub/a/./../../private",   "/pub/..",                  "/pub/%2e%2e",
+        "/pub/a/%2e%2e/%2e%2e/x",
+    };
+    char text[4096];
+    for (size_t i = 0; i < sizeof climbing / sizeof *climbing; i++) {
+        int status = get(g.port, climbing[i], text, sizeof text);
+        cr_assert_eq(status, 400, "%s:\n%s", climbing[i], text);
+    }
+    /* Dots that stay below the mount point: resolved here, not upstream. */
+    static const char *const inside[][2] = {
+        {"/pub/a/../b", "/public/b"},
+        {"/pub/./a/%2e/b/", "/public/a/b/"},
+        {"/pub/a/b/%2E%2E/c?x=../y", "/public/a/c?x=../y"},
+        {"/pub/%7Euser/%41", "/public/~user/A"},
+        {"/pub/a/..", "/public/"},
+    };
+    for (size_t i = 0; i < sizeof inside / sizeof *inside; i++) {
+        int status = get(g.port, inside[i][0], text, sizeof text);
+        cr_assert_eq(status, 200, "%s:\n%s", inside[i][0], text);
+        char want[256];
+        snprintf(want, sizeof want, "\r\n\r\nsaw %s", inside[i][1]);
+        cr_assert(strstr(text, want), "%s should go as %s:\n%s", inside[i][0], inside[i][1], text);
+    }
+    cr_assert_eq(get(g.port, "/pub/bad%zzescape", text, sizeof text), 400, "%s", text);
+    rig_stop(&g);
+    /* What the upstream saw: never a dot segment, never an escaped dot. */
+    cr_assert_null(strstr(g.up.text, "/.."), "%s", g.up.text);
+    cr_assert_null(strstr(g.up.text, "/./"), "%s", g.up.text);
+    cr_assert_null(strcasestr(g.up.text, "%2e"), "%s", g.up.text);
+    cr_assert_null(strstr(g.up.text, "private"), "%s", g.up.text);
+}
+

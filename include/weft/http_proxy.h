@@ -4,7 +4,11 @@
  * resource forwarding each request to an upstream server through an agent's
  * pool. The upstream target is `path` followed by the request's rest and
  * query, so a proxy mounted at /api with path "" sends /api/users?x=1 as
- * /users?x=1. Bodies stream both ways with backpressure; hop-by-hop headers
+ * /users?x=1. The rest is normalised first (RFC 3986: escapes of unreserved
+ * characters decoded, dot segments removed): /api/a/../b goes as /b, and a
+ * rest that climbs above the mount point (/api/../x, /api/%2e%2e/x) or holds
+ * a malformed %-escape gets 400 and is never forwarded. Bodies stream both
+ * ways with backpressure; hop-by-hop headers
  * (Connection and the headers it names, Keep-Alive, Proxy-*, TE, Trailer,
  * Transfer-Encoding, Upgrade) are dropped; X-Forwarded-For (appended to),
  * X-Forwarded-Proto and X-Forwarded-Host are set. An upstream that cannot be

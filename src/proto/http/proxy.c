@@ -9,12 +9,16 @@
  * request's notify_finish. Whichever comes last frees the state, from a
  * zero-delay timer: the upstream response may only be freed once the
  * client's fount has returned from telling the drain it ended.
+ *
+ * The path is normalised before it goes (path.c): an upstream resolves
+ * "..", so a proxy forwarding /pub/../private as /public/../private would
+ * hand out what lies beside its mount point.
  */
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
-#include "client_int.h" /* URLs */
+#include "client_int.h" /* URLs, and the layer's path and header rules */
 #include "weft/address.h"
 #include "weft/alloc.h"
 #include "weft/deferred.h"
@@ -132,20 +136,37 @@ static weft_result request_finished(void *arg, weft_result result)
     return weft_none();
 }
 
-/* path + rest + ?query, never empty; NULL when out of memory */
-static char *upstream_target(const proxy *p, weft_http_request *req)
+/* path + the rest normalised + ?query, never empty: in *out (the
+ * caller's). 0, WEFT_ENOMEM, or WEFT_EINVAL with *why when the request is
+ * to be refused with 400. The rest is normalised on its own, so a ".."
+ * climbing out of it is one that would leave the mount point. */
+static int upstream_target(const proxy *p, weft_http_request *req, char **out, const char **why)
 {
-    const char *query = weft_http_request_query(req);
+    const char *query = weft_http_request_query(req), *rest = weft_http_request_rest(req);
     weft__http_buf t = {0};
     weft__http_buf_adds(&t, p->path);
-    weft__http_buf_adds(&t, weft_http_request_rest(req));
+    size_t at = t.len, len = strlen(rest);
+    bool climbed = false;
+    weft__http_buf_add(&t, rest, len);
+    *out = NULL;
+    if (t.failed) {
+        weft__http_buf_free(&t);
+        return WEFT_ENOMEM;
+    }
+    if (weft__http_path_normalize(t.data + at, &len, &climbed) < 0 || climbed) {
+        *why = climbed ? "The path climbs above the proxy's mount point." : "The path has a malformed %-escape.";
+        weft__http_buf_free(&t);
+        return WEFT_EINVAL;
+    }
+    t.len = at + len;
+    t.data[t.len] = '\0';
     if (t.len == 0)
         weft__http_buf_adds(&t, "/");
     if (query) {
         weft__http_buf_adds(&t, "?");
         weft__http_buf_adds(&t, query);
     }
-    return weft__http_buf_take(&t);
+    return (*out = weft__http_buf_take(&t)) ? 0 : WEFT_ENOMEM;
 }
 
 static int forwarded_headers(weft_http_request *req, weft_http_headers *h)
@@ -185,9 +206,14 @@ static int forwarded_headers(weft_http_request *req, weft_http_headers *h)
 static void proxy_handle(void *arg, weft_http_request *req)
 {
     proxy *p = arg;
+    char *target;
+    const char *why;
+    if (upstream_target(p, req, &target, &why) == WEFT_EINVAL) {
+        weft_http_reply_error(req, 400, why);
+        return;
+    }
     forward *f = weft_calloc(1, sizeof *f);
     weft_http_headers *h = weft_http_headers_new();
-    char *target = upstream_target(p, req);
     weft_deferred *finished = NULL;
     if (!f || !h || !target || forwarded_headers(req, h) != 0 || !(finished = weft_http_reply_notify_finish(req))) {
         weft_http_reply_error(req, 500, "out of memory");
