@@ -499,6 +499,36 @@ static void h_chunked(srv *s, sconn *c, const char *m, const char *path, const c
              "0\r\nX-Trailer: t\r\n\r\n");
 }
 
+/* The connection's own fields are the agent's to write (one list with the
+ * proxy's, RFC 9110 7.6.1): a caller's Connection, what it names,
+ * Keep-Alive, TE, Trailer, Upgrade and Proxy-Connection are left out;
+ * end-to-end fields, Proxy-Authorization among them, go as given. */
+WEFT_TEST(http_client, hop_by_hop_headers_are_the_agents)
+{
+    fixture fx;
+    setup(&fx, h_hello, NULL);
+    weft_http_headers *h = weft_http_headers_new();
+    static const char *const hop[][2] = {{"Connection", "X-Private"}, {"X-Private", "1"}, {"Keep-Alive", "300"},
+                                         {"TE", "trailers"},          {"Trailer", "X-T"}, {"Upgrade", "h2c"},
+                                         {"Proxy-Connection", "close"}};
+    for (size_t i = 0; i < sizeof hop / sizeof *hop; i++)
+        weft_http_headers_add(h, hop[i][0], hop[i][1]);
+    weft_http_headers_add(h, "X-End", "kept");
+    weft_http_headers_add(h, "Proxy-Authorization", "Basic eDp5");
+    weft_http_response *resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/"), h, NULL, 0));
+    weft_http_headers_free(h);
+    for (size_t i = 0; i < sizeof hop / sizeof *hop; i++) {
+        char v[64];
+        cr_assert_null(find_header(fx.s.head, hop[i][0], v, sizeof v), "%s went:\n%s", hop[i][0], fx.s.head);
+    }
+    cr_assert(strstr(fx.s.head, "\r\nX-End: kept\r\n"), "%s", fx.s.head);
+    cr_assert(strstr(fx.s.head, "\r\nProxy-Authorization: Basic eDp5\r\n"), "%s", fx.s.head);
+    weft_bytes *b = await_body(fx.r, resp);
+    weft_free(b);
+    weft_http_response_free(resp);
+    teardown(&fx);
+}
+
 WEFT_TEST(http_client, chunked_response)
 {
     fixture fx;

@@ -59,8 +59,9 @@ WEFT_API void weft_http_agent_free(weft_http_agent *a);
 
 /*
  * Sends a request to an http:// or https:// URL. headers are copied (NULL
- * for none; Host, Content-Length, Transfer-Encoding and Connection are the
- * agent's). body, when not NULL, is a fount the agent joins to the
+ * for none; Host, Content-Length and the hop-by-hop fields - Connection and
+ * what it names, Keep-Alive, Proxy-Connection, TE, Trailer,
+ * Transfer-Encoding, Upgrade - are the agent's, and left out). body, when not NULL, is a fount the agent joins to the
  * connection once it has one and takes from until it ends (body_length
  * bytes, or -1 for a chunked body of unknown length); if the request fails
  * first, the agent stops it (weft_fount_stop), so the flow always ends.

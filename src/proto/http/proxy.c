@@ -41,18 +41,6 @@ typedef struct forward {
     weft_reactor *r;
 } forward;
 
-static const char *const hop_by_hop[] = {"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
-                                         "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade"};
-
-static bool is_hop_by_hop(const weft_http_headers *from, const char *name)
-{
-    for (size_t i = 0; i < sizeof hop_by_hop / sizeof hop_by_hop[0]; i++)
-        if (strcasecmp(name, hop_by_hop[i]) == 0)
-            return true;
-    /* and what Connection names */
-    return weft_http_headers_has_token(from, "Connection", name);
-}
-
 /* Copies from's end-to-end headers into to, leaving out `skip` too. */
 static int copy_end_to_end(const weft_http_headers *from, weft_http_headers *to, const char *const *skip,
                            size_t nskip)
@@ -60,7 +48,7 @@ static int copy_end_to_end(const weft_http_headers *from, weft_http_headers *to,
     for (size_t i = 0; i < weft_http_headers_count(from); i++) {
         const char *n, *v;
         weft_http_headers_at(from, i, &n, &v);
-        bool skipped = is_hop_by_hop(from, n);
+        bool skipped = weft__http_hop_by_hop(from, n);
         for (size_t k = 0; k < nskip && !skipped; k++)
             skipped = strcasecmp(n, skip[k]) == 0;
         if (skipped)
@@ -104,10 +92,13 @@ static weft_result upstream_answered(void *arg, weft_result result)
     } else if (req) {
         f->resp = result.value; /* ours now: freed with f */
         weft_http_response *resp = f->resp;
-        static const char *const ours[] = {"Date", "Server"};
+        /* (Proxy-Authenticate asks for this proxy's credentials, which the
+         * upstream has no business asking for: RFC 9110 11.7.1.) */
+        static const char *const ours[] = {"Date", "Server", "Proxy-Authenticate"};
         int rc = weft_http_reply_set_status(req, weft_http_response_status(resp), weft_http_response_reason(resp));
         if (rc == 0)
-            rc = copy_end_to_end(weft_http_response_headers(resp), weft_http_reply_headers(req), ours, 2);
+            rc = copy_end_to_end(weft_http_response_headers(resp), weft_http_reply_headers(req), ours,
+                                 sizeof ours / sizeof *ours);
         if (rc != 0) {
             weft_http_reply_error(req, 502, "the upstream response could not be passed on");
             f->req = NULL;
@@ -171,8 +162,10 @@ static int upstream_target(const proxy *p, weft_http_request *req, char **out, c
 
 static int forwarded_headers(weft_http_request *req, weft_http_headers *h)
 {
+    /* (Proxy-Authorization: the client's credentials for this proxy, not
+     * for the upstream.) */
     static const char *const replaced[] = {"Host", "Content-Length", "X-Forwarded-For", "X-Forwarded-Proto",
-                                           "X-Forwarded-Host"};
+                                           "X-Forwarded-Host", "Proxy-Authorization"};
     const weft_http_headers *in = weft_http_request_headers(req);
     int rc = copy_end_to_end(in, h, replaced, sizeof replaced / sizeof replaced[0]);
     if (rc)
