@@ -1067,6 +1067,50 @@ WEFT_TEST(http_client, max_per_host_queues)
     teardown(&fx);
 }
 
+/* queue_timeout: a request that waits that long for a connection fails
+ * with ETIMEDOUT caused by EBUSY; one that gets a connection in time does
+ * not fail later (its timer went with its place in the queue). */
+WEFT_TEST(http_client, queue_timeout)
+{
+    weft_http_agent_options o = {.max_per_host = 1, .queue_timeout = 0.2};
+    fixture fx;
+    setup(&fx, h_hold, &o);
+    weft_deferred *first = weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0);
+    srv_wait_requests(&fx.s, 1);
+    weft_deferred *second = weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0);
+    char why[512];
+    cr_assert_eq(await_failure(fx.r, second, why, sizeof why), WEFT_ETIMEDOUT, "%s", why);
+    cr_assert(strstr(why, "no connection came free within 0.2 s"), "%s", why);
+    cr_assert(strstr(why, "all 1 connections to tcp:host=127.0.0.1"), "%s", why);
+    cr_assert(strstr(why, "[EBUSY"), "%s", why);
+    cr_assert_eq(fx.s.requests, 1, "the request that gave up was never sent");
+    cr_assert_not(weft_deferred_called(first));
+    weft_deferred_cancel(first);
+    cr_assert_eq(await_failure(fx.r, first, NULL, 0), WEFT_ECANCELED);
+    /* Now one that waits, and is served before its time is up. */
+    weft_http_agent_free(fx.a);
+    o.queue_timeout = 3;
+    fx.a = weft_http_agent_new(fx.r, &o);
+    fx.s.nheld = 0;
+    weft_deferred *third = weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0);
+    srv_wait_requests(&fx.s, 2);
+    weft_deferred *fourth = weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0);
+    answer_held(&fx.s);
+    weft_http_response *resp = await_response(fx.r, third);
+    weft_bytes *b = await_body(fx.r, resp);
+    weft_free(b);
+    weft_http_response_free(resp);
+    srv_wait_requests(&fx.s, 3);
+    answer_held(&fx.s);
+    resp = await_response(fx.r, fourth);
+    b = await_body(fx.r, resp);
+    cr_assert_str_eq(b->data, "ok");
+    weft_free(b);
+    weft_http_response_free(resp);
+    run_for(fx.r, 3.2); /* past the timer it had: nothing fires on the freed request */
+    teardown(&fx);
+}
+
 WEFT_TEST(http_client, idle_timeout)
 {
     weft_http_agent_options o = {.idle_timeout = 0.1};

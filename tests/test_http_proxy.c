@@ -5,7 +5,7 @@
  * both ways (a client that stops reading pauses the upstream's producer; an
  * upstream that stops reading a body stops the client's upload), a client
  * leaving mid-body ends the upstream's response, hop-by-hop headers, 502;
- * and a hostile case: dot segments.
+ * and the hostile cases: dot segments, an exhausted pool.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,11 +187,11 @@ static int port_of(weft_port *p)
     return weft_address_port(&a);
 }
 
-/* The front server mounts
+/* The proxy's agent takes ao; the front server mounts
  *   /up       the upstream, path ""
  *   /pub      the upstream, path "/public" (an echo of what it receives)
  *   /nowhere  a port where nothing listens */
-static void rig_open(rig *g, uint64_t big_total, double response_timeout)
+static void rig_open_with(rig *g, uint64_t big_total, const weft_http_agent_options *ao)
 {
     memset(g, 0, sizeof *g);
     g->r = weft_test_reactor();
@@ -215,8 +215,7 @@ static void rig_open(rig *g, uint64_t big_total, double response_timeout)
     g->upstream = weft_http_server_new(g->r, uroot, NULL);
     g->up_port = listen_local(g->r, g->upstream);
 
-    weft_http_agent_options ao = {.response_timeout = response_timeout};
-    g->proxy_agent = weft_http_agent_new(g->r, &ao);
+    g->proxy_agent = weft_http_agent_new(g->r, ao);
     char ep[64];
     snprintf(ep, sizeof ep, "tcp:host=127.0.0.1:port=%d", port_of(g->up_port));
     weft_http_resource *froot = weft_http_resource_new();
@@ -229,6 +228,12 @@ static void rig_open(rig *g, uint64_t big_total, double response_timeout)
     g->front_port = listen_local(g->r, g->front);
     g->client = weft_http_agent_new(g->r, NULL);
     snprintf(g->base, sizeof g->base, "http://127.0.0.1:%d", port_of(g->front_port));
+}
+
+static void rig_open(rig *g, uint64_t big_total, double response_timeout)
+{
+    weft_http_agent_options ao = {.response_timeout = response_timeout};
+    rig_open_with(g, big_total, &ao);
 }
 
 static void rig_close(rig *g)
@@ -466,5 +471,29 @@ WEFT_TEST(http_proxy, dot_segments_are_resolved_below_the_mount_point_or_refused
     for (size_t i = 0; i < sizeof climbing / sizeof *climbing; i++)
         cr_assert_eq(status_of(&g, climbing[i], text, sizeof text), 400, "%s: %s", climbing[i], text);
     cr_assert_eq(g.up.echoed, 1, "no climbing request reached the upstream");
+    rig_close(&g);
+}
+
+WEFT_TEST(http_proxy, an_exhausted_pool_is_a_503_once_the_queue_timeout_passes, .timeout = 60)
+{
+    weft_http_agent_options ao = {.max_per_host = 1, .queue_timeout = 0.2};
+    rig g;
+    rig_open_with(&g, 0, &ao);
+    char url[256];
+    snprintf(url, sizeof url, "%s/up/hang", g.base);
+    weft_deferred *held = weft_http_agent_request(g.client, "GET", url, NULL, NULL, 0);
+    for (int i = 0; i < 2000 && g.up.hung == 0; i++)
+        weft_reactor_iterate(g.r, 0.01);
+    cr_assert_eq(g.up.hung, 1, "the first request holds the proxy's one connection");
+    char text[4096];
+    cr_assert_eq(status_of(&g, "/up/headers", text, sizeof text), 503, "%s", text);
+    cr_assert(strstr(text, "no connection came free within 0.2 s"), "%s", text);
+    cr_assert_eq(g.up.echoed, 0, "the refused request never reached the upstream");
+    cr_assert_not(weft_deferred_called(held));
+    /* The client of the held one leaves: its connection goes, and the
+     * pool serves again. */
+    weft_deferred_cancel(held);
+    weft_deferred_unref(held);
+    cr_assert_eq(status_of(&g, "/up/headers", text, sizeof text), 200, "%s", text);
     rig_close(&g);
 }

@@ -4,15 +4,24 @@
  * resource forwarding each request to an upstream server through an agent's
  * pool. The upstream target is `path` followed by the request's rest and
  * query, so a proxy mounted at /api with path "" sends /api/users?x=1 as
- * /users?x=1. The rest is normalised first (RFC 3986: escapes of unreserved
- * characters decoded, dot segments removed): /api/a/../b goes as /b, and a
- * rest that climbs above the mount point (/api/../x, /api/%2e%2e/x) or holds
- * a malformed %-escape gets 400 and is never forwarded. Bodies stream both
- * ways with backpressure; hop-by-hop headers
- * (Connection and the headers it names, Keep-Alive, Proxy-*, TE, Trailer,
- * Transfer-Encoding, Upgrade) are dropped; X-Forwarded-For (appended to),
- * X-Forwarded-Proto and X-Forwarded-Host are set. An upstream that cannot be
- * reached is a 502, one that times out a 504.
+ * /users?x=1. Bodies stream both ways with backpressure.
+ *
+ * What the proxy changes on the way:
+ * - the rest is normalised first (RFC 3986: escapes of unreserved
+ *   characters decoded, dot segments removed): /api/a/../b goes as /b, and
+ *   a rest that climbs above the mount point (/api/../x, /api/%2e%2e/x) or
+ *   holds a malformed %-escape gets 400 and is never forwarded;
+ * - hop-by-hop headers (Connection and the headers it names, Keep-Alive,
+ *   Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) are dropped
+ *   both ways, and so are Proxy-Authorization (the client's credentials for
+ *   a proxy) and Proxy-Authenticate; X-Forwarded-For (appended to),
+ *   X-Forwarded-Proto and X-Forwarded-Host are set.
+ *
+ * When the upstream does not answer: 503 when the request waited the
+ * agent's queue_timeout for a pooled connection (the proxy is at its
+ * max_per_host: it never reached the upstream), 504 when connecting or the
+ * response timed out (connect_timeout, response_timeout), 502 for anything
+ * else (refused, reset, a malformed response).
  */
 #ifndef WEFT_HTTP_PROXY_H
 #define WEFT_HTTP_PROXY_H

@@ -75,6 +75,19 @@ static void forward_release(forward *f)
         forward_free_later(f); /* nothing on the stack can still use resp */
 }
 
+/* What the client hears when the upstream could not answer. A request that
+ * waited its whole queue_timeout for a connection never reached the
+ * upstream: the proxy is out of capacity, which is 503's meaning (RFC 9110
+ * 15.6.4, "temporary overload"; HAProxy's answer to a full queue), not
+ * 504's, which says the upstream itself was too slow (the response or
+ * connect timeout). Anything else that went wrong upstream is 502. */
+static int failure_status(const weft_failure *why)
+{
+    if (!weft_failure_check(why, WEFT_ETIMEDOUT))
+        return 502;
+    return weft_failure_find(why, WEFT_EBUSY) ? 503 : 504;
+}
+
 static weft_result upstream_answered(void *arg, weft_result result)
 {
     forward *f = arg;
@@ -84,7 +97,7 @@ static weft_result upstream_answered(void *arg, weft_result result)
     if (weft_failed(result)) {
         const weft_failure *why = weft_result_failure(result);
         if (req && !weft_failure_check(why, WEFT_ECANCELED))
-            weft_http_reply_error(req, weft_failure_check(why, WEFT_ETIMEDOUT) ? 504 : 502, weft_failure_message(why));
+            weft_http_reply_error(req, failure_status(why), weft_failure_message(why));
         else if (req)
             weft_http_reply_finish(req);
         f->req = NULL;
