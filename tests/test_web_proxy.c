@@ -197,3 +197,106 @@ WEFT_TEST(web_proxy, dot_segments_never_reach_the_upstream, .timeout = 60)
     cr_assert_null(strstr(g.up.text, "private"), "%s", g.up.text);
 }
 
+/* Holds n slow requests at the upstream (through the proxy); returns their
+ * sockets in fds. */
+static void hold_slow(rig *g, int n, int *fds)
+{
+    char path[64], held[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "/pub/slow/%d", i);
+        fds[i] = send_get(g->port, path);
+    }
+    snprintf(held, sizeof held, "held %d\n", n);
+    weft_test_proc_wait_for(&g->up, held);
+}
+
+/* Lets the held requests go (asking the upstream directly: the proxy's
+ * connections may all be taken) and checks that each was answered. */
+static void release_slow(rig *g, int n, const int *fds)
+{
+    char text[4096];
+    cr_assert_eq(get(g->up_port, "/release", text, sizeof text), 200, "%s", text);
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(read_response(fds[i], text, sizeof text), 200, "%s", text);
+        char want[64];
+        snprintf(want, sizeof want, "slow /public/slow/%d", i);
+        cr_assert(strstr(text, want), "%s", text);
+    }
+}
+
+/* Defect 4: with the agent's 4 connections per host, a fifth request
+ * waited for one of four slow ones to end. A proxy's pool is larger: the
+ * fifth is answered while the four are still held at the upstream (they
+ * are let go only after it has its answer, so it cannot have waited for
+ * them). */
+WEFT_TEST(web_proxy, four_slow_upstream_requests_do_not_stall_a_fifth, .timeout = 90)
+{
+    rig g;
+    rig_start(&g, NULL);
+    int fds[4];
+    hold_slow(&g, 4, fds);
+    char text[4096];
+    cr_assert_eq(get(g.port, "/pub/fast", text, sizeof text), 200, "%s", text);
+    cr_assert(strstr(text, "\r\n\r\nsaw /public/fast"), "%s", text);
+    release_slow(&g, 4, fds);
+    rig_stop(&g);
+}
+
+/* The pool exhausted on purpose (--proxy-connections 2): the third request
+ * waits its queue timeout and gets 503, never reaching the upstream, and
+ * never waiting for the two slow ones to end; then the pool serves again. */
+WEFT_TEST(web_proxy, an_exhausted_pool_answers_503_after_its_queue_timeout, .timeout = 90)
+{
+    rig g;
+    rig_start(&g, (const char *[]){"--proxy-connections", "2", "--proxy-queue-timeout", "0.2", NULL});
+    int fds[2];
+    hold_slow(&g, 2, fds);
+    char text[4096];
+    cr_assert_eq(get(g.port, "/pub/slow/extra", text, sizeof text), 503, "%s", text);
+    cr_assert(strstr(text, "no connection came free within 0.2 s"), "%s", text);
+    release_slow(&g, 2, fds);
+    cr_assert_eq(get(g.port, "/pub/after", text, sizeof text), 200, "%s", text);
+    rig_stop(&g);
+    cr_assert_null(strstr(g.up.text, "held 3"), "the refused request reached the upstream:\n%s", g.up.text);
+}
+
+/* nginx's proxy_read_timeout: an upstream that says nothing for that long
+ * is a 504 (a small setting here; the default is 60 s). */
+WEFT_TEST(web_proxy, an_upstream_silent_past_the_read_timeout_is_a_504, .timeout = 90)
+{
+    rig g;
+    rig_start(&g, (const char *[]){"--proxy-read-timeout", "0.2", NULL});
+    char text[4096];
+    int fds[1];
+    hold_slow(&g, 1, fds);
+    cr_assert_eq(read_response(fds[0], text, sizeof text), 504, "%s", text);
+    cr_assert(strstr(text, "no response from the server within 0.2 s"), "%s", text);
+    /* Released only now: the 504 did not wait for it. */
+    cr_assert_eq(get(g.up_port, "/release", text, sizeof text), 200, "%s", text);
+    rig_stop(&g);
+}
+
+WEFT_TEST(web_proxy, refuses_bad_proxy_options)
+{
+    const char *bad[][4] = {
+        {"--proxy-connections", "0", NULL},
+        {"--proxy-connections", "many", NULL},
+        {"--proxy-connections", "-3", NULL},
+        {"--proxy-queue-timeout", "-1", NULL},
+        {"--proxy-read-timeout", "soon", NULL},
+        {"--proxy", "/x=ftp://127.0.0.1/", NULL},
+        {"--proxy", "/x=http://127.0.0.1:1/a?q", NULL},
+        {"--proxy", "/x=http://user@127.0.0.1/", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[12] = {WEFT_CLI_PATH, "web", "--listen", "tcp:0:interface=127.0.0.1", "--proxy",
+                          "/ok=tcp:host=127.0.0.1:port=1"};
+        int n = 6;
+        for (int k = 0; bad[i][k]; k++)
+            argv[n++] = (char *)bad[i][k];
+        weft_test_output o = weft_test_run(argv, NULL, 0, 20);
+        cr_assert_eq(o.status, 2, "case %zu exited %d: %s", i, o.status, o.err);
+        cr_assert(strstr(o.err, "weft web"), "%s", o.err);
+        weft_test_output_free(&o);
+    }
+}

@@ -22,6 +22,13 @@
  * max_per_host: it never reached the upstream), 504 when connecting or the
  * response timed out (connect_timeout, response_timeout), 502 for anything
  * else (refused, reset, a malformed response).
+ *
+ * Pool settings are the agent's (http_client.h), and an agent's defaults
+ * are a client's: give proxies an agent of their own, sized for a proxy.
+ * `weft web` uses max_per_host 256, max_idle 32, queue_timeout 5 s and
+ * response_timeout 60 s (nginx's proxy_read_timeout); with the defaults'
+ * 4 connections and no timeouts, four slow upstream requests hold up every
+ * other request to that upstream for as long as they last.
  */
 #ifndef WEFT_HTTP_PROXY_H
 #define WEFT_HTTP_PROXY_H

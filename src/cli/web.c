@@ -11,7 +11,8 @@ static void usage(FILE *out)
 {
     fputs("usage: weft web [--listen ENDPOINT]... [--path DIR] [--index NAME]... [--mime-type TYPE]\n"
           "                [--add-header 'Name: value']... [--proxy PREFIX=ENDPOINT|URL]...\n"
-          "                [--access-log FILE|-] [--grace SECONDS]\n"
+          "                [--proxy-connections N] [--proxy-queue-timeout SECONDS]\n"
+          "                [--proxy-read-timeout SECONDS] [--access-log FILE|-] [--grace SECONDS]\n"
           "\n"
           "Serves the files under DIR, and forwards requests under each PREFIX to a server.\n"
           "\n"
@@ -27,7 +28,18 @@ static void usage(FILE *out)
           "  -x, --proxy PREFIX=ENDPOINT|URL\n"
           "                            forwards requests under PREFIX (repeatable), e.g.\n"
           "                            /api=tcp:host=127.0.0.1:port=9000 (/api/x goes as /x), or\n"
-          "                            /pub=http://127.0.0.1:9000/public (/pub/x goes as /public/x)\n"
+          "                            /pub=http://127.0.0.1:9000/public (/pub/x goes as /public/x);\n"
+          "                            a path climbing above PREFIX with '..' gets 400\n"
+          "      --proxy-connections N connections open to each upstream at once (default 256);\n"
+          "                            further requests wait for one\n"
+          "      --proxy-queue-timeout SECONDS\n"
+          "                            how long a request may wait for a connection before\n"
+          "                            it gets 503 (default 5; 0: no limit)\n"
+          "      --proxy-read-timeout SECONDS\n"
+          "                            how long the upstream may take to send the response's\n"
+          "                            headers, and between body bytes, before the client\n"
+          "                            gets 504 (default 60, as nginx's proxy_read_timeout;\n"
+          "                            0: no limit)\n"
           "  -A, --access-log FILE     a line per request in the combined log format;\n"
           "                            - for standard output (default: none)\n"
           "  -g, --grace SECONDS       on SIGINT/SIGTERM, how long open connections may take\n"
@@ -38,6 +50,9 @@ static void usage(FILE *out)
 
 enum { MAX_REPEAT = 32 };
 
+/* Long options without a letter. */
+enum { OPT_PROXY_CONNECTIONS = 256, OPT_PROXY_QUEUE_TIMEOUT, OPT_PROXY_READ_TIMEOUT };
+
 typedef struct web_args {
     const char *path, *mime_type, *access_log;
     const char *index[MAX_REPEAT];
@@ -46,6 +61,7 @@ typedef struct web_args {
     size_t nheaders;
     const char *proxies[MAX_REPEAT];
     size_t nproxies;
+    weft_http_agent_options proxy; /* the proxies' agent */
 } web_args;
 
 static bool add_repeat(const char **list, size_t *n, const char *what, const char *value)
@@ -86,6 +102,27 @@ static bool web_option(void *ctx, int letter, const char *value)
             return false;
         }
         return add_repeat(w->proxies, &w->nproxies, "--proxy", value);
+    case OPT_PROXY_CONNECTIONS: {
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(value, &end, 10);
+        if (errno || end == value || *end || value[0] == '-' || n == 0 || n > 65536) {
+            fprintf(stderr, "weft web: --proxy-connections wants a number from 1 to 65536, not '%s'\n", value);
+            return false;
+        }
+        w->proxy.max_per_host = (unsigned)n;
+        return true;
+    }
+    case OPT_PROXY_QUEUE_TIMEOUT:
+    case OPT_PROXY_READ_TIMEOUT: {
+        double *to = letter == OPT_PROXY_QUEUE_TIMEOUT ? &w->proxy.queue_timeout : &w->proxy.response_timeout;
+        if (!weft_cli_parse_seconds(value, to)) {
+            fprintf(stderr, "weft web: %s wants a number of seconds, not '%s'\n",
+                    letter == OPT_PROXY_QUEUE_TIMEOUT ? "--proxy-queue-timeout" : "--proxy-read-timeout", value);
+            return false;
+        }
+        return true;
+    }
     }
     return false;
 }
@@ -215,7 +252,7 @@ static int serve_web(weft_cli_args *args, const web_args *a)
     if (weft_cli_reactor_new(args->grace, &w.r) < 0)
         return WEFT_CLI_FAILED;
     int status = WEFT_CLI_FAILED;
-    if (a->nproxies && !(w.agent = weft_http_agent_new(w.r, NULL)))
+    if (a->nproxies && !(w.agent = weft_http_agent_new(w.r, &a->proxy)))
         goto out;
     if ((status = build_root(&w, a)) != WEFT_CLI_OK)
         goto out;
@@ -251,9 +288,16 @@ static int web_main(int argc, char **argv)
         {"path", required_argument, NULL, 'p'},       {"index", required_argument, NULL, 'i'},
         {"mime-type", required_argument, NULL, 'm'},  {"add-header", required_argument, NULL, 'a'},
         {"proxy", required_argument, NULL, 'x'},      {"access-log", required_argument, NULL, 'A'},
+        {"proxy-connections", required_argument, NULL, OPT_PROXY_CONNECTIONS},
+        {"proxy-queue-timeout", required_argument, NULL, OPT_PROXY_QUEUE_TIMEOUT},
+        {"proxy-read-timeout", required_argument, NULL, OPT_PROXY_READ_TIMEOUT},
         {0},
     };
-    web_args a = {0};
+    /* A proxy's pool, not a client's: many connections to one upstream
+     * (the agent's 4 would let four slow requests hold up every other),
+     * enough of them kept idle for a steady load not to reconnect, and no
+     * request waiting on an upstream or for a connection without end. */
+    web_args a = {.proxy = {.max_per_host = 256, .max_idle = 32, .queue_timeout = 5, .response_timeout = 60}};
     weft_cli_extra extra = {opts, "p:i:m:a:x:A:", web_option, &a};
     weft_cli_args args;
     int status;
