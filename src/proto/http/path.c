@@ -7,17 +7,6 @@
  */
 #include "http_int.h"
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* RFC 3986 section 2.3 */
 static bool unreserved(unsigned char c)
 {
@@ -39,16 +28,16 @@ static int decode_unreserved(char *p, size_t *len)
             p[w++] = p[r];
             continue;
         }
-        int hi = r + 2 < n ? hex_value(p[r + 1]) : -1, lo = hi >= 0 ? hex_value(p[r + 2]) : -1;
-        if (lo < 0)
+        char one[3]; /* the escape decoded, or (not one) copied */
+        if (r + 2 >= n || weft__http_percent_decode(one, p + r, 3) != 1)
             return WEFT_EINVAL;
-        unsigned char c = (unsigned char)(hi << 4 | lo);
+        unsigned char c = (unsigned char)one[0];
         if (unreserved(c)) {
             p[w++] = (char)c;
         } else {
             p[w++] = '%';
-            p[w++] = upper[hi];
-            p[w++] = upper[lo];
+            p[w++] = upper[c >> 4];
+            p[w++] = upper[c & 15];
         }
         r += 2;
     }
