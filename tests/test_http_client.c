@@ -499,6 +499,36 @@ static void h_chunked(srv *s, sconn *c, const char *m, const char *path, const c
              "0\r\nX-Trailer: t\r\n\r\n");
 }
 
+/* The connection's own fields are the agent's to write (one list with the
+ * proxy's, RFC 9110 7.6.1): a caller's Connection, what it names,
+ * Keep-Alive, TE, Trailer, Upgrade and Proxy-Connection are left out;
+ * end-to-end fields, Proxy-Authorization among them, go as given. */
+WEFT_TEST(http_client, hop_by_hop_headers_are_the_agents)
+{
+    fixture fx;
+    setup(&fx, h_hello, NULL);
+    weft_http_headers *h = weft_http_headers_new();
+    static const char *const hop[][2] = {{"Connection", "X-Private"}, {"X-Private", "1"}, {"Keep-Alive", "300"},
+                                         {"TE", "trailers"},          {"Trailer", "X-T"}, {"Upgrade", "h2c"},
+                                         {"Proxy-Connection", "close"}};
+    for (size_t i = 0; i < sizeof hop / sizeof *hop; i++)
+        weft_http_headers_add(h, hop[i][0], hop[i][1]);
+    weft_http_headers_add(h, "X-End", "kept");
+    weft_http_headers_add(h, "Proxy-Authorization", "Basic eDp5");
+    weft_http_response *resp = await_response(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, "/"), h, NULL, 0));
+    weft_http_headers_free(h);
+    for (size_t i = 0; i < sizeof hop / sizeof *hop; i++) {
+        char v[64];
+        cr_assert_null(find_header(fx.s.head, hop[i][0], v, sizeof v), "%s went:\n%s", hop[i][0], fx.s.head);
+    }
+    cr_assert(strstr(fx.s.head, "\r\nX-End: kept\r\n"), "%s", fx.s.head);
+    cr_assert(strstr(fx.s.head, "\r\nProxy-Authorization: Basic eDp5\r\n"), "%s", fx.s.head);
+    weft_bytes *b = await_body(fx.r, resp);
+    weft_free(b);
+    weft_http_response_free(resp);
+    teardown(&fx);
+}
+
 WEFT_TEST(http_client, chunked_response)
 {
     fixture fx;
@@ -1034,6 +1064,50 @@ WEFT_TEST(http_client, max_per_host_queues)
     cr_assert_eq(fx.s.accepted, 2);
     settle(fx.r);
     cr_assert_eq(fx.s.lost, 1, "max_idle 1: the second idle connection was closed");
+    teardown(&fx);
+}
+
+/* queue_timeout: a request that waits that long for a connection fails
+ * with ETIMEDOUT caused by EBUSY; one that gets a connection in time does
+ * not fail later (its timer went with its place in the queue). */
+WEFT_TEST(http_client, queue_timeout)
+{
+    weft_http_agent_options o = {.max_per_host = 1, .queue_timeout = 0.2};
+    fixture fx;
+    setup(&fx, h_hold, &o);
+    weft_deferred *first = weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0);
+    srv_wait_requests(&fx.s, 1);
+    weft_deferred *second = weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0);
+    char why[512];
+    cr_assert_eq(await_failure(fx.r, second, why, sizeof why), WEFT_ETIMEDOUT, "%s", why);
+    cr_assert(strstr(why, "no connection came free within 0.2 s"), "%s", why);
+    cr_assert(strstr(why, "all 1 connections to tcp:host=127.0.0.1"), "%s", why);
+    cr_assert(strstr(why, "[EBUSY"), "%s", why);
+    cr_assert_eq(fx.s.requests, 1, "the request that gave up was never sent");
+    cr_assert_not(weft_deferred_called(first));
+    weft_deferred_cancel(first);
+    cr_assert_eq(await_failure(fx.r, first, NULL, 0), WEFT_ECANCELED);
+    /* Now one that waits, and is served before its time is up. */
+    weft_http_agent_free(fx.a);
+    o.queue_timeout = 3;
+    fx.a = weft_http_agent_new(fx.r, &o);
+    fx.s.nheld = 0;
+    weft_deferred *third = weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0);
+    srv_wait_requests(&fx.s, 2);
+    weft_deferred *fourth = weft_http_agent_request(fx.a, "GET", url(&fx, "/"), NULL, NULL, 0);
+    answer_held(&fx.s);
+    weft_http_response *resp = await_response(fx.r, third);
+    weft_bytes *b = await_body(fx.r, resp);
+    weft_free(b);
+    weft_http_response_free(resp);
+    srv_wait_requests(&fx.s, 3);
+    answer_held(&fx.s);
+    resp = await_response(fx.r, fourth);
+    b = await_body(fx.r, resp);
+    cr_assert_str_eq(b->data, "ok");
+    weft_free(b);
+    weft_http_response_free(resp);
+    run_for(fx.r, 3.2); /* past the timer it had: nothing fires on the freed request */
     teardown(&fx);
 }
 

@@ -34,6 +34,11 @@ typedef struct weft_http_agent_options {
     unsigned max_idle;      /* idle persistent connections kept per destination: 2 */
     double idle_timeout;    /* an idle pooled connection closes after: 240 s */
     double connect_timeout; /* resolve + connect (+ TLS handshake): 30 s */
+    /* How long a request may wait for a connection while max_per_host are
+     * busy: then it fails with WEFT_ETIMEDOUT, caused by WEFT_EBUSY (so
+     * weft_failure_find(f, WEFT_EBUSY) tells this wait from the server's
+     * slowness). 0: no limit - it waits its turn, however long. */
+    double queue_timeout;
     /* From sending the request to the response's headers, and then between
      * body bytes: WEFT_ETIMEDOUT. 0: none. */
     double response_timeout;
@@ -59,15 +64,17 @@ WEFT_API void weft_http_agent_free(weft_http_agent *a);
 
 /*
  * Sends a request to an http:// or https:// URL. headers are copied (NULL
- * for none; Host, Content-Length, Transfer-Encoding and Connection are the
- * agent's). body, when not NULL, is a fount the agent joins to the
+ * for none; Host, Content-Length and the hop-by-hop fields - Connection and
+ * what it names, Keep-Alive, Proxy-Connection, TE, Trailer,
+ * Transfer-Encoding, Upgrade - are the agent's, and left out). body, when not NULL, is a fount the agent joins to the
  * connection once it has one and takes from until it ends (body_length
  * bytes, or -1 for a chunked body of unknown length); if the request fails
  * first, the agent stops it (weft_fount_stop), so the flow always ends.
  * weft_fount_of_bytes (flow.h) makes one from a buffer. Returns a Deferred (the caller's) of a
  * weft_http_response (destroy: weft_http_response_free), or of a failure:
  * WEFT_EINVAL for a bad URL, connect and TLS failures as the endpoints give
- * them, WEFT_EHTTP for a malformed response, WEFT_ETIMEDOUT. Cancelling it
+ * them, WEFT_EHTTP for a malformed response, WEFT_ETIMEDOUT (connect,
+ * response or queue timeout). Cancelling it
  * before the response comes closes the connection. NULL when out of memory.
  */
 WEFT_API weft_deferred *weft_http_agent_request(weft_http_agent *a, const char *method, const char *url,

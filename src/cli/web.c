@@ -10,8 +10,9 @@
 static void usage(FILE *out)
 {
     fputs("usage: weft web [--listen ENDPOINT]... [--path DIR] [--index NAME]... [--mime-type TYPE]\n"
-          "                [--add-header 'Name: value']... [--proxy PREFIX=ENDPOINT]...\n"
-          "                [--access-log FILE|-] [--grace SECONDS]\n"
+          "                [--add-header 'Name: value']... [--proxy PREFIX=ENDPOINT|URL]...\n"
+          "                [--proxy-connections N] [--proxy-queue-timeout SECONDS]\n"
+          "                [--proxy-read-timeout SECONDS] [--access-log FILE|-] [--grace SECONDS]\n"
           "\n"
           "Serves the files under DIR, and forwards requests under each PREFIX to a server.\n"
           "\n"
@@ -24,9 +25,21 @@ static void usage(FILE *out)
           "                            (default application/octet-stream)\n"
           "  -a, --add-header HEADER   a header added to every response, 'Name: value'\n"
           "                            (repeatable)\n"
-          "  -x, --proxy PREFIX=ENDPOINT\n"
-          "                            forwards requests under PREFIX, e.g.\n"
-          "                            /api=tcp:host=127.0.0.1:port=9000 (repeatable)\n"
+          "  -x, --proxy PREFIX=ENDPOINT|URL\n"
+          "                            forwards requests under PREFIX (repeatable), e.g.\n"
+          "                            /api=tcp:host=127.0.0.1:port=9000 (/api/x goes as /x), or\n"
+          "                            /pub=http://127.0.0.1:9000/public (/pub/x goes as /public/x);\n"
+          "                            a path climbing above PREFIX with '..' gets 400\n"
+          "      --proxy-connections N connections open to each upstream at once (default 256);\n"
+          "                            further requests wait for one\n"
+          "      --proxy-queue-timeout SECONDS\n"
+          "                            how long a request may wait for a connection before\n"
+          "                            it gets 503 (default 5; 0: no limit)\n"
+          "      --proxy-read-timeout SECONDS\n"
+          "                            how long the upstream may take to send the response's\n"
+          "                            headers, and between body bytes, before the client\n"
+          "                            gets 504 (default 60, as nginx's proxy_read_timeout;\n"
+          "                            0: no limit)\n"
           "  -A, --access-log FILE     a line per request in the combined log format;\n"
           "                            - for standard output (default: none)\n"
           "  -g, --grace SECONDS       on SIGINT/SIGTERM, how long open connections may take\n"
@@ -37,6 +50,9 @@ static void usage(FILE *out)
 
 enum { MAX_REPEAT = 32 };
 
+/* Long options without a letter. */
+enum { OPT_PROXY_CONNECTIONS = 256, OPT_PROXY_QUEUE_TIMEOUT, OPT_PROXY_READ_TIMEOUT };
+
 typedef struct web_args {
     const char *path, *mime_type, *access_log;
     const char *index[MAX_REPEAT];
@@ -45,6 +61,7 @@ typedef struct web_args {
     size_t nheaders;
     const char *proxies[MAX_REPEAT];
     size_t nproxies;
+    weft_http_agent_options proxy; /* the proxies' agent */
 } web_args;
 
 static bool add_repeat(const char **list, size_t *n, const char *what, const char *value)
@@ -85,6 +102,27 @@ static bool web_option(void *ctx, int letter, const char *value)
             return false;
         }
         return add_repeat(w->proxies, &w->nproxies, "--proxy", value);
+    case OPT_PROXY_CONNECTIONS: {
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(value, &end, 10);
+        if (errno || end == value || *end || value[0] == '-' || n == 0 || n > 65536) {
+            fprintf(stderr, "weft web: --proxy-connections wants a number from 1 to 65536, not '%s'\n", value);
+            return false;
+        }
+        w->proxy.max_per_host = (unsigned)n;
+        return true;
+    }
+    case OPT_PROXY_QUEUE_TIMEOUT:
+    case OPT_PROXY_READ_TIMEOUT: {
+        double *to = letter == OPT_PROXY_QUEUE_TIMEOUT ? &w->proxy.queue_timeout : &w->proxy.response_timeout;
+        if (!weft_cli_parse_seconds(value, to)) {
+            fprintf(stderr, "weft web: %s wants a number of seconds, not '%s'\n",
+                    letter == OPT_PROXY_QUEUE_TIMEOUT ? "--proxy-queue-timeout" : "--proxy-read-timeout", value);
+            return false;
+        }
+        return true;
+    }
     }
     return false;
 }
@@ -109,33 +147,40 @@ typedef struct web {
     weft_http_server *server;
 } web;
 
+/* The proxy to what a --proxy value names after its '=': a URL or an
+ * endpoint string. 0, WEFT_EINVAL (said why) or WEFT_ENOMEM. */
+static int make_proxy(web *w, const char *spec, const char *to, weft_http_resource **out)
+{
+    if (strstr(to, "://")) {
+        int rc = weft_http_proxy_new_url(w->agent, to, out);
+        if (rc == WEFT_EINVAL)
+            fprintf(stderr, "weft web: --proxy %s: not an http:// or https:// URL without a query\n", spec);
+        return rc;
+    }
+    weft_endpoint *check;
+    weft_failure *why = NULL;
+    if (weft_endpoint_client(w->r, to, &check, &why) < 0) {
+        if (!why)
+            return WEFT_ENOMEM;
+        fprintf(stderr, "weft web: --proxy %s: %s\n", spec, weft_failure_message(why));
+        weft_failure_unref(why);
+        return WEFT_EINVAL;
+    }
+    weft_endpoint_free(check);
+    *out = weft_http_proxy_new(w->agent, to, NULL);
+    return *out ? 0 : WEFT_ENOMEM;
+}
+
 static int mount_proxy(web *w, const char *spec)
 {
     const char *eq = strchr(spec, '=');
-    size_t plen = (size_t)(eq - spec);
-    char *prefix = strndup(spec, plen);
-    const char *endpoint = eq + 1;
-    int status = WEFT_CLI_USAGE;
-    weft_endpoint *check;
-    weft_failure *why = NULL;
-    if (!prefix) {
-        status = WEFT_CLI_FAILED;
-    } else if (weft_endpoint_client(w->r, endpoint, &check, &why) < 0) {
-        fprintf(stderr, "weft web: --proxy %s: %s\n", spec, why ? weft_failure_message(why) : "out of memory");
-        weft_failure_unref(why);
-    } else {
-        weft_endpoint_free(check);
-        weft_http_resource *proxy = weft_http_proxy_new(w->agent, endpoint, NULL);
-        int rc = proxy ? weft_http_resource_mount(w->root, prefix, proxy) : WEFT_ENOMEM;
-        if (rc == 0)
-            status = WEFT_CLI_OK;
-        else if (rc == WEFT_ENOMEM)
-            status = WEFT_CLI_FAILED;
-        else
-            fprintf(stderr, "weft web: --proxy %s: cannot mount at '%s'\n", spec, prefix);
-    }
+    char *prefix = strndup(spec, (size_t)(eq - spec));
+    weft_http_resource *proxy = NULL;
+    int rc = prefix ? make_proxy(w, spec, eq + 1, &proxy) : WEFT_ENOMEM;
+    if (rc == 0 && (rc = weft_http_resource_mount(w->root, prefix, proxy)) < 0 && rc != WEFT_ENOMEM)
+        fprintf(stderr, "weft web: --proxy %s: cannot mount at '%s'\n", spec, prefix);
     free(prefix);
-    return status;
+    return rc == 0 ? WEFT_CLI_OK : rc == WEFT_ENOMEM ? WEFT_CLI_FAILED : WEFT_CLI_USAGE;
 }
 
 static int add_header(web *w, const char *spec)
@@ -207,7 +252,7 @@ static int serve_web(weft_cli_args *args, const web_args *a)
     if (weft_cli_reactor_new(args->grace, &w.r) < 0)
         return WEFT_CLI_FAILED;
     int status = WEFT_CLI_FAILED;
-    if (a->nproxies && !(w.agent = weft_http_agent_new(w.r, NULL)))
+    if (a->nproxies && !(w.agent = weft_http_agent_new(w.r, &a->proxy)))
         goto out;
     if ((status = build_root(&w, a)) != WEFT_CLI_OK)
         goto out;
@@ -243,9 +288,16 @@ static int web_main(int argc, char **argv)
         {"path", required_argument, NULL, 'p'},       {"index", required_argument, NULL, 'i'},
         {"mime-type", required_argument, NULL, 'm'},  {"add-header", required_argument, NULL, 'a'},
         {"proxy", required_argument, NULL, 'x'},      {"access-log", required_argument, NULL, 'A'},
+        {"proxy-connections", required_argument, NULL, OPT_PROXY_CONNECTIONS},
+        {"proxy-queue-timeout", required_argument, NULL, OPT_PROXY_QUEUE_TIMEOUT},
+        {"proxy-read-timeout", required_argument, NULL, OPT_PROXY_READ_TIMEOUT},
         {0},
     };
-    web_args a = {0};
+    /* A proxy's pool, not a client's: many connections to one upstream
+     * (the agent's 4 would let four slow requests hold up every other),
+     * enough of them kept idle for a steady load not to reconnect, and no
+     * request waiting on an upstream or for a connection without end. */
+    web_args a = {.proxy = {.max_per_host = 256, .max_idle = 32, .queue_timeout = 5, .response_timeout = 60}};
     weft_cli_extra extra = {opts, "p:i:m:a:x:A:", web_option, &a};
     weft_cli_args args;
     int status;

@@ -36,6 +36,8 @@ weft_http_agent *weft_http_agent_new(weft_reactor *r, const weft_http_agent_opti
         a->o.connect_timeout = 30;
     if (!(a->o.response_timeout > 0) || !isfinite(a->o.response_timeout))
         a->o.response_timeout = 0;
+    if (!(a->o.queue_timeout > 0) || !isfinite(a->o.queue_timeout))
+        a->o.queue_timeout = 0;
     if (!a->o.max_header_bytes)
         a->o.max_header_bytes = 64 * 1024;
     const char *ua = a->o.user_agent ? a->o.user_agent : WEFT__HTTP_SERVER_NAME;

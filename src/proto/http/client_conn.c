@@ -242,13 +242,22 @@ static void put_header(weft__http_buf *b, const char *name, const char *value)
     weft__http_buf_adds(b, "\r\n");
 }
 
-static bool agents_header(const char *name)
+bool weft__http_hop_by_hop(const weft_http_headers *h, const char *name)
 {
-    static const char *const ours[] = {"host", "content-length", "transfer-encoding", "connection"};
-    for (size_t i = 0; i < sizeof ours / sizeof *ours; i++)
-        if (strcasecmp(name, ours[i]) == 0)
+    static const char *const hop[] = {"Connection", "Keep-Alive", "Proxy-Connection", "TE",
+                                      "Trailer",    "Transfer-Encoding", "Upgrade"};
+    for (size_t i = 0; i < sizeof hop / sizeof *hop; i++)
+        if (strcasecmp(name, hop[i]) == 0)
             return true;
-    return false;
+    return weft_http_headers_has_token(h, "Connection", name);
+}
+
+/* What the agent writes itself: the message's framing and its connection's
+ * fields. (A TE or Upgrade from the caller would go without the Connection
+ * option that must name it; the agent sends no trailers to announce.) */
+static bool agents_header(const weft_http_headers *h, const char *name)
+{
+    return strcasecmp(name, "Host") == 0 || strcasecmp(name, "Content-Length") == 0 || weft__http_hop_by_hop(h, name);
 }
 
 static bool method_expects_body(const char *m)
@@ -268,7 +277,7 @@ static int write_head(weft__hc_conn *c, const weft__hc_req *req, const char *use
     for (size_t i = 0; i < n; i++) {
         const char *name, *value;
         weft_http_headers_at(req->headers, i, &name, &value);
-        if (!agents_header(name))
+        if (!agents_header(req->headers, name))
             put_header(&b, name, value);
     }
     if (user_agent && *user_agent && !weft_http_headers_get(req->headers, "User-Agent"))

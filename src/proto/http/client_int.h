@@ -74,6 +74,7 @@ struct weft_http_agent {
 typedef struct weft__hc_req {
     weft__list link;      /* in the agent's reqs */
     weft__list wait_link; /* in its pool's waiting list, when waiting */
+    weft_timer queue_timer; /* while waiting, with a queue_timeout */
     weft_http_agent *a;
     weft_deferred *d; /* ours, fired once */
     weft__hc_pool *pool;
@@ -140,7 +141,7 @@ weft__hc_pool *weft__hc_pool_get(weft_http_agent *a, const weft__hc_req *req, we
 /* Gives req a connection: an idle one (unless fresh), a new one, or a
  * place in the queue. */
 void weft__hc_pool_acquire(weft__hc_pool *p, weft__hc_req *req, bool fresh);
-/* A waiting request gives up its place. */
+/* A waiting request gives up its place (and its queue timer). */
 void weft__hc_pool_unqueue(weft__hc_req *req);
 /* A connection finished a response and may be reused. */
 void weft__hc_pool_release(weft__hc_conn *c);

@@ -197,4 +197,19 @@ void weft__http_access_log(weft_http_request *req);
 /* resource.c */
 void weft__http_dispatch(weft_http_request *req);
 
+/* client_conn.c: whether `name` is a hop-by-hop field of the message whose
+ * headers are h (RFC 9110 section 7.6.1: Connection and the fields it
+ * names, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding,
+ * Upgrade), which a sender sets for its own connection and never passes on:
+ * the agent's own to write, and dropped by the proxy both ways. */
+bool weft__http_hop_by_hop(const weft_http_headers *h, const char *name);
+
+/* path.c: normalises a path (RFC 3986 section 6.2.2) in place - escapes of
+ * unreserved characters decoded, the others' hex digits in upper case, then
+ * the dot segments removed (section 5.2.4) - and sets *len to its new length
+ * (never more). *climbed (when not NULL) says whether a ".." found nothing
+ * left to remove (dropped, as the RFC does). 0, or WEFT_EINVAL for a '%'
+ * that does not start an escape (the path is then unspecified). */
+int weft__http_path_normalize(char *path, size_t *len, bool *climbed);
+
 #endif

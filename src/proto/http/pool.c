@@ -2,9 +2,10 @@
 /*
  * Persistent connections per destination (twisted.web.client's
  * HTTPConnectionPool): at most max_per_host connections open to one
- * endpoint, requests beyond that wait in line; a connection whose response
- * ended with keep-alive serves the next in line, or waits idle (at most
- * max_idle, each for idle_timeout) for the next request.
+ * endpoint, requests beyond that wait in line (each at most queue_timeout);
+ * a connection whose response ended with keep-alive serves the next in
+ * line, or waits idle (at most max_idle, each for idle_timeout) for the
+ * next request.
  */
 #include <string.h>
 
@@ -50,6 +51,20 @@ weft__hc_pool *weft__hc_pool_get(weft_http_agent *a, const weft__hc_req *req, we
     return p;
 }
 
+/* Every connection stayed busy for as long as req would wait: the failure
+ * says both what happened (ETIMEDOUT) and why (EBUSY), so that a proxy can
+ * tell its own congestion (503) from a slow upstream (504). */
+static void queue_timed_out(void *arg)
+{
+    weft__hc_req *req = arg;
+    weft__hc_pool *p = req->pool;
+    req->queue_timer = (weft_timer){0};
+    weft_failure *busy = weft_failure_new(WEFT_EBUSY, "all %u connections to %s are busy", p->a->o.max_per_host,
+                                          p->key);
+    weft__hc_req_fail(req, weft_failure_wrap(busy, WEFT_ETIMEDOUT, "no connection came free within %g s",
+                                             p->a->o.queue_timeout));
+}
+
 static void start_connect(weft__hc_pool *p, weft__hc_req *req)
 {
     if (weft__hc_conn_connect(p, req) < 0)
@@ -78,6 +93,11 @@ void weft__hc_pool_acquire(weft__hc_pool *p, weft__hc_req *req, bool fresh)
         start_connect(p, req);
         return;
     }
+    double limit = p->a->o.queue_timeout;
+    if (limit > 0 && weft_call_later(p->a->r, limit, queue_timed_out, req, &req->queue_timer) < 0) {
+        weft__hc_req_fail(req, weft_failure_new(WEFT_ENOMEM, "out of memory setting the queue timeout"));
+        return;
+    }
     req->waiting = true;
     weft__list_push_back(&p->waiting, &req->wait_link);
 }
@@ -88,15 +108,16 @@ void weft__hc_pool_unqueue(weft__hc_req *req)
         return;
     req->waiting = false;
     weft__list_remove(&req->wait_link);
+    weft_timer_cancel(req->a->r, req->queue_timer);
+    req->queue_timer = (weft_timer){0};
 }
 
 static weft__hc_req *next_waiting(weft__hc_pool *p)
 {
-    weft__list *n = weft__list_pop_front(&p->waiting);
-    if (!n)
+    if (weft__list_empty(&p->waiting))
         return NULL;
-    weft__hc_req *req = REQ_OF(n);
-    req->waiting = false;
+    weft__hc_req *req = REQ_OF(p->waiting.next);
+    weft__hc_pool_unqueue(req);
     return req;
 }
 

@@ -9,12 +9,16 @@
  * request's notify_finish. Whichever comes last frees the state, from a
  * zero-delay timer: the upstream response may only be freed once the
  * client's fount has returned from telling the drain it ended.
+ *
+ * The path is normalised before it goes (path.c): an upstream resolves
+ * "..", so a proxy forwarding /pub/../private as /public/../private would
+ * hand out what lies beside its mount point.
  */
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
-#include "buf.h"
+#include "client_int.h" /* URLs, and the layer's path and header rules */
 #include "weft/address.h"
 #include "weft/alloc.h"
 #include "weft/deferred.h"
@@ -37,18 +41,6 @@ typedef struct forward {
     weft_reactor *r;
 } forward;
 
-static const char *const hop_by_hop[] = {"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
-                                         "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade"};
-
-static bool is_hop_by_hop(const weft_http_headers *from, const char *name)
-{
-    for (size_t i = 0; i < sizeof hop_by_hop / sizeof hop_by_hop[0]; i++)
-        if (strcasecmp(name, hop_by_hop[i]) == 0)
-            return true;
-    /* and what Connection names */
-    return weft_http_headers_has_token(from, "Connection", name);
-}
-
 /* Copies from's end-to-end headers into to, leaving out `skip` too. */
 static int copy_end_to_end(const weft_http_headers *from, weft_http_headers *to, const char *const *skip,
                            size_t nskip)
@@ -56,7 +48,7 @@ static int copy_end_to_end(const weft_http_headers *from, weft_http_headers *to,
     for (size_t i = 0; i < weft_http_headers_count(from); i++) {
         const char *n, *v;
         weft_http_headers_at(from, i, &n, &v);
-        bool skipped = is_hop_by_hop(from, n);
+        bool skipped = weft__http_hop_by_hop(from, n);
         for (size_t k = 0; k < nskip && !skipped; k++)
             skipped = strcasecmp(n, skip[k]) == 0;
         if (skipped)
@@ -83,6 +75,19 @@ static void forward_release(forward *f)
         forward_free_later(f); /* nothing on the stack can still use resp */
 }
 
+/* What the client hears when the upstream could not answer. A request that
+ * waited its whole queue_timeout for a connection never reached the
+ * upstream: the proxy is out of capacity, which is 503's meaning (RFC 9110
+ * 15.6.4, "temporary overload"; HAProxy's answer to a full queue), not
+ * 504's, which says the upstream itself was too slow (the response or
+ * connect timeout). Anything else that went wrong upstream is 502. */
+static int failure_status(const weft_failure *why)
+{
+    if (!weft_failure_check(why, WEFT_ETIMEDOUT))
+        return 502;
+    return weft_failure_find(why, WEFT_EBUSY) ? 503 : 504;
+}
+
 static weft_result upstream_answered(void *arg, weft_result result)
 {
     forward *f = arg;
@@ -92,7 +97,7 @@ static weft_result upstream_answered(void *arg, weft_result result)
     if (weft_failed(result)) {
         const weft_failure *why = weft_result_failure(result);
         if (req && !weft_failure_check(why, WEFT_ECANCELED))
-            weft_http_reply_error(req, weft_failure_check(why, WEFT_ETIMEDOUT) ? 504 : 502, weft_failure_message(why));
+            weft_http_reply_error(req, failure_status(why), weft_failure_message(why));
         else if (req)
             weft_http_reply_finish(req);
         f->req = NULL;
@@ -100,10 +105,13 @@ static weft_result upstream_answered(void *arg, weft_result result)
     } else if (req) {
         f->resp = result.value; /* ours now: freed with f */
         weft_http_response *resp = f->resp;
-        static const char *const ours[] = {"Date", "Server"};
+        /* (Proxy-Authenticate asks for this proxy's credentials, which the
+         * upstream has no business asking for: RFC 9110 11.7.1.) */
+        static const char *const ours[] = {"Date", "Server", "Proxy-Authenticate"};
         int rc = weft_http_reply_set_status(req, weft_http_response_status(resp), weft_http_response_reason(resp));
         if (rc == 0)
-            rc = copy_end_to_end(weft_http_response_headers(resp), weft_http_reply_headers(req), ours, 2);
+            rc = copy_end_to_end(weft_http_response_headers(resp), weft_http_reply_headers(req), ours,
+                                 sizeof ours / sizeof *ours);
         if (rc != 0) {
             weft_http_reply_error(req, 502, "the upstream response could not be passed on");
             f->req = NULL;
@@ -132,26 +140,45 @@ static weft_result request_finished(void *arg, weft_result result)
     return weft_none();
 }
 
-/* path + rest + ?query, never empty; NULL when out of memory */
-static char *upstream_target(const proxy *p, weft_http_request *req)
+/* path + the rest normalised + ?query, never empty: in *out (the
+ * caller's). 0, WEFT_ENOMEM, or WEFT_EINVAL with *why when the request is
+ * to be refused with 400. The rest is normalised on its own, so a ".."
+ * climbing out of it is one that would leave the mount point. */
+static int upstream_target(const proxy *p, weft_http_request *req, char **out, const char **why)
 {
-    const char *query = weft_http_request_query(req);
+    const char *query = weft_http_request_query(req), *rest = weft_http_request_rest(req);
     weft__http_buf t = {0};
     weft__http_buf_adds(&t, p->path);
-    weft__http_buf_adds(&t, weft_http_request_rest(req));
+    size_t at = t.len, len = strlen(rest);
+    bool climbed = false;
+    weft__http_buf_add(&t, rest, len);
+    *out = NULL;
+    if (t.failed) {
+        weft__http_buf_free(&t);
+        return WEFT_ENOMEM;
+    }
+    if (weft__http_path_normalize(t.data + at, &len, &climbed) < 0 || climbed) {
+        *why = climbed ? "The path climbs above the proxy's mount point." : "The path has a malformed %-escape.";
+        weft__http_buf_free(&t);
+        return WEFT_EINVAL;
+    }
+    t.len = at + len;
+    t.data[t.len] = '\0';
     if (t.len == 0)
         weft__http_buf_adds(&t, "/");
     if (query) {
         weft__http_buf_adds(&t, "?");
         weft__http_buf_adds(&t, query);
     }
-    return weft__http_buf_take(&t);
+    return (*out = weft__http_buf_take(&t)) ? 0 : WEFT_ENOMEM;
 }
 
 static int forwarded_headers(weft_http_request *req, weft_http_headers *h)
 {
+    /* (Proxy-Authorization: the client's credentials for this proxy, not
+     * for the upstream.) */
     static const char *const replaced[] = {"Host", "Content-Length", "X-Forwarded-For", "X-Forwarded-Proto",
-                                           "X-Forwarded-Host"};
+                                           "X-Forwarded-Host", "Proxy-Authorization"};
     const weft_http_headers *in = weft_http_request_headers(req);
     int rc = copy_end_to_end(in, h, replaced, sizeof replaced / sizeof replaced[0]);
     if (rc)
@@ -185,9 +212,14 @@ static int forwarded_headers(weft_http_request *req, weft_http_headers *h)
 static void proxy_handle(void *arg, weft_http_request *req)
 {
     proxy *p = arg;
+    char *target;
+    const char *why;
+    if (upstream_target(p, req, &target, &why) == WEFT_EINVAL) {
+        weft_http_reply_error(req, 400, why);
+        return;
+    }
     forward *f = weft_calloc(1, sizeof *f);
     weft_http_headers *h = weft_http_headers_new();
-    char *target = upstream_target(p, req);
     weft_deferred *finished = NULL;
     if (!f || !h || !target || forwarded_headers(req, h) != 0 || !(finished = weft_http_reply_notify_finish(req))) {
         weft_http_reply_error(req, 500, "out of memory");
@@ -269,4 +301,27 @@ fail:
         proxy_free(p);
     weft_http_resource_free(res);
     return NULL;
+}
+
+int weft_http_proxy_new_url(weft_http_agent *agent, const char *url, weft_http_resource **out)
+{
+    *out = NULL;
+    weft__hc_url u;
+    int rc = weft__hc_url_parse(url, &u);
+    if (rc < 0)
+        return rc;
+    char *endpoint = NULL;
+    if (strchr(url, '?') || strchr(url, '#')) {
+        rc = WEFT_EINVAL;
+    } else if (!(endpoint = weft__hc_url_endpoint(&u, agent->o.connect_timeout))) {
+        rc = WEFT_ENOMEM;
+    } else {
+        if (u.https)
+            memcpy(endpoint, "tls", 3); /* "tcp:host=..." becomes "tls:host=...", the same parameters */
+        if (!(*out = weft_http_proxy_new(agent, endpoint, u.target)))
+            rc = WEFT_ENOMEM;
+    }
+    weft_free(endpoint);
+    weft__hc_url_clear(&u);
+    return rc;
 }

@@ -263,51 +263,6 @@ char *weft__hc_endpoint_host(const char *endpoint)
     return h;
 }
 
-/* RFC 3986 5.2.4, on a path without its query. */
-static char *remove_dots(const char *path, size_t n)
-{
-    char *out = weft_malloc(n + 2);
-    if (!out)
-        return NULL;
-    size_t o = 0, i = 0;
-    while (i < n) {
-        const char *in = path + i;
-        size_t left = n - i;
-        if (left >= 3 && memcmp(in, "../", 3) == 0) {
-            i += 3;
-        } else if (left >= 2 && memcmp(in, "./", 2) == 0) {
-            i += 2;
-        } else if ((left >= 3 && memcmp(in, "/./", 3) == 0)) {
-            i += 2;
-        } else if (left == 2 && memcmp(in, "/.", 2) == 0) {
-            i += 1;
-            out[o++] = '/';
-            i += 1;
-        } else if ((left >= 4 && memcmp(in, "/../", 4) == 0) || (left == 3 && memcmp(in, "/..", 3) == 0)) {
-            i += 3;
-            while (o > 0 && out[o - 1] != '/')
-                o--;
-            if (o > 0)
-                o--;
-            if (left == 3)
-                out[o++] = '/';
-        } else if ((left == 1 && in[0] == '.') || (left == 2 && memcmp(in, "..", 2) == 0)) {
-            i = n;
-        } else {
-            size_t seg = 1;
-            while (seg < left && in[seg] != '/')
-                seg++;
-            memcpy(out + o, in, seg);
-            o += seg;
-            i += seg;
-        }
-    }
-    if (o == 0)
-        out[o++] = '/';
-    out[o] = 0;
-    return out;
-}
-
 char *weft__hc_url_resolve(const char *base, const char *ref, bool *relative)
 {
     weft__hc_url b;
@@ -361,19 +316,11 @@ char *weft__hc_url_resolve(const char *base, const char *ref, bool *relative)
     weft_free(s);
     if (err < 0)
         return NULL;
-    size_t plen = strcspn(u.target, "?");
-    char *path = remove_dots(u.target, plen);
-    weft__http_buf t = {0};
-    weft__http_buf_adds(&t, path ? path : "");
-    weft__http_buf_adds(&t, u.target + plen);
-    char *target = path ? weft__http_buf_take(&t) : NULL;
-    if (!path)
-        weft__http_buf_free(&t);
-    weft_free(path);
+    /* The path shrinks in place; the query follows it down. */
+    size_t plen = strcspn(u.target, "?"), qlen = strlen(u.target + plen), n = plen;
     s = NULL;
-    if (target) {
-        weft_free(u.target);
-        u.target = target;
+    if (weft__http_path_normalize(u.target, &n, NULL) == 0) {
+        memmove(u.target + n, u.target + plen, qlen + 1);
         s = weft__hc_url_string(&u);
     }
     weft__hc_url_clear(&u);
