@@ -101,3 +101,177 @@ WEFT_TEST(http_percent, decode_in_place_and_round_trip)
         cr_assert(memcmp(dec, all, 256) == 0, "set %d", set);
     }
 }
+
+/* ---- argument lists ---- */
+
+/* The pairs of a list as "name=value|..." with NULs shown as \0. */
+static char *show(const weft_http_args *a)
+{
+    static char buf[4096];
+    size_t o = 0;
+    for (size_t i = 0; i < weft_http_args_count(a); i++) {
+        const char *s[2];
+        size_t n[2];
+        weft_http_args_at(a, i, &s[0], &n[0], &s[1], &n[1]);
+        for (int k = 0; k < 2; k++) {
+            cr_assert_eq(s[k][n[k]], '\0', "NUL-terminated");
+            for (size_t j = 0; j < n[k] && o + 3 < sizeof buf; j++) {
+                if (s[k][j])
+                    buf[o++] = s[k][j];
+                else
+                    buf[o++] = '\\', buf[o++] = '0';
+            }
+            if (o + 2 < sizeof buf)
+                buf[o++] = k ? '|' : '=';
+        }
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static void expect_args(const char *text, const char *want)
+{
+    weft_http_args *a = weft_http_args_new();
+    cr_assert_not_null(a);
+    cr_assert_eq(weft_http_args_parse(a, text, strlen(text), 0), 0, "%s", text);
+    cr_assert_str_eq(show(a), want, "parsing %s", text);
+    weft_http_args_free(a);
+}
+
+WEFT_TEST(http_args, parse_like_whatwg_and_parse_qsl)
+{
+    expect_args("", "");
+    expect_args("test", "test=|");
+    expect_args("a&b=&=c", "a=|b=|=c|");
+    expect_args("&&&a=b&&&&c=d&", "a=b|c=d|");
+    expect_args("a=b=c", "a=b=c|");
+    expect_args("a==b", "a==b|");
+    expect_args("=", "=|");
+    expect_args("a+b=c+d%2B", "a b=c d+|");
+    expect_args("a=1;b=2", "a=1;b=2|"); /* ';' separates nothing (Python >= 3.9.2, WHATWG) */
+    expect_args("k=%E2%82%ac&%C3%A9=%c3%a9", "k=\xe2\x82\xac|\xc3\xa9=\xc3\xa9|");
+    expect_args("a=%00b&%00=c", "a=\\0b|\\0=c|");
+    /* malformed escapes: kept as they are */
+    expect_args("a=100%&b=%zz&c=%4&%=%%", "a=100%|b=%zz|c=%4|%=%%|");
+    expect_args("x=%FE%FF", "x=\xfe\xff|"); /* bytes, not checked for UTF-8 */
+    expect_args("a=1&a=2&b=3&a=4", "a=1|a=2|b=3|a=4|");
+}
+
+WEFT_TEST(http_args, lookups_keep_order_and_lengths)
+{
+    weft_http_args *a = weft_http_args_new();
+    const char *q = "tag=a&path=%2Ftmp%2Fx+y&tag=b&nul=a%00b&tag=&Tag=upper";
+    cr_assert_eq(weft_http_args_parse(a, q, strlen(q), 0), 0);
+    size_t len;
+    cr_assert_str_eq(weft_http_args_get(a, "path", &len), "/tmp/x y");
+    cr_assert_eq(len, 8);
+    cr_assert_eq(weft_http_args_count_of(a, "tag"), 3);
+    cr_assert_str_eq(weft_http_args_get(a, "tag", NULL), "a");
+    cr_assert_str_eq(weft_http_args_get_nth(a, "tag", 1, NULL), "b");
+    cr_assert_str_eq(weft_http_args_get_nth(a, "tag", 2, &len), "");
+    cr_assert_eq(len, 0);
+    cr_assert_null(weft_http_args_get_nth(a, "tag", 3, &len));
+    cr_assert_eq(len, 0);
+    cr_assert_str_eq(weft_http_args_get(a, "Tag", NULL), "upper"); /* case matters */
+    const char *v = weft_http_args_get(a, "nul", &len);
+    cr_assert_eq(len, 3);
+    cr_assert(memcmp(v, "a\0b", 3) == 0);
+    cr_assert_null(weft_http_args_get(a, "missing", NULL));
+    cr_assert_eq(weft_http_args_count_of(a, "missing"), 0);
+    /* a NULL list is an empty one */
+    cr_assert_null(weft_http_args_get(NULL, "tag", NULL));
+    cr_assert_eq(weft_http_args_count(NULL), 0);
+    /* out of range */
+    const char *n = "x";
+    weft_http_args_at(a, 99, &n, NULL, NULL, NULL);
+    cr_assert_null(n);
+    /* add copies and does not decode */
+    cr_assert_eq(weft_http_args_add(a, "raw", 3, "%41+", 4), 0);
+    cr_assert_str_eq(weft_http_args_get(a, "raw", NULL), "%41+");
+    cr_assert_eq(weft_http_args_count(a), 7);
+    weft_http_args_free(a);
+    weft_http_args_free(NULL);
+}
+
+WEFT_TEST(http_args, limit_refuses_before_allocating)
+{
+    weft_http_args *a = weft_http_args_new();
+    /* 1000 pairs: taken; 1001: refused, and nothing added */
+    size_t n = 1001;
+    char *q = malloc(2 * n);
+    for (size_t i = 0; i < n; i++)
+        q[2 * i] = 'a', q[2 * i + 1] = '&';
+    cr_assert_eq(weft_http_args_parse(a, q, 2 * n - 1, 0), -E2BIG);
+    cr_assert_eq(weft_http_args_count(a), 0);
+    cr_assert_eq(weft_http_args_parse(a, q, 2 * (n - 1) - 1, 0), 0);
+    cr_assert_eq(weft_http_args_count(a), 1000);
+    /* the limit counts what the list already holds */
+    cr_assert_eq(weft_http_args_parse(a, "b=1", 3, 0), -E2BIG);
+    cr_assert_eq(weft_http_args_parse(a, "b=1", 3, 1001), 0);
+    cr_assert_eq(weft_http_args_parse(a, "", 0, 1001), 0); /* no pair is never too many */
+    free(q);
+    weft_http_args_free(a);
+
+    /* a million '&' are no pairs at all; a million pairs under a limit of
+     * 5 are refused by the count, before any entry is made */
+    size_t big = 1u << 20;
+    q = malloc(2 * big);
+    memset(q, '&', big);
+    a = weft_http_args_new();
+    cr_assert_eq(weft_http_args_parse(a, q, big, 5), 0);
+    cr_assert_eq(weft_http_args_count(a), 0);
+    for (size_t i = 0; i < big; i++)
+        q[2 * i] = 'x', q[2 * i + 1] = '&';
+    cr_assert_eq(weft_http_args_parse(a, q, 2 * big, 5), -E2BIG);
+    cr_assert_eq(weft_http_args_count(a), 0);
+    weft_http_args_free(a);
+    free(q);
+}
+
+WEFT_TEST(http_args, encode_round_trips)
+{
+    weft_http_args *a = weft_http_args_new();
+    cr_assert_eq(weft_http_args_add(a, "a b", 3, "x&y=z", 5), 0);
+    cr_assert_eq(weft_http_args_add(a, "", 0, "", 0), 0);
+    cr_assert_eq(weft_http_args_add(a, "n\0l", 3, "\xc3\xa9+%", 4), 0);
+    size_t len;
+    char *s = weft_http_args_encode(a, &len);
+    cr_assert_str_eq(s, "a+b=x%26y%3Dz&=&n%00l=%C3%A9%2B%25");
+    cr_assert_eq(len, strlen(s));
+    weft_http_args *b = weft_http_args_new();
+    cr_assert_eq(weft_http_args_parse(b, s, len, 0), 0);
+    char *t = weft_http_args_encode(b, NULL);
+    /* "=" is the empty name with the empty value, and comes back as one */
+    cr_assert_str_eq(t, s);
+    weft_free(s);
+    weft_free(t);
+    s = weft_http_args_encode(NULL, &len);
+    cr_assert_str_eq(s, "");
+    cr_assert_eq(len, 0);
+    weft_free(s);
+    weft_http_args_free(a);
+    weft_http_args_free(b);
+}
+
+static void parse_some(void *arg)
+{
+    (void)arg;
+    weft_http_args *a = weft_http_args_new();
+    if (!a)
+        return;
+    const char *q = "a=1&b=%20&c&d=4&e=5&f=6&g=7&h=8&i=9&j=10";
+    if (weft_http_args_parse(a, q, strlen(q), 0) == 0) {
+        cr_assert_eq(weft_http_args_count(a), 10);
+        cr_assert_str_eq(weft_http_args_get(a, "b", NULL), " ");
+    } else {
+        cr_assert_eq(weft_http_args_count(a), 0, "a failed parse adds nothing");
+    }
+    char *s = weft_http_args_encode(a, NULL);
+    weft_free(s);
+    weft_http_args_free(a);
+}
+
+WEFT_TEST(http_args, out_of_memory_at_each_allocation)
+{
+    cr_assert_gt(weft_test_each_alloc_failure(parse_some, NULL), 2);
+}
