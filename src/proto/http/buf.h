@@ -57,6 +57,22 @@ void weft__http_buf_add_url(weft__http_buf *b, const char *s, size_t n);
  * and everything freed, when an add failed. */
 char *weft__http_buf_take(weft__http_buf *b);
 
+/* RFC 9110 tchar (header names, tokens, cookie names). A switch, not
+ * strchr: every header name added passes here, so it is on every
+ * response's path. */
+static inline bool weft__http_is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* ---- numbers, shared by the server, the client and the static files ---- */
 
 /* Decimal / lower-case hex digits of v, written backwards ending at `end`
