@@ -19,6 +19,7 @@
 #include "flow.h"
 #include "http_args.h"
 #include "http_client.h"
+#include "http_cookie.h"
 #include "http_form.h"
 #include "http_headers.h"
 #include "http_percent.h"

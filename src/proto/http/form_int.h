@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "weft/http_args.h"
+#include "weft/http_cookie.h"
 #include "weft/http_headers.h"
 
 struct weft__http_parsed {
@@ -86,15 +87,13 @@ int weft__http_mp_finish(weft__http_mp *m, const char **why);
 
 /* ---- cookie.c ---- */
 
-/* Appends the pairs of one Cookie header value (RFC 6265 §5.4, leniently:
- * pieces split on ';', trimmed, split at the first '='; DQUOTEs around a
- * value dropped; a piece without '=' is a value with the name ""), up to
- * max pairs in all. 0, -E2BIG or WEFT_ENOMEM. */
+/* Appends the pairs of one Cookie header value (the rules at the top of
+ * http_cookie.h), as long as the list holds at most max pairs: 0, -E2BIG
+ * (nothing added) or WEFT_ENOMEM (some may have been). */
 int weft__http_cookie_parse(weft_http_args *a, const char *header, size_t len, size_t max);
 /* The Set-Cookie value for name, value and opts (NULL: none), appended to
- * out; 0 or WEFT_EINVAL (what http_cookie.h refuses). out->failed says
- * when memory ran out. */
-typedef struct weft_http_cookie_options weft_http_cookie_options;
+ * out: 0, or WEFT_EINVAL (nothing appended) for what http_cookie.h
+ * refuses; out->failed says when memory ran out. */
 int weft__http_cookie_format(weft__http_buf *out, const char *name, const char *value,
                              const weft_http_cookie_options *opts);
 
