@@ -13,9 +13,7 @@
  *     static weft_result upload(void *arg, weft_http_request *req) {   // a coroutine handler
  *         weft_http_form_options o = {.on_file = on_file, .arg = arg};
  *         weft_http_request_set_max_body(req, 1ull << 30);
- *         weft_deferred *d = weft_http_request_read_form(req, &o);
- *         weft_result r = weft_await(d);
- *         weft_deferred_unref(d);
+ *         weft_result r = weft_await(weft_http_request_read_form(req, &o)); // await owns it
  *         if (weft_failed(r))
  *             return r;      // weft has answered 400 or 413 already
  *         const char *title = weft_http_request_arg(req, "title", NULL);

@@ -120,17 +120,20 @@ void weft_http_args_at(const weft_http_args *a, size_t i, const char **name, siz
         *value_len = q ? q->value_len : 0;
 }
 
+static bool named(const weft_http_args *a, const pair *q, const char *name, size_t len)
+{
+    return q->name_len == len && memcmp(a->arena.data + q->name, name, len) == 0;
+}
+
 /* The n-th pair named name, or NULL. */
 static const pair *find(const weft_http_args *a, const char *name, size_t n)
 {
     if (!a)
         return NULL;
     size_t len = strlen(name);
-    for (size_t i = 0; i < a->n; i++) {
-        const pair *q = &a->pairs[i];
-        if (q->name_len == len && memcmp(a->arena.data + q->name, name, len) == 0 && n-- == 0)
-            return q;
-    }
+    for (size_t i = 0; i < a->n; i++)
+        if (named(a, &a->pairs[i], name, len) && n-- == 0)
+            return &a->pairs[i];
     return NULL;
 }
 
@@ -149,9 +152,9 @@ const char *weft_http_args_get(const weft_http_args *a, const char *name, size_t
 
 size_t weft_http_args_count_of(const weft_http_args *a, const char *name)
 {
-    size_t n = 0;
-    while (find(a, name, n))
-        n++;
+    size_t n = 0, len = strlen(name);
+    for (size_t i = 0; a && i < a->n; i++)
+        n += named(a, &a->pairs[i], name, len);
     return n;
 }
 
