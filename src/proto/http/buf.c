@@ -5,6 +5,7 @@
 #include "buf.h"
 #include "weft/alloc.h"
 #include "weft/error.h"
+#include "weft/http_percent.h"
 
 int weft__http_buf_reserve(weft__http_buf *b, size_t more)
 {
@@ -80,24 +81,15 @@ void weft__http_buf_add_html(weft__http_buf *b, const char *s, size_t n)
     weft__http_buf_add(b, s + plain, n - plain);
 }
 
-static bool unreserved(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-           c == '_' || c == '~';
-}
-
 void weft__http_buf_add_url(weft__http_buf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (unreserved(c)) {
-            weft__http_buf_add(b, (const char *)&c, 1);
-        } else {
-            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-            weft__http_buf_add(b, esc, 3);
-        }
+    if (b->failed)
+        return;
+    if (n > SIZE_MAX / 3 - 1 || weft__http_buf_reserve(b, 3 * n + 1) < 0) {
+        b->failed = true;
+        return;
     }
+    b->len += weft_http_percent_encode(b->data + b->len, 3 * n + 1, s, n, WEFT_HTTP_PERCENT_UNRESERVED);
 }
 
 char *weft__http_buf_take(weft__http_buf *b)
@@ -128,24 +120,4 @@ char *weft__http_fmt_hex(char *end, uint64_t v)
         *--p = "0123456789abcdef"[v & 15];
     while (v >>= 4);
     return p;
-}
-
-static int hex_digit(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-size_t weft__http_percent_decode(char *dst, const char *src, size_t len)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        int hi, lo;
-        if (src[i] == '%' && i + 2 < len && (hi = hex_digit(src[i + 1])) >= 0 && (lo = hex_digit(src[i + 2])) >= 0) {
-            dst[o++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            dst[o++] = src[i];
-        }
-    }
-    return o;
 }

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "weft/http_percent.h"
+
 typedef struct weft__http_buf {
     char *data; /* weft_malloc'd */
     size_t len, cap;
@@ -48,22 +50,35 @@ void weft__http_buf_add(weft__http_buf *b, const void *p, size_t n);
 void weft__http_buf_adds(weft__http_buf *b, const char *s);
 /* &, <, >, " and ' as entities. */
 void weft__http_buf_add_html(weft__http_buf *b, const char *s, size_t n);
-/* Every byte but the unreserved ones (RFC 3986) percent-encoded. */
+/* Every byte but the unreserved ones (RFC 3986) percent-encoded
+ * (weft_http_percent_encode; decoding is weft_http_percent_decode). */
 void weft__http_buf_add_url(weft__http_buf *b, const char *s, size_t n);
 /* The content as a string the caller owns (weft_free), b left empty; NULL,
  * and everything freed, when an add failed. */
 char *weft__http_buf_take(weft__http_buf *b);
 
-/* ---- numbers and escapes, shared by the server, the client and the
- * static files ---- */
+/* RFC 9110 tchar (header names, tokens, cookie names). A switch, not
+ * strchr: every header name added passes here, so it is on every
+ * response's path. */
+static inline bool weft__http_is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ---- numbers, shared by the server, the client and the static files ---- */
 
 /* Decimal / lower-case hex digits of v, written backwards ending at `end`
  * (at most 20 bytes before it); returns where they start. By hand: these
  * are on every response's path, where snprintf is a fifth of the cost. */
 char *weft__http_fmt_u64(char *end, uint64_t v);
 char *weft__http_fmt_hex(char *end, uint64_t v);
-/* Percent-decodes len bytes of src into dst (room for len); returns the
- * decoded length. A '%' not followed by two hex digits stays as it is. */
-size_t weft__http_percent_decode(char *dst, const char *src, size_t len);
 
 #endif

@@ -45,27 +45,12 @@ void weft_http_headers_clear(weft_http_headers *h)
     h->n = 0;
 }
 
-/* RFC 9110 tchar. A switch, not strchr: every header name added passes
- * here, so it is on every response's path. */
-static bool is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-        return true;
-    default:
-        return false;
-    }
-}
-
 bool weft__http_is_token(const char *s, size_t len)
 {
     if (len == 0)
         return false;
     for (size_t i = 0; i < len; i++)
-        if (!is_tchar((unsigned char)s[i]))
+        if (!weft__http_is_tchar((unsigned char)s[i]))
             return false;
     return true;
 }

@@ -141,6 +141,7 @@ struct weft_http_request {
     /* a coroutine handler */
     weft_http_coro_fn coro_fn;
     void *coro_arg;
+    struct weft__http_parsed *parsed; /* args and cookies, made on demand (form_int.h) */
 };
 
 /* server.c */
@@ -170,6 +171,9 @@ void weft__http_request_flush_body(weft_http_request *req);
 bool weft__http_body_blocked(const weft_http_request *req);
 /* Splits the target into path, query and host; < 0 when malformed. */
 int weft__http_request_parse_target(weft_http_request *req, bool connect);
+
+/* args.c: what weft__http_parsed holds goes with the request. */
+void weft__http_parsed_free(struct weft__http_parsed *p);
 
 /* response.c */
 /* Sends the head, and status/close framing for a response decided now. */

@@ -6,6 +6,7 @@
  * steps only ever shorten the path.
  */
 #include "http_int.h"
+#include "weft/http_percent.h"
 
 /* RFC 3986 section 2.3 */
 static bool unreserved(unsigned char c)
@@ -29,7 +30,7 @@ static int decode_unreserved(char *p, size_t *len)
             continue;
         }
         char one[3]; /* the escape decoded, or (not one) copied */
-        if (r + 2 >= n || weft__http_percent_decode(one, p + r, 3) != 1)
+        if (r + 2 >= n || weft_http_percent_decode(one, p + r, 3, 0) != 1)
             return WEFT_EINVAL;
         unsigned char c = (unsigned char)one[0];
         if (unreserved(c)) {

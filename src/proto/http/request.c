@@ -147,6 +147,7 @@ void weft__http_request_reset(weft_http_request *req)
     weft_http_headers *h = req->headers, *resp = req->resp;
     weft_free(req->reason);
     weft_free(req->notify);
+    weft__http_parsed_free(req->parsed);
     memset(req, 0, sizeof *req);
     req->conn = c;
     req->server = s;
@@ -174,6 +175,7 @@ void weft__http_request_free(weft_http_request *req)
     weft_http_headers_free(req->resp);
     weft_free(req->reason);
     weft_free(req->notify);
+    weft__http_parsed_free(req->parsed);
     weft_free(req);
     weft__http_server_unref(s);
 }

@@ -317,7 +317,7 @@ static int add_segment(weft_http_request *req, const char *enc, size_t len)
     if (weft__http_buf_reserve(&req->str, len + 1) < 0 || weft__http_buf_reserve(&req->segs, 2 * sizeof(size_t)) < 0)
         return WEFT_ENOMEM;
     size_t off = req->str.len;
-    size_t dlen = weft__http_percent_decode(req->str.data + off, enc, len);
+    size_t dlen = weft_http_percent_decode(req->str.data + off, enc, len, 0);
     req->str.data[off + dlen] = 0;
     req->str.len += dlen + 1;
     size_t pair[2] = {off, dlen};

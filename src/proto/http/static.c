@@ -60,7 +60,7 @@ static void add_decoded(weft__http_buf *b, const char *path)
         b->failed = true;
         return;
     }
-    size_t n = weft__http_percent_decode(b->data + b->len, path, len);
+    size_t n = weft_http_percent_decode(b->data + b->len, path, len, 0);
     b->len += strnlen(b->data + b->len, n);
     b->data[b->len] = '\0';
 }
