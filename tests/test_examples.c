@@ -329,3 +329,100 @@ WEFT_TEST(examples, coro_lines_against_coro_echo)
     weft_test_output_free(&o);
     assert_clean(&s, weft_test_proc_finish(&s, SIGINT), "coro_echo");
 }
+
+/* ---- upstream ---- */
+
+/* GETs path from 127.0.0.1:port; returns the status, the body in body. */
+static int http_get(int port, const char *path, char *body, size_t size)
+{
+    peer c;
+    dial(&c, port);
+    char req[512];
+    /* HTTP/1.0: a body delimited by the close, never chunked. */
+    snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", path);
+    say(&c, req);
+    size_t len = 0;
+    for (;;) {
+        struct pollfd pfd = {c.fd, POLLIN, 0};
+        cr_assert_gt(poll(&pfd, 1, 20000), 0, "no answer to %s", path);
+        ssize_t n = read(c.fd, c.buf + len, sizeof c.buf - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(c.fd);
+    c.buf[len] = '\0';
+    const char *start = strstr(c.buf, "\r\n\r\n");
+    snprintf(body, size, "%s", start ? start + 4 : "");
+    return atoi(c.buf + 9);
+}
+
+static void upstream_scenario(char *const program[])
+{
+    web w;
+    web_start(&w);
+    char upstream[64];
+    snprintf(upstream, sizeof upstream, "http://127.0.0.1:%d", w.port);
+    char *argv[8];
+    size_t n = 0;
+    while (program[n])
+        argv[n] = program[n], n++;
+    argv[n++] = "tcp:0:interface=127.0.0.1";
+    argv[n++] = upstream;
+    argv[n] = NULL;
+    weft_test_proc s;
+    weft_test_proc_spawn(&s, argv);
+    int port = weft_test_proc_port(&s);
+    char body[4096];
+    cr_assert_eq(http_get(port, "/proxy?path=/hello.txt", body, sizeof body), 200);
+    cr_assert_str_eq(body, "HELLO, WORLD!");
+    cr_assert_eq(http_get(port, "/proxy?path=%2Fhello.txt&other=1", body, sizeof body), 200, "the argument decoded");
+    cr_assert_eq(http_get(port, "/proxy", body, sizeof body), 400);
+    cr_assert_eq(http_get(port, "/proxy?path=/missing", body, sizeof body), 404, "the upstream's status passes");
+    cr_assert_eq(http_get(port, "/time", body, sizeof body), 200);
+    cr_assert(strncmp(body, "{\"time\": ", 9) == 0 && atoll(body + 9) > 1700000000, "%s", body);
+    assert_clean(&s, weft_test_proc_finish(&s, SIGTERM), argv[0]);
+    web_stop(&w);
+}
+
+WEFT_TEST(examples, upstream)
+{
+    upstream_scenario((char *[]){EXAMPLE("upstream"), NULL});
+}
+
+WEFT_TEST(examples, upstream_twisted_twin)
+{
+    upstream_scenario((char *[]){PYTHON, TWIN("upstream.py"), NULL});
+}
+
+WEFT_TEST(examples, upstream_stops_clean_mid_await)
+{
+    /* An upstream that takes the connection and never answers: the
+     * handler is suspended in its await when the signal comes. */
+    int sigs[] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sin = {.sin_family = AF_INET};
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof sin;
+        cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+        cr_assert_eq(listen(fd, 8), 0);
+        getsockname(fd, (struct sockaddr *)&sin, &len);
+        char upstream[64];
+        snprintf(upstream, sizeof upstream, "http://127.0.0.1:%d", ntohs(sin.sin_port));
+        weft_test_proc s;
+        weft_test_proc_spawn(&s, (char *[]){EXAMPLE("upstream"), "tcp:0:interface=127.0.0.1", upstream, NULL});
+        peer c;
+        dial(&c, weft_test_proc_port(&s));
+        say(&c, "GET /proxy?path=/slow HTTP/1.1\r\nHost: x\r\n\r\n");
+        /* The request reached the upstream: the handler awaits it now. */
+        int up = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        cr_assert_geq(up, 0);
+        char b[256];
+        cr_assert_gt(read(up, b, sizeof b), 0);
+        assert_clean(&s, weft_test_proc_finish(&s, sigs[i]), "upstream");
+        close(up);
+        close(c.fd);
+        close(fd);
+    }
+}

@@ -91,6 +91,16 @@ WEFT_API weft_deferred *weft_http_agent_request_to(weft_http_agent *a, const cha
                                                    const char *target, const weft_http_headers *headers,
                                                    weft_fount *body, int64_t body_length);
 
+/*
+ * A request and its whole body in one Deferred (treq's get + content): it
+ * fires with the response once the body has been read - at most max bytes
+ * (0: no limit), else -EMSGSIZE - which weft_http_response_content then
+ * gives. Failures as weft_http_agent_request's. NULL when out of memory.
+ * In a coroutine:
+ *     weft_result r = weft_await_timeout(weft_http_agent_fetch(agent, "GET", url, 0), 10);
+ */
+WEFT_API weft_deferred *weft_http_agent_fetch(weft_http_agent *a, const char *method, const char *url, size_t max);
+
 /* ---- the response ---- */
 WEFT_API int weft_http_response_status(const weft_http_response *resp);
 WEFT_API const char *weft_http_response_reason(const weft_http_response *resp);
@@ -113,6 +123,10 @@ WEFT_API weft_fount *weft_http_response_body(weft_http_response *resp);
 /* The whole body (twisted's readBody): a Deferred of weft_bytes, failing
  * with -EMSGSIZE past max bytes (0: no limit). */
 WEFT_API weft_deferred *weft_http_response_read_body(weft_http_response *resp, size_t max);
+/* The body weft_http_agent_fetch read: len bytes, not NUL-terminated,
+ * borrowed from resp (which may change them in place); NULL for a response
+ * from weft_http_agent_request. */
+WEFT_API char *weft_http_response_content(const weft_http_response *resp, size_t *len);
 /* Frees the response; an unread body is abandoned and its connection
  * closed rather than pooled. */
 WEFT_API void weft_http_response_free(weft_http_response *resp);

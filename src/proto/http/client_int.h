@@ -101,6 +101,7 @@ struct weft_http_response {
     int64_t length;
     weft__hc_conn *conn;      /* while the body streams */
     weft_failure *pending_end; /* how the body ended, for a drain yet to join */
+    weft_result content;       /* the body, read by weft_http_agent_fetch */
 };
 
 /* Ends the body with f (borrowed), now or, with no drain yet, once one

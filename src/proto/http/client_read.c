@@ -162,6 +162,7 @@ void weft_http_response_free(weft_http_response *resp)
         weft_failure_unref(f);
     }
     weft_failure_unref(resp->pending_end);
+    weft_result_free(resp->content);
     weft_http_headers_free(resp->headers);
     weft_free(resp->reason);
     weft_free(resp->url);

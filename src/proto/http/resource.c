@@ -192,6 +192,39 @@ int weft_http_resource_mount_handler(weft_http_resource *root, const char *prefi
     return weft_http_resource_mount(root, prefix, res);
 }
 
+/* The leaf at prefix below root, made (with the resources on the way) when
+ * there is none; NULL when out of memory or for an empty prefix. */
+static weft_http_resource *leaf_at(weft_http_resource *root, const char *prefix)
+{
+    weft_http_resource *at = root;
+    for (const char *seg = prefix + strspn(prefix, "/"); *seg; seg += strspn(seg, "/")) {
+        size_t len = strcspn(seg, "/");
+        weft_http_resource *next = find_child(at, seg, len);
+        if (!next && (!(next = weft_http_resource_new()) || put_child(at, seg, len, next) < 0))
+            return NULL; /* put_child frees what it could not keep */
+        at = next;
+        seg += len;
+    }
+    if (at == root)
+        return NULL;
+    weft_http_resource_set_leaf(at, true);
+    return at;
+}
+
+int weft_http_route(weft_http_resource *root, const char *method, const char *prefix, weft_http_handler_fn fn,
+                    void *arg)
+{
+    weft_http_resource *res = leaf_at(root, prefix);
+    return res ? weft_http_resource_on(res, method, fn, arg) : *prefix ? WEFT_ENOMEM : WEFT_EINVAL;
+}
+
+int weft_http_route_coro(weft_http_resource *root, const char *method, const char *prefix, weft_http_coro_fn fn,
+                         void *arg)
+{
+    weft_http_resource *res = leaf_at(root, prefix);
+    return res ? weft_http_resource_on_coro(res, method, fn, arg) : *prefix ? WEFT_ENOMEM : WEFT_EINVAL;
+}
+
 /* ---- answering ---- */
 
 static const handler *find_handler(const weft_http_resource *res, const char *method)
