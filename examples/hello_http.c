@@ -17,8 +17,7 @@ static void hello(void *arg, weft_http_request *req)
 static weft_result serve(weft_reactor *r, int argc, char **argv)
 {
     weft_http_resource *root = weft_http_resource_new();
-    weft_http_resource_on(root, "GET", hello, NULL);
-    weft_http_resource_set_leaf(root, true);
+    weft_http_route(root, "GET", "/", hello, NULL);
     weft_http_server *server = weft_http_server_new(r, root, NULL);
     weft_result port = weft_await(weft_listen_on(r, argc > 1 ? argv[1] : "tcp:8081", weft_http_server_factory(server)));
     if (!weft_failed(port))

@@ -70,10 +70,10 @@ WEFT_API void weft_http_resource_set_destroy(weft_http_resource *res, weft_destr
 WEFT_API int weft_http_resource_mount(weft_http_resource *root, const char *prefix, weft_http_resource *res);
 /*
  * Routes: the leaf at prefix ("/api/time"; made, with the resources on the
- * way, if there is none) answers `method` with fn - a coroutine handler
- * for route_coro. Another method routed to the same prefix joins it; those
- * not routed get 405. Returns as weft_http_resource_on, or WEFT_EINVAL for
- * an empty prefix or "/".
+ * way, if there is none; "/" is root itself) answers `method` with fn - a
+ * coroutine handler for route_coro - for the prefix and everything below
+ * it that no other route takes. Another method routed to the same prefix
+ * joins it; those not routed get 405. Returns as weft_http_resource_on.
  */
 WEFT_API int weft_http_route(weft_http_resource *root, const char *method, const char *prefix, weft_http_handler_fn fn,
                              void *arg);

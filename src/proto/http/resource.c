@@ -192,8 +192,8 @@ int weft_http_resource_mount_handler(weft_http_resource *root, const char *prefi
     return weft_http_resource_mount(root, prefix, res);
 }
 
-/* The leaf at prefix below root, made (with the resources on the way) when
- * there is none; NULL when out of memory or for an empty prefix. */
+/* The leaf at prefix below root (root itself for "/"), made with the
+ * resources on the way when there is none; NULL when out of memory. */
 static weft_http_resource *leaf_at(weft_http_resource *root, const char *prefix)
 {
     weft_http_resource *at = root;
@@ -205,8 +205,6 @@ static weft_http_resource *leaf_at(weft_http_resource *root, const char *prefix)
         at = next;
         seg += len;
     }
-    if (at == root)
-        return NULL;
     weft_http_resource_set_leaf(at, true);
     return at;
 }
@@ -215,14 +213,14 @@ int weft_http_route(weft_http_resource *root, const char *method, const char *pr
                     void *arg)
 {
     weft_http_resource *res = leaf_at(root, prefix);
-    return res ? weft_http_resource_on(res, method, fn, arg) : *prefix ? WEFT_ENOMEM : WEFT_EINVAL;
+    return res ? weft_http_resource_on(res, method, fn, arg) : WEFT_ENOMEM;
 }
 
 int weft_http_route_coro(weft_http_resource *root, const char *method, const char *prefix, weft_http_coro_fn fn,
                          void *arg)
 {
     weft_http_resource *res = leaf_at(root, prefix);
-    return res ? weft_http_resource_on_coro(res, method, fn, arg) : *prefix ? WEFT_ENOMEM : WEFT_EINVAL;
+    return res ? weft_http_resource_on_coro(res, method, fn, arg) : WEFT_ENOMEM;
 }
 
 /* ---- answering ---- */
