@@ -109,12 +109,6 @@ best() {
     }'
 }
 
-# median FIGURES...: the middle one (the mean of the middle two when even).
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-        if (NR == 0) exit 1; print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
-
 # line NAME PEER WEFT PEER_VALUE UNIT higher|lower [WHY]: one result line;
 # the ratio is weft's speed over the peer's, inverted when lower is better.
 # With no weft figure and a WHY, a comment with the peer's figure instead.
