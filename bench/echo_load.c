@@ -18,6 +18,14 @@
  *       proved accepted by a one-byte echo), reads VmRSS again and prints
  *         rss_before_kib=A rss_after_kib=B bytes_per_conn=C
  *
+ *   echo_load flood --port P --pid PID [--bytes 134217728]
+ *       Backpressure: one connection sends and reads nothing until its
+ *       socket takes no more for 2 s (the server has stopped reading) or
+ *       all is sent; reads the server's VmRSS before and then; then sends
+ *       the rest while reading everything back (checked byte for byte, and
+ *       the server's EOF after it). Prints
+ *         unread_bytes=S rss_before_kib=A rss_after_kib=B growth_kib=C
+ *
  * Talks to 127.0.0.1 only. Every wait is bounded (connects are retried for
  * at most 10 s, a silent server fails the run after 10 s).
  */
@@ -26,6 +34,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -272,12 +281,121 @@ static int run_idle(int port, size_t nconns, long pid)
     return 0;
 }
 
+/* ---- flood ---- */
+
+enum { FLOOD_CHUNK = 64 * 1024, FLOOD_STALL_MS = 2000 };
+
+/* The byte at offset i of the flood: a function of the offset, so the echo
+ * is checked without keeping what was sent. */
+static unsigned char flood_byte(uint64_t i)
+{
+    uint64_t z = (i >> 3) * UINT64_C(0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 29)) * UINT64_C(0xbf58476d1ce4e5b9);
+    return (unsigned char)((z ^ (z >> 32)) >> (8 * (i & 7)));
+}
+
+typedef struct flood_conn {
+    int fd;
+    uint64_t total, sent, got;
+    unsigned char out[FLOOD_CHUNK];
+    size_t out_len, out_off;
+} flood_conn;
+
+/* Sends what the socket takes; returns false when it takes nothing now. */
+static bool flood_send(flood_conn *f)
+{
+    if (f->out_off == f->out_len) {
+        uint64_t left = f->total - f->sent;
+        f->out_len = left < FLOOD_CHUNK ? (size_t)left : FLOOD_CHUNK;
+        for (size_t k = 0; k < f->out_len; k++)
+            f->out[k] = flood_byte(f->sent + k);
+        f->out_off = 0;
+    }
+    ssize_t n = send(f->fd, f->out + f->out_off, f->out_len - f->out_off, MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+        die_errno("send");
+    if (n <= 0)
+        return false;
+    f->out_off += (size_t)n;
+    f->sent += (uint64_t)n;
+    if (f->sent == f->total && shutdown(f->fd, SHUT_WR) < 0)
+        die_errno("shutdown");
+    return true;
+}
+
+static int run_flood(int port, uint64_t bytes, long pid)
+{
+    static flood_conn f;
+    f.total = bytes;
+    long before = bench_proc_status_kib(pid, "VmRSS");
+    if (before < 0) {
+        fprintf(stderr, "echo_load: cannot read VmRSS of process %ld\n", pid);
+        return 1;
+    }
+    f.fd = connect_to(port);
+    if (fcntl(f.fd, F_SETFL, O_NONBLOCK) < 0)
+        die_errno("fcntl");
+    while (f.sent < f.total) {
+        if (flood_send(&f))
+            continue;
+        struct pollfd pfd = {f.fd, POLLOUT, 0};
+        if (poll(&pfd, 1, FLOOD_STALL_MS) == 0)
+            break;
+    }
+    uint64_t unread = f.sent;
+    long after = bench_proc_status_kib(pid, "VmRSS");
+    if (after < 0) {
+        fprintf(stderr, "echo_load: process %ld went away\n", pid);
+        return 1;
+    }
+    unsigned char in[FLOOD_CHUNK];
+    for (;;) {
+        struct pollfd pfd = {f.fd, (short)(POLLIN | (f.sent < f.total ? POLLOUT : 0)), 0};
+        int n = poll(&pfd, 1, STALL_MS);
+        if (n < 0 && errno != EINTR)
+            die_errno("poll");
+        if (n == 0) {
+            fprintf(stderr, "echo_load: no echo for %d s after %llu bytes\n", STALL_MS / 1000,
+                    (unsigned long long)f.got);
+            exit(1);
+        }
+        if (pfd.revents & POLLOUT)
+            flood_send(&f);
+        if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        ssize_t r = recv(f.fd, in, sizeof in, 0);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (r < 0)
+            die_errno("recv");
+        if (r == 0)
+            break;
+        for (ssize_t k = 0; k < r; k++) {
+            if (f.got + (uint64_t)k >= f.total || in[k] != flood_byte(f.got + (uint64_t)k)) {
+                fprintf(stderr, "echo_load: the echo differs at byte %llu\n", (unsigned long long)(f.got + (uint64_t)k));
+                exit(1);
+            }
+        }
+        f.got += (uint64_t)r;
+    }
+    if (f.got != f.total) {
+        fprintf(stderr, "echo_load: %llu bytes came back of %llu\n", (unsigned long long)f.got,
+                (unsigned long long)f.total);
+        exit(1);
+    }
+    close(f.fd);
+    printf("unread_bytes=%llu rss_before_kib=%ld rss_after_kib=%ld growth_kib=%ld\n", (unsigned long long)unread, before,
+           after, after - before);
+    return 0;
+}
+
 /* ---- main ---- */
 
 static void usage(void)
 {
     fputs("usage: echo_load ping --port P [--conns N] [--size BYTES] [--warmup S] [--duration S] [--count N]\n"
-          "       echo_load idle --port P --pid PID [--conns N]\n",
+          "       echo_load idle --port P --pid PID [--conns N]\n"
+          "       echo_load flood --port P --pid PID [--bytes N]\n",
           stderr);
     exit(2);
 }
@@ -287,14 +405,14 @@ int main(int argc, char **argv)
     if (argc < 2)
         usage();
     const char *mode = argv[1];
-    bool idle = strcmp(mode, "idle") == 0;
-    if (!idle && strcmp(mode, "ping") != 0)
+    bool idle = strcmp(mode, "idle") == 0, flood = strcmp(mode, "flood") == 0;
+    if (!idle && !flood && strcmp(mode, "ping") != 0)
         usage();
     int port = 0;
     long pid = 0;
     size_t conns = idle ? 10000 : 100, size = 64;
     double warmup = 1, duration = 5;
-    uint64_t count = 0;
+    uint64_t count = 0, bytes = UINT64_C(128) << 20;
     for (int i = 2; i < argc; i++) {
         if (i + 1 >= argc)
             usage();
@@ -313,11 +431,15 @@ int main(int argc, char **argv)
             duration = atof(val);
         else if (strcmp(opt, "--count") == 0)
             count = (uint64_t)atoll(val);
+        else if (strcmp(opt, "--bytes") == 0)
+            bytes = (uint64_t)atoll(val);
         else
             usage();
     }
     if (port <= 0 || port > 65535 || conns < 1 || size < 1 || size > MAX_SIZE || warmup < 0 || duration <= 0 ||
-        (idle && pid <= 0))
+        ((idle || flood) && pid <= 0) || bytes < 1)
         usage();
+    if (flood)
+        return run_flood(port, bytes, pid);
     return idle ? run_idle(port, conns, pid) : run_ping(port, conns, size, warmup, duration, count);
 }

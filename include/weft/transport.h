@@ -48,7 +48,10 @@ WEFT_API int weft_transport_write_borrowed(weft_transport *t, const void *data, 
  * and UNIX sockets and pipes: when the range reaches the head of the buffer
  * it goes out with sendfile(2). Transports without a descriptor of their
  * own (TLS and other wrappers, the memory transport) read it 64 KiB at a
- * time as their buffer drains, so every kind accepts files.
+ * time as their buffer drains, so every kind accepts files. sendfile cannot
+ * be told not to raise SIGPIPE, so from the first file sent that way until
+ * the reactor is freed its thread keeps SIGPIPE blocked (a peer gone is
+ * then an error on the connection, never the end of the process).
  *
  * The range counts in weft_transport_buffered and towards the water marks
  * from the start (a producer registered is paused at once when it passes

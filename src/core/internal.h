@@ -37,7 +37,7 @@ bool weft__allocator_replaced(void);
 
 /* Extension slots: state an upper layer hangs off a reactor, freed (by the
  * given function) when the reactor is. One per slot. */
-enum { WEFT__EXT_MEMORY, WEFT__EXT_CORO, WEFT__EXT_THREADS, WEFT__EXT_PROCESSES, WEFT__EXT_DEFERREDS, WEFT__EXT_RESOLVER, WEFT__EXT_COUNT };
+enum { WEFT__EXT_MEMORY, WEFT__EXT_CORO, WEFT__EXT_THREADS, WEFT__EXT_PROCESSES, WEFT__EXT_DEFERREDS, WEFT__EXT_RESOLVER, WEFT__EXT_SIGPIPE, WEFT__EXT_COUNT };
 void *weft__reactor_ext(const weft_reactor *r, int slot);
 void weft__reactor_set_ext(weft_reactor *r, int slot, void *state, weft_destroy_fn free_state);
 

@@ -97,31 +97,69 @@ static ssize_t stream_send(weft_transport *t, const struct iovec *iov, int iovcn
 }
 
 /*
- * sendfile has no MSG_NOSIGNAL: a peer gone raises SIGPIPE. It is blocked
- * around the call, and one the call raised is taken before the mask is
- * restored (one already pending under a caller's mask is left alone). Two
- * mask changes per call are cheap beside the bytes one call moves.
+ * sendfile has no MSG_NOSIGNAL: sending to a connection the peer has reset
+ * raises SIGPIPE - and not only when the call fails with EPIPE: when it has
+ * moved some bytes first it returns their count, the signal raised all the
+ * same. So the reactor's thread keeps SIGPIPE blocked from its first
+ * sendfile until the reactor is freed (as process.c does while it has
+ * children): a SIGPIPE raised meanwhile stays pending, harmless, and is
+ * taken when a call fails with EPIPE or before the old mask comes back.
+ * No system call per sendfile.
+ * The slot's state says what the mask was: these two addresses.
  */
-static ssize_t stream_send_file(weft_transport *t, int fd, off_t offset, size_t len)
+static const char sigpipe_was_blocked, sigpipe_was_open;
+
+/* Takes the SIGPIPEs pending on this thread when they are ours: when the
+ * mask had it open before the hold (else they belong to whoever blocked it). */
+static void sigpipe_take(const void *state, sigset_t *pipe_only)
 {
-    stream *s = S(t);
+    if (state != &sigpipe_was_open)
+        return;
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(pipe_only, NULL, &zero) > 0)
+        ;
+}
+
+static void sigpipe_release(void *state)
+{
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    sigpipe_take(state, &pipe_only);
+    if (state == &sigpipe_was_open)
+        pthread_sigmask(SIG_UNBLOCK, &pipe_only, NULL);
+}
+
+static void sigpipe_hold(weft_reactor *r)
+{
+    if (weft__reactor_ext(r, WEFT__EXT_SIGPIPE))
+        return;
     sigset_t pipe_only, old;
     sigemptyset(&pipe_only);
     sigaddset(&pipe_only, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    const char *was = sigismember(&old, SIGPIPE) ? &sigpipe_was_blocked : &sigpipe_was_open;
+    weft__reactor_set_ext(r, WEFT__EXT_SIGPIPE, (void *)was, sigpipe_release);
+}
+
+static ssize_t stream_send_file(weft_transport *t, int fd, off_t offset, size_t len)
+{
+    stream *s = S(t);
+    sigpipe_hold(t->r);
     ssize_t n;
     do
         n = sendfile(s->fd, fd, &offset, len);
     while (n < 0 && errno == EINTR);
-    int err = n < 0 ? errno : 0;
-    if (err == EPIPE && !sigismember(&old, SIGPIPE)) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_only, NULL, &zero) > 0)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (n >= 0)
         return n;
+    int err = errno;
+    if (err == EPIPE) {
+        /* The connection ends here: its SIGPIPE is not left pending. */
+        sigset_t pipe_only;
+        sigemptyset(&pipe_only);
+        sigaddset(&pipe_only, SIGPIPE);
+        sigpipe_take(weft__reactor_ext(t->r, WEFT__EXT_SIGPIPE), &pipe_only);
+    }
     return err == EAGAIN ? WEFT_EAGAIN : -err;
 }
 

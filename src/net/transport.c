@@ -485,6 +485,15 @@ int weft_transport_write_borrowed(weft_transport *t, const void *data, size_t le
     return 0;
 }
 
+/* Whether fd was opened for reading: 0, -EBADF, or fcntl's error. */
+static int open_for_reading(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    return (fl & O_ACCMODE) == O_WRONLY ? -EBADF : 0;
+}
+
 int weft_transport_send_file(weft_transport *t, int fd, off_t offset, uint64_t len)
 {
     if (!can_write(t))
@@ -492,24 +501,68 @@ int weft_transport_send_file(weft_transport *t, int fd, off_t offset, uint64_t l
     struct stat st;
     if (fstat(fd, &st) < 0)
         return -errno;
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0)
-        return -errno;
-    if ((fl & O_ACCMODE) == O_WRONLY)
-        return -EBADF;
     if (!S_ISREG(st.st_mode) || offset < 0 || offset > st.st_size || len > (uint64_t)(st.st_size - offset))
         return WEFT_EINVAL;
     if (len > SIZE_MAX - t->buffered)
         return -EOVERFLOW; /* 32-bit systems: the buffered count must hold it */
     if (len == 0) {
-        close(fd);
-        return 0;
+        int err = open_for_reading(fd);
+        if (err == 0)
+            close(fd);
+        return err;
     }
     weft__wnode *n = weft_malloc(sizeof *n + sizeof(wfile));
     if (!n)
         return WEFT_ENOMEM;
     *n = (weft__wnode){.len = (size_t)len, .release = file_release, .arg = n};
     *file_of(n) = (wfile){.fd = fd, .start = offset};
+    /*
+     * Nothing waiting and a kind that sends files: the range goes straight
+     * to sendfile, as a write goes straight to sendmsg, and only what the
+     * kernel does not take is queued. sendfile refuses a descriptor not open
+     * for reading (EBADF) before it moves a byte, which answers what fcntl
+     * would be asked; -EINVAL or -ENOSYS: not for this file, read it back.
+     */
+    if (!t->head && t->kind->send_file) {
+        ssize_t sent = t->kind->send_file(t, fd, offset, len < SENDFILE_MAX ? (size_t)len : SENDFILE_MAX);
+        if (sent == -EBADF) {
+            weft_free(n);
+            return -EBADF;
+        }
+        if (sent != -EINVAL && sent != -ENOSYS) {
+            if (sent == 0 || (sent < 0 && sent != WEFT_EAGAIN)) {
+                /* The file shrank (0), or the connection failed: the loss
+                 * is reported through connection_lost, as a write's. */
+                weft_free(n);
+                close(fd);
+                close_now(t, sent == 0 ? -ENODATA : (int)sent, false);
+                return 0;
+            }
+            if ((uint64_t)sent == len) {
+                weft_free(n);
+                close(fd);
+                /* A pull producer is asked for more from the reactor, as
+                 * after a write sent whole. */
+                if (t->producer && !t->streaming)
+                    set_want_writable(t, true);
+                return 0;
+            }
+            /* The rest waits for writability. */
+            n->off = sent > 0 ? (size_t)sent : 0;
+            t->files++;
+            t->head = t->tail = n;
+            t->buffered += n->len - n->off;
+            set_want_writable(t, true);
+            above_high_water(t);
+            return 0;
+        }
+        file_of(n)->readback = true;
+    }
+    int err = open_for_reading(fd);
+    if (err < 0) {
+        weft_free(n);
+        return err;
+    }
     t->files++;
     enqueue(t, n);
     return 0;

@@ -1,18 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* Echo (RFC 862): a bare weft_protocol per connection, nothing more. */
+/*
+ * Echo (RFC 862): the connection's fount flows into its own drain, so what
+ * is read is written back with the transport's backpressure - above the
+ * high-water mark of unsent echo, reading pauses until the peer has taken
+ * enough of it - and the peer's EOF ends the flow, which closes the
+ * connection once the echo is sent.
+ */
 #include "weft/alloc.h"
+#include "weft/flow.h"
 #include "weft/transport.h"
 #include "weft/wire.h"
 
-static void echo_data(weft_protocol *p, const void *data, size_t len)
+static void echo_made(weft_protocol *p)
 {
-    weft_transport_write(p->transport, data, len);
-}
-
-static bool echo_eof(weft_protocol *p)
-{
-    weft_transport_write_eof(p->transport);
-    return true;
+    weft_flow_to(weft_transport_fount(p->transport), weft_transport_drain(p->transport));
 }
 
 static void echo_destroy(weft_protocol *p)
@@ -20,7 +21,7 @@ static void echo_destroy(weft_protocol *p)
     weft_free(p);
 }
 
-static const weft_protocol_ops echo_ops = {.data_received = echo_data, .eof_received = echo_eof, .destroy = echo_destroy};
+static const weft_protocol_ops echo_ops = {.connection_made = echo_made, .destroy = echo_destroy};
 
 static weft_protocol *build(weft_factory *f, const weft_address *peer)
 {
