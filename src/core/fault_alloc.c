@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "weft/alloc.h"
-#include "weft/testing.h"
+#include "weft/fault_alloc.h"
 
 static bool should_fail(weft_fault_alloc *fa)
 {

@@ -32,7 +32,7 @@ void weft__reactor_wake(weft_reactor *r);
 
 /* Whether weft_replace_allocator installed an allocator of the user's. Caches
  * of freed objects stand aside then, so that a counting or failing
- * allocator (testing.h) sees every allocation. */
+ * allocator (fault_alloc.h) sees every allocation. */
 bool weft__allocator_replaced(void);
 
 /* Extension slots: state an upper layer hangs off a reactor, freed (by the

@@ -13,30 +13,10 @@
 
 #include "reactor_int.h"
 #include "weft/alloc.h"
+#include "weft/clock.h"
 #include "weft/error.h"
 
-static void run_posts(weft_reactor *r);
 static void crash(void *arg);
-
-int64_t weft__monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int weft__seconds_to_ns(double seconds, int64_t *out)
-{
-    if (isnan(seconds))
-        return WEFT_EINVAL;
-    if (seconds <= 0)
-        *out = 0;
-    else if (seconds > 3.15e9) /* a century; keeps now + delay far from overflow */
-        *out = (int64_t)3.15e18;
-    else
-        *out = (int64_t)(seconds * 1e9 + 0.5); /* positive here: this rounds */
-    return 0;
-}
 
 static weft_backend backend_from_env(void)
 {
@@ -112,10 +92,10 @@ void weft_reactor_free(weft_reactor *r)
     /* Finish closes still in their second phase, then end what still lives
      * (connections aborted, their connection_lost and destroy run now). */
     while (r->posts)
-        run_posts(r);
+        weft__reactor_run_posts(r);
     weft__handles_fini(r);
     while (r->posts)
-        run_posts(r);
+        weft__reactor_run_posts(r);
     /* Calls that will never run give back what they hold. */
     weft__callvec_drop(&r->soon);
     weft__callvec_drop(&r->spare);
@@ -132,6 +112,12 @@ void weft_reactor_free(weft_reactor *r)
     weft_free(r->read_buf);
     weft_logger_free(r->logger);
     weft_free(r);
+}
+
+int weft_clock_new(weft_reactor **out)
+{
+    weft_reactor_options o = {.fake_clock = true, .no_signal_handlers = true};
+    return weft_reactor_new(&o, out);
 }
 
 weft_backend weft_reactor_backend(const weft_reactor *r)
@@ -160,209 +146,13 @@ void weft_reactor_update_time(weft_reactor *r)
         r->now_ns = weft__monotonic_ns();
 }
 
-/* ---- descriptors ---- */
-
-static int fd_slot(weft_reactor *r, int fd, weft__fdslot **out)
-{
-    if (fd < 0)
-        return WEFT_EINVAL;
-    if ((size_t)fd >= r->nfds) {
-        size_t n = r->nfds ? r->nfds : 64;
-        while (n <= (size_t)fd)
-            n *= 2;
-        weft__fdslot *s = weft_realloc(r->fds, n * sizeof *s);
-        if (!s)
-            return WEFT_ENOMEM;
-        memset(s + r->nfds, 0, (n - r->nfds) * sizeof *s);
-        for (size_t i = r->nfds; i < n; i++)
-            s[i].pidx = -1;
-        r->fds = s;
-        r->nfds = n;
-    }
-    *out = &r->fds[fd];
-    return 0;
-}
-
-static int watch(weft_reactor *r, int fd, unsigned dir, weft_fd_fn fn, void *arg)
-{
-    weft__fdslot *s;
-    int err = fd_slot(r, fd, &s);
-    if (err < 0)
-        return err;
-    unsigned interest = s->interest | dir;
-    if (interest != s->interest) {
-        uint32_t gen = s->interest ? s->gen : s->gen + 1;
-        if ((err = r->backend->update(r, fd, s->interest, interest, gen)) < 0)
-            return err;
-        s->gen = gen;
-        s->interest = (uint8_t)interest;
-    }
-    if (dir == WEFT_READABLE) {
-        s->rfn = fn;
-        s->rarg = arg;
-    } else {
-        s->wfn = fn;
-        s->warg = arg;
-    }
-    return 0;
-}
-
-static int unwatch(weft_reactor *r, int fd, unsigned dir)
-{
-    if (fd < 0 || (size_t)fd >= r->nfds || !(r->fds[fd].interest & dir))
-        return WEFT_ENOENT;
-    weft__fdslot *s = &r->fds[fd];
-    unsigned interest = s->interest & ~dir;
-    /* Forget the callback even if the backend refuses, so it never runs. */
-    if (dir == WEFT_READABLE)
-        s->rfn = NULL;
-    else
-        s->wfn = NULL;
-    int err = r->backend->update(r, fd, s->interest, interest, s->gen);
-    s->interest = (uint8_t)interest;
-    return err;
-}
-
-int weft_reactor_add_reader(weft_reactor *r, int fd, weft_fd_fn fn, void *arg)
-{
-    return watch(r, fd, WEFT_READABLE, fn, arg);
-}
-
-int weft_reactor_add_writer(weft_reactor *r, int fd, weft_fd_fn fn, void *arg)
-{
-    return watch(r, fd, WEFT_WRITABLE, fn, arg);
-}
-
-int weft_reactor_remove_reader(weft_reactor *r, int fd)
-{
-    return unwatch(r, fd, WEFT_READABLE);
-}
-
-int weft_reactor_remove_writer(weft_reactor *r, int fd)
-{
-    return unwatch(r, fd, WEFT_WRITABLE);
-}
-
-static void dispatch(weft_reactor *r, const weft__event *ev)
-{
-    const unsigned trouble = WEFT_HANGUP | WEFT_ERROR;
-    int fd = ev->fd;
-    /* Re-read the slot before each call: a callback may grow the table or
-     * drop the watcher. */
-    if ((size_t)fd >= r->nfds || r->fds[fd].gen != ev->gen)
-        return;
-    if ((ev->events & (WEFT_READABLE | trouble)) && r->fds[fd].rfn)
-        r->fds[fd].rfn(r->fds[fd].rarg, fd, ev->events & ~WEFT_WRITABLE);
-    if (r->fds[fd].gen != ev->gen)
-        return;
-    if ((ev->events & (WEFT_WRITABLE | trouble)) && r->fds[fd].wfn)
-        r->fds[fd].wfn(r->fds[fd].warg, fd, ev->events & ~WEFT_READABLE);
-}
-
-/* ---- call_soon ---- */
-
-int weft__callvec_push(weft__callvec *q, weft_call_fn fn, void *arg, weft_destroy_fn drop)
-{
-    if (q->len == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 64;
-        weft__call *v = weft_realloc(q->v, cap * sizeof *v);
-        if (!v)
-            return WEFT_ENOMEM;
-        q->v = v;
-        q->cap = cap;
-    }
-    q->v[q->len++] = (weft__call){fn, arg, drop};
-    return 0;
-}
-
-void weft__callvec_drop(weft__callvec *q)
-{
-    /* A drop may queue more calls; those are dropped too. */
-    while (q->len) {
-        weft__callvec batch = *q;
-        *q = (weft__callvec){0};
-        for (size_t i = 0; i < batch.len; i++)
-            if (batch.v[i].drop)
-                batch.v[i].drop(batch.v[i].arg);
-        weft_free(batch.v);
-    }
-    weft_free(q->v);
-    *q = (weft__callvec){0};
-}
-
-int weft_reactor_call_soon(weft_reactor *r, weft_call_fn fn, void *arg)
-{
-    return weft__callvec_push(&r->soon, fn, arg, NULL);
-}
-
-int weft_reactor_call_soon_full(weft_reactor *r, weft_call_fn fn, void *arg, weft_destroy_fn drop)
-{
-    return weft__callvec_push(&r->soon, fn, arg, drop);
-}
-
-static void run_soon(weft_reactor *r)
-{
-    if (r->soon.len == 0)
-        return;
-    /* Take the queue as it stands; calls made meanwhile go to a fresh one.
-     * A nested iterate (a callback running the loop) takes its own batch. */
-    weft__callvec batch = r->soon;
-    r->soon = r->spare;
-    r->spare = (weft__callvec){0};
-    for (size_t i = 0; i < batch.len; i++)
-        batch.v[i].fn(batch.v[i].arg);
-    batch.len = 0;
-    if (!r->spare.v)
-        r->spare = batch;
-    else
-        weft_free(batch.v);
-}
-
-/* ---- the close step ---- */
-
-void weft__reactor_post(weft_reactor *r, weft__post *p, weft_call_fn fn, void *arg)
-{
-    p->next = NULL;
-    p->fn = fn;
-    p->arg = arg;
-    *r->posts_tail = p;
-    r->posts_tail = &p->next;
-}
-
-void weft__reactor_run_posts(weft_reactor *r)
-{
-    run_posts(r);
-}
-
-static void run_posts(weft_reactor *r)
-{
-    /* Posts made while these run wait for the next iteration's step. */
-    weft__post *p = r->posts;
-    r->posts = NULL;
-    r->posts_tail = &r->posts;
-    while (p) {
-        weft__post *next = p->next;
-        p->fn(p->arg);
-        p = next;
-    }
-}
-
-void *weft__reactor_read_buffer(weft_reactor *r, size_t *size)
-{
-    enum { READ_BUFFER = 64 * 1024 };
-    if (!r->read_buf)
-        r->read_buf = weft_malloc(READ_BUFFER);
-    *size = READ_BUFFER;
-    return r->read_buf;
-}
-
 /* ---- the loop ---- */
 
 int weft_reactor_iterate(weft_reactor *r, double timeout)
 {
     weft_reactor_update_time(r);
     weft__timers_run(r, false);
-    run_soon(r);
+    weft__reactor_run_soon(r);
 
     if (r->shutdown_pending) {
         r->shutdown_pending = false;
@@ -396,11 +186,20 @@ int weft_reactor_iterate(weft_reactor *r, double timeout)
         return n;
     weft_reactor_update_time(r);
     for (int i = 0; i < n; i++)
-        dispatch(r, &evs[i]);
-    run_posts(r);
+        weft__reactor_dispatch(r, &evs[i]);
+    weft__reactor_run_posts(r);
     if (r->dc.active)
         weft__disconnect_step(r);
     return 0;
+}
+
+/* SIGINT and SIGTERM, unless the program handles them: a graceful stop. */
+static void stop_on_signal(void *arg, int signo)
+{
+    weft_reactor *r = arg;
+    weft_log(r->logger, WEFT_LOG_INFO, "weft.reactor", "received {signal}, shutting down",
+             WEFT_LOG_STR("signal", sigabbrev_np(signo)));
+    weft_reactor_stop(r);
 }
 
 int weft_reactor_run(weft_reactor *r)
@@ -410,7 +209,7 @@ int weft_reactor_run(weft_reactor *r)
     r->running = true;
     r->stopping = r->stop_now = r->shutdown_pending = false;
     int err = 0;
-    if (!r->no_signal_handlers && (err = weft__signals_default_install(r)) < 0) {
+    if (!r->no_signal_handlers && (err = weft__signals_default_install(r, stop_on_signal)) < 0) {
         r->running = false;
         return err;
     }
@@ -420,7 +219,7 @@ int weft_reactor_run(weft_reactor *r)
         if ((err = weft_reactor_iterate(r, -1)) < 0)
             break;
     }
-    weft__signals_default_remove(r);
+    weft__signals_default_remove(r, stop_on_signal);
     r->running = r->stopping = r->stop_now = false;
     return err;
 }

@@ -163,10 +163,17 @@ int64_t weft__timers_next(const weft_reactor *r);
 /* signal.c */
 void weft__signals_init(weft_reactor *r);
 void weft__signals_fini(weft_reactor *r);
-int weft__signals_default_install(weft_reactor *r);
-void weft__signals_default_remove(weft_reactor *r);
+/* The handler weft_reactor_run gives SIGINT and SIGTERM when the program
+ * has none: fn(r, signo), given by the reactor (which it stops). */
+int weft__signals_default_install(weft_reactor *r, weft_signal_fn fn);
+void weft__signals_default_remove(weft_reactor *r, weft_signal_fn fn);
 
-/* Runs the close step's posts as they stand. */
+/* watch.c: calls a ready descriptor's watchers. */
+void weft__reactor_dispatch(weft_reactor *r, const weft__event *ev);
+
+/* calls.c: runs the call_soon queue as it stands when called; runs the
+ * close step's posts as they stand. */
+void weft__reactor_run_soon(weft_reactor *r);
 void weft__reactor_run_posts(weft_reactor *r);
 
 /* handle.c */

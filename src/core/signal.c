@@ -110,36 +110,28 @@ void weft__signals_fini(weft_reactor *r)
             weft_reactor_remove_signal(r, s);
 }
 
-static void stop_on_signal(void *arg, int signo)
-{
-    weft_reactor *r = arg;
-    weft_log(r->logger, WEFT_LOG_INFO, "weft.reactor", "received {signal}, shutting down",
-             WEFT_LOG_STR("signal", sigabbrev_np(signo)));
-    weft_reactor_stop(r);
-}
-
 static const int default_signals[] = {SIGINT, SIGTERM};
 
-int weft__signals_default_install(weft_reactor *r)
+int weft__signals_default_install(weft_reactor *r, weft_signal_fn fn)
 {
     for (size_t i = 0; i < 2; i++) {
         int s = default_signals[i];
         if (sigismember(&r->signals, s))
             continue; /* the user's handler wins */
-        int err = weft_reactor_add_signal(r, s, stop_on_signal, r);
+        int err = weft_reactor_add_signal(r, s, fn, r);
         if (err < 0) {
-            weft__signals_default_remove(r);
+            weft__signals_default_remove(r, fn);
             return err;
         }
     }
     return 0;
 }
 
-void weft__signals_default_remove(weft_reactor *r)
+void weft__signals_default_remove(weft_reactor *r, weft_signal_fn fn)
 {
     for (size_t i = 0; i < 2; i++) {
         int s = default_signals[i];
-        if (sigismember(&r->signals, s) && r->sig[s].fn == stop_on_signal)
+        if (sigismember(&r->signals, s) && r->sig[s].fn == fn)
             weft_reactor_remove_signal(r, s);
     }
 }

@@ -132,8 +132,9 @@ static const weft__handle_ops connector_ops = {.kind = "connecting", .describe =
 weft_deferred *weft_connect(weft_reactor *r, const weft_address *addr, weft_factory *factory,
                             const weft_connect_options *opts)
 {
-    if (weft__memory_reactor(r))
-        return weft__memory_connect(r, addr, factory, opts);
+    const weft__recorder *rec = weft__recorder_of(r);
+    if (rec)
+        return rec->connect(r, addr, factory, opts);
     weft_connect_options o = opts ? *opts : (weft_connect_options){0};
     weft_deferred *d = weft_deferred_new(r);
     connector *c = d ? weft_calloc(1, sizeof *c) : NULL;

@@ -170,7 +170,7 @@ static void port_close(weft_port *p)
         return;
     p->closed = true;
     if (p->fake)
-        weft__memory_port_stopped(p->r, p);
+        weft__recorder_of(p->r)->port_stopped(p->r, p);
     if (p->fd >= 0) {
         weft_reactor_remove_reader(p->r, p->fd);
         close(p->fd);
@@ -230,8 +230,9 @@ static const weft__handle_ops port_ops = {
 int weft_listen(weft_reactor *r, const weft_address *addr, weft_factory *factory, const weft_listen_options *opts,
                 weft_port **out)
 {
-    if (weft__memory_reactor(r))
-        return weft__memory_listen(r, addr, factory, opts, out);
+    const weft__recorder *rec = weft__recorder_of(r);
+    if (rec)
+        return rec->listen(r, addr, factory, opts, out);
     weft_listen_options o = opts ? *opts : (weft_listen_options){0};
     int family = weft_address_family(addr);
     if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)

@@ -10,6 +10,7 @@
 #include "weft/memory_reactor.h"
 
 typedef struct records {
+    weft__recorder ops; /* first: what listen.c and connect.c call */
     weft_memory_listen *listens;
     size_t nlistens;
     weft_memory_connect *connects;
@@ -26,24 +27,13 @@ static void records_free(void *arg)
     weft_free(rec);
 }
 
-int weft_memory_reactor_install(weft_reactor *r)
-{
-    if (weft__reactor_ext(r, WEFT__EXT_MEMORY))
-        return 0;
-    records *rec = weft_calloc(1, sizeof *rec);
-    if (!rec)
-        return WEFT_ENOMEM;
-    weft__reactor_set_ext(r, WEFT__EXT_MEMORY, rec, records_free);
-    return 0;
-}
-
 static records *of(const weft_reactor *r)
 {
     return weft__reactor_ext(r, WEFT__EXT_MEMORY);
 }
 
-int weft__memory_listen(weft_reactor *r, const weft_address *addr, weft_factory *factory,
-                        const weft_listen_options *opts, weft_port **out)
+static int record_listen(weft_reactor *r, const weft_address *addr, weft_factory *factory,
+                         const weft_listen_options *opts, weft_port **out)
 {
     records *rec = of(r);
     weft_memory_listen *v = weft_realloc(rec->listens, (rec->nlistens + 1) * sizeof *v);
@@ -58,7 +48,7 @@ int weft__memory_listen(weft_reactor *r, const weft_address *addr, weft_factory 
     return 0;
 }
 
-void weft__memory_port_stopped(weft_reactor *r, weft_port *port)
+static void record_port_stopped(weft_reactor *r, weft_port *port)
 {
     records *rec = of(r);
     for (size_t i = 0; i < rec->nlistens; i++) {
@@ -69,7 +59,7 @@ void weft__memory_port_stopped(weft_reactor *r, weft_port *port)
     }
 }
 
-weft_deferred *weft__memory_connect(weft_reactor *r, const weft_address *addr, weft_factory *factory,
+static weft_deferred *record_connect(weft_reactor *r, const weft_address *addr, weft_factory *factory,
                                     const weft_connect_options *opts)
 {
     records *rec = of(r);
@@ -89,6 +79,18 @@ weft_deferred *weft__memory_connect(weft_reactor *r, const weft_address *addr, w
     }
     v[rec->nconnects++] = c;
     return weft_deferred_ref(d);
+}
+
+int weft_memory_reactor_install(weft_reactor *r)
+{
+    if (weft__reactor_ext(r, WEFT__EXT_MEMORY))
+        return 0;
+    records *rec = weft_calloc(1, sizeof *rec);
+    if (!rec)
+        return WEFT_ENOMEM;
+    rec->ops = (weft__recorder){record_listen, record_connect, record_port_stopped};
+    weft__reactor_set_ext(r, WEFT__EXT_MEMORY, rec, records_free);
+    return 0;
 }
 
 size_t weft_memory_reactor_listens(const weft_reactor *r, const weft_memory_listen **out)

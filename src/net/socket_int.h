@@ -22,16 +22,22 @@ int weft__connected(weft_reactor *r, int fd, const weft_address *peer, weft_fact
 /* A port with no socket, for the memory reactor. NULL when out of memory. */
 weft_port *weft__port_fake(weft_reactor *r, const weft_address *addr, weft_factory *factory);
 
-/* Whether r records instead of connecting; then these do the recording. */
-static inline bool weft__memory_reactor(const weft_reactor *r)
+/* A reactor that records listens and connects instead of making them (the
+ * memory reactor, memory_reactor.h) keeps these first in its extension
+ * slot: listen.c and connect.c call them, knowing nothing of the records. */
+typedef struct weft__recorder {
+    int (*listen)(weft_reactor *r, const weft_address *addr, weft_factory *factory, const weft_listen_options *opts,
+                  weft_port **out);
+    weft_deferred *(*connect)(weft_reactor *r, const weft_address *addr, weft_factory *factory,
+                              const weft_connect_options *opts);
+    /* A fake port stopped: the record says so. */
+    void (*port_stopped)(weft_reactor *r, weft_port *port);
+} weft__recorder;
+
+/* r's recorder, or NULL for a reactor that makes real sockets. */
+static inline const weft__recorder *weft__recorder_of(const weft_reactor *r)
 {
-    return weft__reactor_ext(r, WEFT__EXT_MEMORY) != NULL;
+    return weft__reactor_ext(r, WEFT__EXT_MEMORY);
 }
-int weft__memory_listen(weft_reactor *r, const weft_address *addr, weft_factory *factory,
-                        const weft_listen_options *opts, weft_port **out);
-weft_deferred *weft__memory_connect(weft_reactor *r, const weft_address *addr, weft_factory *factory,
-                                    const weft_connect_options *opts);
-/* A fake port stopped: the memory reactor marks its record. */
-void weft__memory_port_stopped(weft_reactor *r, weft_port *port);
 
 #endif
