@@ -251,10 +251,9 @@ int weft_timer_delay(weft_reactor *r, weft_timer t, double seconds)
     uint32_t s = lookup(r, t);
     if (s == NO_SLOT)
         return WEFT_ENOTACTIVE;
-    if (isnan(seconds))
-        return WEFT_EINVAL;
-    int64_t by;
-    weft__seconds_to_ns(fabs(seconds), &by);
+    int64_t by = 0;
+    if (weft__seconds_to_ns(fabs(seconds), &by) < 0)
+        return WEFT_EINVAL; /* NaN */
     int64_t when = r->heap[r->tslots[s].heap_idx].when;
     schedule(r, s, seconds < 0 ? when - by : when + by, true);
     return 0;
