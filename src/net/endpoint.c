@@ -52,6 +52,32 @@ static int find_kind(weft__ep_parse *p, bool server, const weft__ep_kind **out)
     return weft__ep_error(p, "unknown endpoint type ", first->value, known);
 }
 
+/* " (tcp servers take: port, interface, backlog)", or with `positional`
+ * " (tcp servers take 3 by position: port, interface, backlog)": what the
+ * kind would have accepted, for the message refusing what it was given. */
+static void out_takes(weft__ep_out *o, const weft__ep_kind *k, bool positional)
+{
+    size_t n = positional ? k->npositional : k->nparams;
+    weft__ep_out_fmt(o, " (%s %s take", k->name, k->server ? "servers" : "clients");
+    if (positional)
+        weft__ep_out_fmt(o, " %zu by position", n);
+    weft__ep_out_text(o, ":");
+    for (size_t i = 0; i < n; i++)
+        weft__ep_out_fmt(o, "%s%s", i ? ", " : " ", k->params[i].name);
+    weft__ep_out_text(o, ")");
+}
+
+static int refuse_field(weft__ep_parse *p, const weft__ep_kind *k, const char *what, const char *field,
+                        bool positional)
+{
+    /* Names are short and a kind has at most WEFT__EP_MAX_PARAMS of them;
+     * were the list ever longer, it would be cut, not overrun. */
+    char takes[WEFT__EP_MAX_PARAMS * 24];
+    weft__ep_out o = {.buf = takes, .size = sizeof takes};
+    out_takes(&o, k, positional);
+    return weft__ep_error(p, what, field, takes);
+}
+
 static int bind_fields(weft__ep_parse *p, const weft__ep_kind *k, const char **values)
 {
     assert(k->nparams <= WEFT__EP_MAX_PARAMS && k->npositional <= k->nparams);
@@ -62,10 +88,10 @@ static int bind_fields(weft__ep_parse *p, const weft__ep_kind *k, const char **v
         if (!f->key)
             continue;
         size_t j = 0;
-        while (j < k->nparams && strcmp(k->params[j], f->key) != 0)
+        while (j < k->nparams && strcmp(k->params[j].name, f->key) != 0)
             j++;
         if (j == k->nparams)
-            return weft__ep_error(p, "unknown parameter ", f->key, NULL);
+            return refuse_field(p, k, "unknown parameter ", f->key, false);
         if (values[j])
             return weft__ep_error(p, "duplicate parameter ", f->key, NULL);
         values[j] = f->value;
@@ -79,9 +105,9 @@ static int bind_fields(weft__ep_parse *p, const weft__ep_kind *k, const char **v
             while (next < k->npositional && values[next])
                 next++;
         if (next >= k->npositional)
-            return weft__ep_error(p, "unexpected positional field ", f->value, NULL);
+            return refuse_field(p, k, "unexpected positional field ", f->value, true);
         if (values[next])
-            return weft__ep_error(p, "duplicate parameter ", k->params[next], NULL);
+            return weft__ep_error(p, "duplicate parameter ", k->params[next].name, NULL);
         values[next++] = f->value;
     }
     return 0;
