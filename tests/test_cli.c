@@ -2,6 +2,7 @@
 /* The weft command end to end: a real process, its announced port read from
  * its stderr, real connections through it, and a graceful SIGTERM. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "certs.h"
+#include "proc.h"
 #include "test.h"
 
 extern char **environ;
@@ -239,4 +242,91 @@ WEFT_TEST(cli, usage_errors)
     char *help[] = {"weft", "portforward", "--help", NULL};
     spawn_weft(&p, help);
     cr_assert_eq(finish(&p, 0), 0);
+}
+
+/* ==== issue 11: errors for people (listen failures, TLS handshakes) ==== */
+
+/* Runs `weft ARGS...` to its end; returns its exit status, its stderr in err. */
+static int run_weft(char *const argv[], char *err, size_t size)
+{
+    weft_test_output o = weft_test_run(argv, NULL, 0, 30);
+    snprintf(err, size, "%s", o.err);
+    int status = o.status;
+    weft_test_output_free(&o);
+    return status;
+}
+
+/* A listen failure is printed once, for people: no "Invalid argument" with
+ * the reason left in a log line, no source places. */
+static void check_listen_failure(const char *err, const char *want)
+{
+    cr_assert_not_null(strstr(err, want), "want \"%s\" in:\n%s", want, err);
+    cr_assert_null(strstr(err, "Invalid argument"), "%s", err);
+    cr_assert_null(strstr(err, "src/"), "%s", err);
+    cr_assert_null(strstr(err, "[weft.tls#"), "the cause is printed, not also logged:\n%s", err);
+}
+
+/* Issue 11: `weft echo --listen tls:8445:privateKey=nokey.pem:certKey=
+ * nocert.pem` said "Invalid argument"; the reason was only in a log line.
+ * Each serving subcommand now prints the cause and exits with status 1. */
+WEFT_TEST(cli, tls_listen_failure_prints_its_cause_and_exits_1, .timeout = 120)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    char missing[160], not_pem[160], listen[512], want[512], err[16384];
+    snprintf(missing, sizeof missing, "%s/nocert.pem", certs.dir);
+    snprintf(not_pem, sizeof not_pem, "%s/notpem.txt", certs.dir);
+    FILE *f = fopen(not_pem, "w");
+    cr_assert_not_null(f);
+    fputs("not a certificate\n", f);
+    fclose(f);
+
+    snprintf(listen, sizeof listen, "tls:0:interface=127.0.0.1:privateKey=%s:certKey=%s", certs.server_key, missing);
+    snprintf(want, sizeof want,
+             "cannot listen on 127.0.0.1:0: cannot load the certificate %s: No such file or directory\n", missing);
+    char *echo[] = {WEFT_CLI_PATH, "echo", "--listen", listen, NULL};
+    cr_assert_eq(run_weft(echo, err, sizeof err), 1, "%s", err);
+    check_listen_failure(err, "weft echo: ");
+    check_listen_failure(err, want);
+    char *web[] = {WEFT_CLI_PATH, "web", "--listen", listen, "--path", certs.dir, NULL};
+    cr_assert_eq(run_weft(web, err, sizeof err), 1, "%s", err);
+    check_listen_failure(err, "weft web: ");
+    check_listen_failure(err, want);
+    char *pf[] = {WEFT_CLI_PATH, "portforward", "--listen", listen, "--connect", "tcp:127.0.0.1:9", NULL};
+    cr_assert_eq(run_weft(pf, err, sizeof err), 1, "%s", err);
+    check_listen_failure(err, "weft portforward: ");
+    check_listen_failure(err, want);
+
+    /* A file that is not a certificate: OpenSSL's reason. */
+    snprintf(listen, sizeof listen, "tls:0:interface=127.0.0.1:privateKey=%s:certKey=%s", certs.server_key, not_pem);
+    snprintf(want, sizeof want, "cannot load the certificate %s: no PEM certificate in it (OpenSSL: no start line)\n",
+             not_pem);
+    cr_assert_eq(run_weft(echo, err, sizeof err), 1, "%s", err);
+    check_listen_failure(err, want);
+
+    /* A key that is another certificate's. */
+    snprintf(listen, sizeof listen, "tls:0:interface=127.0.0.1:privateKey=%s:certKey=%s", certs.other_key,
+             certs.server_cert);
+    snprintf(want, sizeof want, "the private key %s does not match the certificate %s (OpenSSL: key values mismatch)\n",
+             certs.other_key, certs.server_cert);
+    cr_assert_eq(run_weft(echo, err, sizeof err), 1, "%s", err);
+    check_listen_failure(err, want);
+
+    unlink(not_pem);
+    weft_test_certs_remove(&certs);
+}
+
+WEFT_TEST(cli, help_endpoints_prints_the_reference)
+{
+    char *argv[] = {WEFT_CLI_PATH, "--help-endpoints", NULL};
+    weft_test_output o = weft_test_run(argv, NULL, 0, 30);
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    cr_assert_not_null(strstr(o.out, "\ntls, ssl: "), "%s", o.out);
+    cr_assert_not_null(strstr(o.out, "    extraCertChain=PATH"), "%s", o.out);
+    cr_assert_not_null(strstr(o.out, "    trustRoots=PATH"), "%s", o.out);
+    weft_test_output_free(&o);
+    char *usage[] = {WEFT_CLI_PATH, "--help", NULL};
+    o = weft_test_run(usage, NULL, 0, 30);
+    cr_assert_not_null(strstr(o.out, "--help-endpoints"), "%s", o.out);
+    weft_test_output_free(&o);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../src/net/endpoint_int.h"
+#include "certs.h"
 #include "proc.h"
 #include "test.h"
 
@@ -842,3 +843,90 @@ WEFT_TEST(endpoint, every_parameter_the_parser_accepts_is_documented)
     weft_test_output_free(&help);
 }
 
+/* ---- a tls: server that cannot listen says why ---- */
+
+/* A file that is not PEM, beside the test certificates. */
+static void write_not_pem(const weft_test_certs *certs, char *path, size_t size)
+{
+    snprintf(path, size, "%s/notpem.txt", certs->dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("hello, I am not a certificate\n", f);
+    fclose(f);
+}
+
+/* Listens on "tls:0:interface=127.0.0.1:privateKey=KEY:certKey=CERT" and
+ * returns the failure's message (WEFT_EINVAL), checking nothing was logged:
+ * the failure is the caller's to report. */
+static void tls_listen_fails(const char *key, const char *cert, char *msg, size_t size)
+{
+    weft_reactor *r = weft_test_reactor();
+    weft_test_log log;
+    weft_test_log_capture(r, &log);
+    weft_factory f = {.ops = &echo_factory_ops};
+    char desc[1024];
+    snprintf(desc, sizeof desc, "tls:0:interface=127.0.0.1:privateKey=%s:certKey=%s", key, cert);
+    weft_endpoint *e = parse_ok(r, weft_endpoint_server, desc);
+    weft_deferred *d = weft_endpoint_listen(e, &f);
+    weft_endpoint_free(e);
+    take_failure(d, WEFT_EINVAL, msg, size);
+    cr_assert_eq(log.count, 0, "the failure is returned, not also logged: %s", log.lines[0]);
+    weft_reactor_free(r);
+}
+
+/* Issue 11: "tls:8445:privateKey=nokey.pem:certKey=nocert.pem" failed with
+ * "cannot listen on 0.0.0.0:8445: Invalid argument"; the reason was only in
+ * the log. The listen failure now names the file and the cause. */
+WEFT_TEST(endpoint, tls_listen_failure_names_the_file_and_the_cause, .timeout = 30)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    char missing[160], not_pem[160], msg[1024], want[1024];
+    snprintf(missing, sizeof missing, "%s/nocert.pem", certs.dir);
+    write_not_pem(&certs, not_pem, sizeof not_pem);
+
+    tls_listen_fails(certs.server_key, missing, msg, sizeof msg);
+    snprintf(want, sizeof want, "cannot listen on 127.0.0.1:0: cannot load the certificate %s: No such file or directory",
+             missing);
+    cr_assert_str_eq(msg, want);
+
+    tls_listen_fails(missing, certs.server_cert, msg, sizeof msg);
+    snprintf(want, sizeof want, "cannot listen on 127.0.0.1:0: cannot load the private key %s: No such file or directory",
+             missing);
+    cr_assert_str_eq(msg, want);
+
+    tls_listen_fails(certs.server_key, certs.dir, msg, sizeof msg);
+    snprintf(want, sizeof want, "cannot listen on 127.0.0.1:0: cannot load the certificate %s: Is a directory", certs.dir);
+    cr_assert_str_eq(msg, want);
+
+    /* The file is there but holds no certificate, or no key: OpenSSL's
+     * reason ("no start line"; the key's wording depends on OpenSSL's
+     * version). */
+    tls_listen_fails(certs.server_key, not_pem, msg, sizeof msg);
+    snprintf(want, sizeof want,
+             "cannot listen on 127.0.0.1:0: cannot load the certificate %s: no PEM certificate in it (OpenSSL: no start "
+             "line)",
+             not_pem);
+    cr_assert_str_eq(msg, want);
+
+    tls_listen_fails(not_pem, certs.server_cert, msg, sizeof msg);
+    snprintf(want, sizeof want, "cannot listen on 127.0.0.1:0: cannot load the private key %s: no PEM private key in it (OpenSSL: ",
+             not_pem);
+    cr_assert_eq(strncmp(msg, want, strlen(want)), 0, "%s", msg);
+
+    tls_listen_fails(certs.server_cert, certs.server_cert, msg, sizeof msg);
+    snprintf(want, sizeof want, "cannot listen on 127.0.0.1:0: cannot load the private key %s: no PEM private key in it",
+             certs.server_cert);
+    cr_assert_eq(strncmp(msg, want, strlen(want)), 0, "%s", msg);
+
+    /* Both load, but the key is another certificate's. */
+    tls_listen_fails(certs.other_key, certs.server_cert, msg, sizeof msg);
+    snprintf(want, sizeof want,
+             "cannot listen on 127.0.0.1:0: the private key %s does not match the certificate %s (OpenSSL: key values "
+             "mismatch)",
+             certs.other_key, certs.server_cert);
+    cr_assert_str_eq(msg, want);
+
+    unlink(not_pem);
+    weft_test_certs_remove(&certs);
+}

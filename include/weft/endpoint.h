@@ -80,7 +80,12 @@ WEFT_API int weft_endpoint_client(weft_reactor *r, const char *desc, weft_endpoi
 WEFT_API void weft_endpoint_free(weft_endpoint *e);
 
 /* Listens: a Deferred of the weft_port (its value; stop it with
- * weft_port_stop). The endpoint may be freed once this returns. */
+ * weft_port_stop). The endpoint may be freed once this returns. A failure
+ * says "cannot listen on ADDRESS: REASON", the reason naming the cause: the
+ * system's error ("Address already in use"), or for tls: the file that
+ * cannot be loaded and why ("cannot load the certificate c.pem: No such
+ * file or directory", OpenSSL's reason for a file that is not a PEM
+ * certificate or key, or a key that does not match its certificate). */
 WEFT_API weft_deferred *weft_endpoint_listen(weft_endpoint *e, weft_factory *factory);
 
 /* Connects: a Deferred of the connected weft_protocol, as weft_connect. */

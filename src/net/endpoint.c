@@ -192,6 +192,29 @@ static weft_failure *wrong_direction(const weft_endpoint *e, const char *what)
                             what);
 }
 
+/* "cannot listen on ADDRESS: REASON", the reason being why's description
+ * (a certificate that cannot be loaded...) or else the error code's. The
+ * reference to why passes here. */
+static weft_failure *listen_failure(const weft_endpoint *e, int err, weft_failure *why)
+{
+    char where[160];
+    weft_address_format(&e->addr, where, sizeof where);
+    weft_failure *f;
+    if (!why)
+        return weft_failure_new(err, "cannot listen on %s: %s", where, weft_strerror(err));
+    size_t n = weft_failure_describe(why, NULL, 0);
+    char *reason = weft_malloc(n + 1);
+    if (reason) {
+        weft_failure_describe(why, reason, n + 1);
+        f = weft_failure_new(err, "cannot listen on %s: %s", where, reason);
+        weft_free(reason);
+    } else {
+        f = weft_failure_new(err, "cannot listen on %s: %s", where, weft_failure_message(why));
+    }
+    weft_failure_unref(why);
+    return f;
+}
+
 weft_deferred *weft_endpoint_listen(weft_endpoint *e, weft_factory *factory)
 {
     /* The Deferred first: made after a successful listen, its failure would
@@ -203,12 +226,11 @@ weft_deferred *weft_endpoint_listen(weft_endpoint *e, weft_factory *factory)
         weft_deferred_errback(d, wrong_direction(e, "listen"));
         return d;
     }
-    char where[160];
-    weft_address_format(&e->addr, where, sizeof where);
     weft_port *port = NULL;
-    int err = e->kind->listen(e, factory, &port);
+    weft_failure *why = NULL;
+    int err = e->kind->listen(e, factory, &port, &why);
     if (err < 0)
-        weft_deferred_errback(d, weft_failure_new(err, "cannot listen on %s: %s", where, weft_strerror(err)));
+        weft_deferred_errback(d, listen_failure(e, err, why));
     else
         weft_deferred_callback(d, port, NULL);
     return d;

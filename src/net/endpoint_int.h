@@ -149,8 +149,10 @@ struct weft__ep_kind {
      * with weft__ep_error. */
     int (*build)(weft__ep_parse *p, const weft__ep_args *a, weft_endpoint *e);
     void (*describe)(const weft_endpoint *e, weft__ep_out *o);
-    /* Servers: listens (weft_listen's contract). */
-    int (*listen)(const weft_endpoint *e, weft_factory *f, weft_port **out);
+    /* Servers: listens (weft_listen's contract). When it fails for a reason
+     * the code alone does not tell (a certificate that cannot be loaded), it
+     * stores that failure in *why (the caller's). */
+    int (*listen)(const weft_endpoint *e, weft_factory *f, weft_port **out, weft_failure **why);
     /* Clients: connects (weft_connect's contract). */
     weft_deferred *(*connect)(const weft_endpoint *e, weft_factory *f);
 };

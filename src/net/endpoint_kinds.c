@@ -28,7 +28,6 @@
 #include "endpoint_int.h"
 #include "socket_int.h"
 #include "weft/alloc.h"
-#include "weft/log.h"
 #include "weft/tls.h"
 #include "weft/wrapper.h"
 #include "weft/error.h"
@@ -80,8 +79,9 @@ static int timeout_arg(weft__ep_parse *p, const weft__ep_args *a, weft_endpoint 
     return s ? weft__ep_seconds(p, "timeout", s, &e->timeout) : 0;
 }
 
-static int listen_plain(const weft_endpoint *e, weft_factory *f, weft_port **out)
+static int listen_plain(const weft_endpoint *e, weft_factory *f, weft_port **out, weft_failure **why)
 {
+    (void)why; /* the code says it all */
     return weft_listen(e->r, &e->addr, f, &e->listen, out);
 }
 
@@ -321,7 +321,7 @@ static void free_tls_factory(void *f)
     weft_tls_factory_free(f);
 }
 
-static int listen_tls(const weft_endpoint *e, weft_factory *f, weft_port **out)
+static int listen_tls(const weft_endpoint *e, weft_factory *f, weft_port **out, weft_failure **why)
 {
     weft_tls_options o = {.certificate = e->cert,
                          .private_key = e->key,
@@ -329,14 +329,11 @@ static int listen_tls(const weft_endpoint *e, weft_factory *f, weft_port **out)
                          .alpn = e->alpn,
                          .nalpn = e->nalpn};
     weft_tls_context *ctx;
-    weft_failure *why = NULL;
-    int err = weft_tls_server_context_new(&o, &ctx, &why);
-    if (err < 0) {
-        weft_log(weft_reactor_logger(e->r), WEFT_LOG_ERROR, "weft.tls", "{error}",
-                 WEFT_LOG_STR("error", why ? weft_failure_message(why) : "out of memory"));
-        weft_failure_unref(why);
+    /* Why the context cannot be made goes to the caller, who decides
+     * whether to log it. */
+    int err = weft_tls_server_context_new(&o, &ctx, why);
+    if (err < 0)
         return err;
-    }
     weft_factory *tf = weft_tls_factory_new(ctx, f, NULL);
     weft_tls_context_free(ctx); /* the factory holds its own reference */
     if (!tf)

@@ -12,8 +12,11 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -79,14 +82,87 @@ static void ssl_errors(char *buf, size_t size)
         snprintf(buf, size, "no detail from OpenSSL");
 }
 
-static int fail_ctx(weft_tls_context *c, weft_failure **err, const char *what, const char *file)
+/* Gives up making context c: *err (when asked for) reads "WHAT: DETAIL",
+ * the detail being OpenSSL's errors (the queue is emptied). */
+static int fail_ctx(weft_tls_context *c, weft_failure **err, const char *what)
 {
     char detail[512];
     ssl_errors(detail, sizeof detail);
     if (err)
-        *err = weft_failure_new(WEFT_EINVAL, "%s%s%s: %s", what, file ? " " : "", file ? file : "", detail);
+        *err = weft_failure_new(WEFT_EINVAL, "%s: %s", what, detail);
     weft_tls_context_free(c);
     return WEFT_EINVAL;
+}
+
+/* Whether OpenSSL's first queued error (the root of any after it) is lib's
+ * `reason`. */
+static bool first_error_is(int lib, int reason)
+{
+    unsigned long e = ERR_peek_error();
+    return e && ERR_GET_LIB(e) == lib && ERR_GET_REASON(e) == reason;
+}
+
+/*
+ * Why OpenSSL could not load `path`, which should hold `contents` ("a
+ * certificate"), said for people: the system's error when the file cannot
+ * be read (OpenSSL's own says "system lib", or "no start line" for a
+ * directory), else OpenSSL's reason - the first error queued, the root of
+ * the others. Empties the error queue.
+ */
+static void file_reason(const char *path, const char *contents, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))) {
+        snprintf(buf, size, "%s", weft_strerror(fd < 0 ? -errno : -EISDIR));
+    } else {
+        unsigned long e = ERR_peek_error();
+        const char *why = e ? ERR_reason_error_string(e) : NULL;
+        /* A file that is not PEM, or PEM of something else: PEM's "no start
+         * line" for certificates, the decoders' "unsupported" for keys. */
+        if (first_error_is(ERR_LIB_PEM, PEM_R_NO_START_LINE) || first_error_is(ERR_LIB_OSSL_DECODER, ERR_R_UNSUPPORTED))
+            snprintf(buf, size, "no PEM %s in it (OpenSSL: %s)", contents, why);
+        else if (why)
+            snprintf(buf, size, "OpenSSL: %s", why);
+        else
+            snprintf(buf, size, "no detail from OpenSSL");
+    }
+    if (fd >= 0)
+        close(fd);
+    ERR_clear_error();
+}
+
+/* Gives up making c because `path` (holding `contents`) cannot be loaded:
+ * "cannot load the certificate PATH: REASON". */
+static int fail_file(weft_tls_context *c, weft_failure **err, const char *what, const char *path, const char *contents)
+{
+    char reason[512];
+    file_reason(path, contents, reason, sizeof reason);
+    if (err)
+        *err = weft_failure_new(WEFT_EINVAL, "%s %s: %s", what, path, reason);
+    weft_tls_context_free(c);
+    return WEFT_EINVAL;
+}
+
+/* Gives up making c because its key is not the certificate's. */
+static int fail_mismatch(weft_tls_context *c, weft_failure **err, const weft_tls_options *o)
+{
+    unsigned long e = ERR_peek_error();
+    const char *why = e ? ERR_reason_error_string(e) : NULL;
+    if (err)
+        *err = weft_failure_new(WEFT_EINVAL, "the private key %s does not match the certificate %s (OpenSSL: %s)",
+                                o->private_key, o->certificate ? o->certificate : "(none)",
+                                why ? why : "key values mismatch");
+    ERR_clear_error();
+    weft_tls_context_free(c);
+    return WEFT_EINVAL;
+}
+
+/* Whether OpenSSL refused a key for not being the certificate's. */
+static bool key_mismatch(void)
+{
+    return first_error_is(ERR_LIB_X509, X509_R_KEY_VALUES_MISMATCH) ||
+           first_error_is(ERR_LIB_X509, X509_R_KEY_TYPE_MISMATCH);
 }
 
 static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
@@ -128,20 +204,22 @@ static int context_new(bool server, const weft_tls_options *o, weft_tls_context 
     c->refs = 1;
     c->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
     if (!c->ctx)
-        return fail_ctx(c, err, "cannot make a TLS context", NULL);
+        return fail_ctx(c, err, "cannot make a TLS context");
     SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(c->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     /* Idle connections give their record buffers back. */
     SSL_CTX_set_mode(c->ctx, SSL_MODE_RELEASE_BUFFERS);
     if (!SSL_CTX_set_cipher_list(c->ctx, intermediate_ciphers))
-        return fail_ctx(c, err, "cannot set the cipher list", NULL);
+        return fail_ctx(c, err, "cannot set the cipher list");
     if (o->certificate && SSL_CTX_use_certificate_chain_file(c->ctx, o->certificate) != 1)
-        return fail_ctx(c, err, "cannot load the certificate", o->certificate);
+        return fail_file(c, err, "cannot load the certificate", o->certificate, "certificate");
     if (o->private_key) {
+        /* Loading the key checks it against the certificate already. */
         if (SSL_CTX_use_PrivateKey_file(c->ctx, o->private_key, SSL_FILETYPE_PEM) != 1)
-            return fail_ctx(c, err, "cannot load the private key", o->private_key);
+            return key_mismatch() ? fail_mismatch(c, err, o)
+                                  : fail_file(c, err, "cannot load the private key", o->private_key, "private key");
         if (SSL_CTX_check_private_key(c->ctx) != 1)
-            return fail_ctx(c, err, "the private key does not match the certificate", o->private_key);
+            return fail_mismatch(c, err, o);
     }
     if (server && (!o->certificate || !o->private_key)) {
         if (err)
@@ -152,25 +230,31 @@ static int context_new(bool server, const weft_tls_options *o, weft_tls_context 
     if (o->extra_chain) {
         FILE *f = fopen(o->extra_chain, "r");
         X509 *x;
+        size_t n = 0;
         if (!f)
-            return fail_ctx(c, err, "cannot open the extra chain", o->extra_chain);
-        while ((x = PEM_read_X509(f, NULL, NULL, NULL)))
+            return fail_file(c, err, "cannot load the extra chain", o->extra_chain, "certificate");
+        while ((x = PEM_read_X509(f, NULL, NULL, NULL))) {
             if (SSL_CTX_add_extra_chain_cert(c->ctx, x) != 1) {
                 X509_free(x);
                 fclose(f);
-                return fail_ctx(c, err, "cannot add the extra chain", o->extra_chain);
+                return fail_file(c, err, "cannot add the extra chain", o->extra_chain, "certificate");
             }
+            n++;
+        }
         fclose(f);
-        ERR_clear_error(); /* PEM_read_X509's end of file */
+        /* PEM_read_X509's end of file, or - with nothing read - why not. */
+        if (n == 0)
+            return fail_file(c, err, "cannot load the extra chain", o->extra_chain, "certificate");
+        ERR_clear_error();
     }
     struct stat st;
     if (o->trust_roots) {
         int ok = stat(o->trust_roots, &st) == 0 && S_ISDIR(st.st_mode) ? SSL_CTX_load_verify_dir(c->ctx, o->trust_roots)
                                                                      : SSL_CTX_load_verify_file(c->ctx, o->trust_roots);
         if (ok != 1)
-            return fail_ctx(c, err, "cannot load the trust roots", o->trust_roots);
+            return fail_file(c, err, "cannot load the trust roots", o->trust_roots, "certificate");
     } else if (SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
-        return fail_ctx(c, err, "cannot load the system trust store", NULL);
+        return fail_ctx(c, err, "cannot load the system trust store");
     }
     if (o->nalpn) {
         size_t n = 0;
@@ -209,7 +293,7 @@ static int context_new(bool server, const weft_tls_options *o, weft_tls_context 
         SSL_CTX_set_app_data(c->ctx, c);
         SSL_CTX_set_verify(c->ctx, o->insecure_no_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
         if (c->alpn && SSL_CTX_set_alpn_protos(c->ctx, c->alpn, (unsigned)c->alpn_len) != 0)
-            return fail_ctx(c, err, "cannot set ALPN", NULL);
+            return fail_ctx(c, err, "cannot set ALPN");
     }
     *out = c;
     return 0;
