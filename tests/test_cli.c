@@ -330,3 +330,48 @@ WEFT_TEST(cli, help_endpoints_prints_the_reference)
     cr_assert_not_null(strstr(o.out, "--help-endpoints"), "%s", o.out);
     weft_test_output_free(&o);
 }
+
+/* Issue 11: a failed handshake was logged "TLS with (unknown): ..." when the
+ * client had reset the connection by then: the peer's address was asked of
+ * the socket (getpeername), which no longer answers once reset - even when
+ * the reset came before the connection was accepted. The address accept
+ * gave is now kept from the start. */
+WEFT_TEST(cli, failed_tls_handshake_log_names_the_peer, .timeout = 60)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    char listen[512];
+    snprintf(listen, sizeof listen, "tls:0:interface=127.0.0.1:privateKey=%s:certKey=%s", certs.server_key,
+             certs.server_cert);
+    proc p;
+    char *argv[] = {"weft", "echo", "--listen", listen, NULL};
+    spawn_weft(&p, argv);
+    int port = announced_port(&p);
+    for (int reset = 0; reset < 2; reset++) {
+        /* A plain-text client: its bytes are no TLS record. */
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+        struct sockaddr_in me;
+        socklen_t len = sizeof me;
+        cr_assert_eq(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+        cr_assert_eq(write(fd, "hello\r\n", 7), 7);
+        if (reset) {
+            /* Gone at once, with a reset: the server reads the bytes after. */
+            struct linger now = {1, 0};
+            cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof now), 0);
+        } else {
+            char buf[256];
+            while (read(fd, buf, sizeof buf) > 0) /* the server's alert, then its close */
+                ;
+        }
+        close(fd);
+        char want[96];
+        snprintf(want, sizeof want, "TLS with 127.0.0.1:%d: handshake failed", ntohs(me.sin_port));
+        wait_for(&p, want);
+    }
+    cr_assert_null(strstr(p.text, "(unknown)"), "%s", p.text);
+    cr_assert_eq(finish(&p, SIGTERM), 0, "%s", p.text);
+    weft_test_certs_remove(&certs);
+}

@@ -371,6 +371,7 @@ typedef struct tls_conn {
     char *server_name;
     weft_wrapper *w;
     weft_reactor *r;
+    weft_address peer;        /* read when the connection was made (len 0: unknown) */
     weft_deferred *handshake; /* made when asked for (weft_tls_handshake); ours */
     weft_failure *outcome;    /* why the handshake failed; NULL while it runs or when it worked */
     bool settled;
@@ -426,25 +427,27 @@ static void flush_out(tls_conn *c)
 }
 
 /* Records how the handshake ended (the reference to f passes here) and
- * tells whoever asked. Nobody asking is fine: a server's connections
- * usually have no one waiting, and the failure has been logged. */
-static void settle_handshake(tls_conn *c, weft_failure *f)
+ * tells whoever asked; returns whether someone was told. Nobody asking is
+ * fine: a server's connections usually have no one waiting, and then the
+ * failure is logged instead. */
+static bool settle_handshake(tls_conn *c, weft_failure *f)
 {
     if (c->settled) {
         weft_failure_unref(f);
-        return;
+        return false;
     }
     c->settled = true;
     c->outcome = f;
     weft_deferred *d = c->handshake;
     c->handshake = NULL;
     if (!d)
-        return;
+        return false;
     if (f)
         weft_deferred_errback(d, weft_failure_ref(f));
     else
         weft_deferred_callback(d, NULL, NULL);
     weft_deferred_unref(d);
+    return true;
 }
 
 static void fail(tls_conn *c, int code, const char *what)
@@ -458,16 +461,17 @@ static void fail(tls_conn *c, int code, const char *what)
     } else {
         ssl_errors(detail, sizeof detail);
     }
-    weft_transport *outer = weft_wrapper_outer(c->w);
+    /* The address read when the connection was made: by now the peer may
+     * have reset it, and the socket no longer knows. */
     char peer[128] = "(unknown)";
-    weft_address a;
-    if (outer && weft_transport_peer(outer, &a) == 0)
-        weft_address_format(&a, peer, sizeof peer);
-    if (outer)
-        weft_log(weft_reactor_logger(weft_transport_reactor(outer)), WEFT_LOG_WARN, "weft.tls",
-                 "TLS with {peer}: {what}: {detail}", WEFT_LOG_STR("peer", peer), WEFT_LOG_STR("what", what),
-                 WEFT_LOG_STR("detail", detail));
-    settle_handshake(c, weft_failure_new(code, "TLS %s with %s: %s", what, peer, detail));
+    if (c->peer.len)
+        weft_address_format(&c->peer, peer, sizeof peer);
+    /* Whoever waits for the handshake gets the failure and decides whether
+     * to log it; a failure nobody waits for (a server's handshake, or after
+     * it) is logged here, the connection's end carrying only its code. */
+    if (!settle_handshake(c, weft_failure_new(code, "TLS %s with %s: %s", what, peer, detail)))
+        weft_log(weft_reactor_logger(c->r), WEFT_LOG_WARN, "weft.tls", "TLS with {peer}: {what}: {detail}",
+                 WEFT_LOG_STR("peer", peer), WEFT_LOG_STR("what", what), WEFT_LOG_STR("detail", detail));
     flush_out(c); /* an alert, if OpenSSL made one */
     weft_wrapper_fail(c->w, code);
 }
@@ -517,6 +521,10 @@ static void tls_connected(weft_wrapper *w)
 {
     tls_conn *c = weft_wrapper_ctx(w);
     c->w = w;
+    /* Unless the factory was told it by accept (a connection reset before
+     * it was accepted no longer answers getpeername), ask now. */
+    if (!c->peer.len && weft_transport_peer(weft_wrapper_outer(w), &c->peer) < 0)
+        c->peer.len = 0;
     weft_wrapper_hold_start(w);
     c->r = weft_transport_reactor(weft_wrapper_outer(w));
     c->ssl = SSL_new(c->ctx->ctx);
@@ -638,11 +646,16 @@ static const weft_wrapper_ops tls_ops = {
     .destroy = tls_destroy,
 };
 
-weft_protocol *weft_tls_wrap(weft_tls_context *ctx, weft_protocol *inner, const char *server_name)
+/* weft_tls_wrap, knowing the peer's address when the caller does (NULL:
+ * read when the connection is made). */
+static weft_protocol *wrap(weft_tls_context *ctx, weft_protocol *inner, const char *server_name,
+                           const weft_address *peer)
 {
     tls_conn *c = weft_calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    if (peer)
+        c->peer = *peer;
     if (server_name && !(c->server_name = weft_strdup(server_name))) {
         weft_free(c);
         return NULL;
@@ -655,6 +668,11 @@ weft_protocol *weft_tls_wrap(weft_tls_context *ctx, weft_protocol *inner, const 
     }
     c->ctx = context_ref(ctx);
     return p;
+}
+
+weft_protocol *weft_tls_wrap(weft_tls_context *ctx, weft_protocol *inner, const char *server_name)
+{
+    return wrap(ctx, inner, server_name, NULL);
 }
 
 static tls_conn *conn_of(weft_transport *t);
@@ -744,7 +762,7 @@ static weft_protocol *tls_build(weft_factory *f, const weft_address *peer)
         return NULL;
     if (!inner->factory)
         inner->factory = tf->inner;
-    weft_protocol *p = weft_tls_wrap(tf->ctx, inner, tf->server_name);
+    weft_protocol *p = wrap(tf->ctx, inner, tf->server_name, peer);
     if (!p && inner->ops->destroy)
         inner->ops->destroy(inner);
     return p;
