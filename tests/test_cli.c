@@ -42,8 +42,8 @@ static void spawn_weft(proc *p, char *const argv[])
 }
 
 /* Reads the child's stderr until `needle` appears (or 10 s pass): waits on
- * the output itself, never on a sleep. */
-static const char *wait_for(proc *p, const char *needle)
+ * the output itself, never on a sleep. Returns where it is, or NULL. */
+static const char *heard(proc *p, const char *needle)
 {
     for (int i = 0; i < 1000; i++) {
         p->text[p->len] = '\0';
@@ -58,8 +58,16 @@ static const char *wait_for(proc *p, const char *needle)
             break;
         p->len += (size_t)n;
     }
-    cr_assert_fail("no '%s' in the output of weft:\n%s", needle, p->text);
     return NULL;
+}
+
+/* heard, failing the test when it does not come. */
+static const char *wait_for(proc *p, const char *needle)
+{
+    const char *at = heard(p, needle);
+    if (!at)
+        cr_assert_fail("no '%s' in the output of weft:\n%s", needle, p->text);
+    return at;
 }
 
 /* The port after the last ':' of "listening on ... (127.0.0.1:PORT)". */
@@ -369,7 +377,11 @@ WEFT_TEST(cli, failed_tls_handshake_log_names_the_peer, .timeout = 60)
         close(fd);
         char want[96];
         snprintf(want, sizeof want, "TLS with 127.0.0.1:%d: handshake failed", ntohs(me.sin_port));
-        wait_for(&p, want);
+        if (!heard(&p, want)) {
+            finish(&p, SIGTERM); /* not left running */
+            weft_test_certs_remove(&certs);
+            cr_assert_fail("no '%s' in the output of weft:\n%s", want, p.text);
+        }
     }
     cr_assert_null(strstr(p.text, "(unknown)"), "%s", p.text);
     cr_assert_eq(finish(&p, SIGTERM), 0, "%s", p.text);
