@@ -381,8 +381,12 @@ static int build_tls_client(weft__ep_parse *p, const weft__ep_args *a, weft_endp
     if ((cert && *cert) != (key && *key))
         return weft__ep_error(p, "certificate and privateKey go together", NULL, NULL);
     /* The name checked against the certificate: a host name build_tcp_client
-     * kept, else the numeric host as given. */
-    if ((!e->host && (err = weft__ep_strdup(p, weft__ep_arg(a, "host"), &e->host)) < 0) ||
+     * kept, else the address in its canonical spelling ("::0" is "::"), the
+     * one describe writes. */
+    char ip[64];
+    if (!e->host)
+        weft_address_host(&e->addr, ip, sizeof ip);
+    if ((!e->host && (err = weft__ep_strdup(p, ip, &e->host)) < 0) ||
         (err = weft__ep_strdup(p, weft__ep_arg(a, "trustRoots"), &e->trust)) < 0 ||
         (err = weft__ep_strdup(p, cert, &e->cert)) < 0 || (err = weft__ep_strdup(p, key, &e->key)) < 0)
         return err;
