@@ -935,3 +935,17 @@ WEFT_TEST(endpoint, tls_listen_failure_names_the_file_and_the_cause, .timeout = 
     unlink(not_pem);
     weft_test_certs_remove(&certs);
 }
+
+WEFT_TEST(endpoint, help_is_snprintf_like)
+{
+    size_t need = weft_endpoint_help(NULL, 0);
+    char *full = malloc(need + 1);
+    cr_assert_eq(weft_endpoint_help(full, need + 1), need);
+    cr_assert_eq(strlen(full), need);
+    char small[40];
+    memset(small, 'x', sizeof small);
+    cr_assert_eq(weft_endpoint_help(small, sizeof small), need);
+    cr_assert_eq(strlen(small), sizeof small - 1);
+    cr_assert_eq(strncmp(small, full, sizeof small - 1), 0);
+    free(full);
+}
