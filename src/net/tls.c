@@ -118,14 +118,14 @@ static void file_reason(const char *path, const char *contents, char *buf, size_
     } else {
         unsigned long e = ERR_peek_error();
         const char *why = e ? ERR_reason_error_string(e) : NULL;
+        if (!why)
+            why = "no detail";
         /* A file that is not PEM, or PEM of something else: PEM's "no start
          * line" for certificates, the decoders' "unsupported" for keys. */
         if (first_error_is(ERR_LIB_PEM, PEM_R_NO_START_LINE) || first_error_is(ERR_LIB_OSSL_DECODER, ERR_R_UNSUPPORTED))
             snprintf(buf, size, "no PEM %s in it (OpenSSL: %s)", contents, why);
-        else if (why)
-            snprintf(buf, size, "OpenSSL: %s", why);
         else
-            snprintf(buf, size, "no detail from OpenSSL");
+            snprintf(buf, size, "OpenSSL: %s", why);
     }
     if (fd >= 0)
         close(fd);
@@ -371,7 +371,7 @@ typedef struct tls_conn {
     char *server_name;
     weft_wrapper *w;
     weft_reactor *r;
-    weft_address peer;        /* read when the connection was made (len 0: unknown) */
+    weft_address peer;        /* as accept gave it, or read when connected (len 0: unknown) */
     weft_deferred *handshake; /* made when asked for (weft_tls_handshake); ours */
     weft_failure *outcome;    /* why the handshake failed; NULL while it runs or when it worked */
     bool settled;
