@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "certs.h"
+#include "proc.h"
 #include "test.h"
 
 extern char **environ;
@@ -43,8 +45,8 @@ static void spawn_weft(proc *p, char *const argv[])
 }
 
 /* Reads the child's stderr until `needle` appears (or 10 s pass): waits on
- * the output itself, never on a sleep. */
-static const char *wait_for(proc *p, const char *needle)
+ * the output itself, never on a sleep. Returns where it is, or NULL. */
+static const char *heard(proc *p, const char *needle)
 {
     for (int i = 0; i < 1000; i++) {
         p->text[p->len] = '\0';
@@ -59,8 +61,16 @@ static const char *wait_for(proc *p, const char *needle)
             break;
         p->len += (size_t)n;
     }
-    cr_assert_fail("no '%s' in the output of weft:\n%s", needle, p->text);
     return NULL;
+}
+
+/* heard, failing the test when it does not come. */
+static const char *wait_for(proc *p, const char *needle)
+{
+    const char *at = heard(p, needle);
+    if (!at)
+        cr_assert_fail("no '%s' in the output of weft:\n%s", needle, p->text);
+    return at;
 }
 
 /* The port after the last ':' of "listening on ... (127.0.0.1:PORT)". */
@@ -243,6 +253,142 @@ WEFT_TEST(cli, usage_errors)
     char *help[] = {"weft", "portforward", "--help", NULL};
     spawn_weft(&p, help);
     cr_assert_eq(finish(&p, 0), 0);
+}
+
+/* ==== issue 11: errors for people (listen failures, TLS handshakes) ==== */
+
+/* Runs `weft ARGS...` to its end; returns its exit status, its stderr in err. */
+static int run_weft(char *const argv[], char *err, size_t size)
+{
+    weft_test_output o = weft_test_run(argv, NULL, 0, 30);
+    snprintf(err, size, "%s", o.err);
+    int status = o.status;
+    weft_test_output_free(&o);
+    return status;
+}
+
+/* A listen failure is printed once, for people: no "Invalid argument" with
+ * the reason left in a log line, no source places. */
+static void check_listen_failure(const char *err, const char *want)
+{
+    cr_assert_not_null(strstr(err, want), "want \"%s\" in:\n%s", want, err);
+    cr_assert_null(strstr(err, "Invalid argument"), "%s", err);
+    cr_assert_null(strstr(err, "src/"), "%s", err);
+    cr_assert_null(strstr(err, "[weft.tls#"), "the cause is printed, not also logged:\n%s", err);
+}
+
+/* Issue 11: `weft echo --listen tls:8445:privateKey=nokey.pem:certKey=
+ * nocert.pem` said "Invalid argument"; the reason was only in a log line.
+ * Each serving subcommand now prints the cause and exits with status 1. */
+WEFT_TEST(cli, tls_listen_failure_prints_its_cause_and_exits_1, .timeout = 120)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    char missing[160], not_pem[160], listen[512], want[512], err[16384];
+    snprintf(missing, sizeof missing, "%s/nocert.pem", certs.dir);
+    snprintf(not_pem, sizeof not_pem, "%s/notpem.txt", certs.dir);
+    FILE *f = fopen(not_pem, "w");
+    cr_assert_not_null(f);
+    fputs("not a certificate\n", f);
+    fclose(f);
+
+    snprintf(listen, sizeof listen, "tls:0:interface=127.0.0.1:privateKey=%s:certKey=%s", certs.server_key, missing);
+    snprintf(want, sizeof want,
+             "cannot listen on 127.0.0.1:0: cannot load the certificate %s: No such file or directory\n", missing);
+    char *echo[] = {WEFT_CLI_PATH, "echo", "--listen", listen, NULL};
+    cr_assert_eq(run_weft(echo, err, sizeof err), 1, "%s", err);
+    check_listen_failure(err, "weft echo: ");
+    check_listen_failure(err, want);
+    char *web[] = {WEFT_CLI_PATH, "web", "--listen", listen, "--path", certs.dir, NULL};
+    cr_assert_eq(run_weft(web, err, sizeof err), 1, "%s", err);
+    check_listen_failure(err, "weft web: ");
+    check_listen_failure(err, want);
+    char *pf[] = {WEFT_CLI_PATH, "portforward", "--listen", listen, "--connect", "tcp:127.0.0.1:9", NULL};
+    cr_assert_eq(run_weft(pf, err, sizeof err), 1, "%s", err);
+    check_listen_failure(err, "weft portforward: ");
+    check_listen_failure(err, want);
+
+    /* A file that is not a certificate: OpenSSL's reason. */
+    snprintf(listen, sizeof listen, "tls:0:interface=127.0.0.1:privateKey=%s:certKey=%s", certs.server_key, not_pem);
+    snprintf(want, sizeof want, "cannot load the certificate %s: no PEM certificate in it (OpenSSL: no start line)\n",
+             not_pem);
+    cr_assert_eq(run_weft(echo, err, sizeof err), 1, "%s", err);
+    check_listen_failure(err, want);
+
+    /* A key that is another certificate's. */
+    snprintf(listen, sizeof listen, "tls:0:interface=127.0.0.1:privateKey=%s:certKey=%s", certs.other_key,
+             certs.server_cert);
+    snprintf(want, sizeof want, "the private key %s does not match the certificate %s (OpenSSL: key values mismatch)\n",
+             certs.other_key, certs.server_cert);
+    cr_assert_eq(run_weft(echo, err, sizeof err), 1, "%s", err);
+    check_listen_failure(err, want);
+
+    unlink(not_pem);
+    weft_test_certs_remove(&certs);
+}
+
+WEFT_TEST(cli, help_endpoints_prints_the_reference)
+{
+    char *argv[] = {WEFT_CLI_PATH, "--help-endpoints", NULL};
+    weft_test_output o = weft_test_run(argv, NULL, 0, 30);
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    cr_assert_not_null(strstr(o.out, "\ntls, ssl: "), "%s", o.out);
+    cr_assert_not_null(strstr(o.out, "    extraCertChain=PATH"), "%s", o.out);
+    cr_assert_not_null(strstr(o.out, "    trustRoots=PATH"), "%s", o.out);
+    weft_test_output_free(&o);
+    char *usage[] = {WEFT_CLI_PATH, "--help", NULL};
+    o = weft_test_run(usage, NULL, 0, 30);
+    cr_assert_not_null(strstr(o.out, "--help-endpoints"), "%s", o.out);
+    weft_test_output_free(&o);
+}
+
+/* Issue 11: a failed handshake was logged "TLS with (unknown): ..." when the
+ * client had reset the connection by then: the peer's address was asked of
+ * the socket (getpeername), which no longer answers once reset - even when
+ * the reset came before the connection was accepted. The address accept
+ * gave is now kept from the start. */
+WEFT_TEST(cli, failed_tls_handshake_log_names_the_peer, .timeout = 60)
+{
+    weft_test_certs certs;
+    weft_test_certs_make(&certs);
+    char listen[512];
+    snprintf(listen, sizeof listen, "tls:0:interface=127.0.0.1:privateKey=%s:certKey=%s", certs.server_key,
+             certs.server_cert);
+    proc p;
+    char *argv[] = {"weft", "echo", "--listen", listen, NULL};
+    spawn_weft(&p, argv);
+    int port = announced_port(&p);
+    for (int reset = 0; reset < 2; reset++) {
+        /* A plain-text client: its bytes are no TLS record. */
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+        struct sockaddr_in me;
+        socklen_t len = sizeof me;
+        cr_assert_eq(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+        cr_assert_eq(write(fd, "hello\r\n", 7), 7);
+        if (reset) {
+            /* Gone at once, with a reset: the server reads the bytes after. */
+            struct linger now = {1, 0};
+            cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof now), 0);
+        } else {
+            char buf[256];
+            while (read(fd, buf, sizeof buf) > 0) /* the server's alert, then its close */
+                ;
+        }
+        close(fd);
+        char want[96];
+        snprintf(want, sizeof want, "TLS with 127.0.0.1:%d: handshake failed", ntohs(me.sin_port));
+        if (!heard(&p, want)) {
+            finish(&p, SIGTERM); /* not left running */
+            weft_test_certs_remove(&certs);
+            cr_assert_fail("no '%s' in the output of weft:\n%s", want, p.text);
+        }
+    }
+    cr_assert_null(strstr(p.text, "(unknown)"), "%s", p.text);
+    cr_assert_eq(finish(&p, SIGTERM), 0, "%s", p.text);
+    weft_test_certs_remove(&certs);
 }
 
 /* ---- echo's backpressure ---- */

@@ -1849,9 +1849,11 @@ WEFT_TEST(deferred, unhandled_failure_is_logged_on_destroy)
     cr_assert_eq(log.levels[0], WEFT_LOG_CRITICAL);
     cr_assert(weft_test_log_contains(&log, "Unhandled error in Deferred"), "%s", log.lines[0]);
     cr_assert(weft_test_log_contains(&log, "integer division by zero"), "%s", log.lines[0]);
+    /* Where the Deferred was made is a field, not part of the message
+     * (test_failure.c: unhandled_error_message_has_no_build_paths). */
     char where[512];
     snprintf(where, sizeof where, "%s:%d", __FILE__, line);
-    cr_assert(weft_test_log_contains(&log, where), "want %s in: %s", where, log.lines[0]);
+    cr_assert(!weft_test_log_contains(&log, where), "%s", log.lines[0]);
     weft_reactor_free(r);
 }
 
@@ -1865,8 +1867,7 @@ WEFT_TEST(deferred, unhandled_failure_log_names_the_cause_chain)
     weft_deferred_unref(d);
     cr_assert_eq(log.count, 1);
     cr_assert(weft_test_log_contains(&log, "outer failure"), "%s", log.lines[0]);
-    cr_assert(weft_test_log_contains(&log, "root cause"), "%s", log.lines[0]);
-    cr_assert(weft_test_log_contains(&log, "ETIMEDOUT"), "%s", log.lines[0]);
+    cr_assert(weft_test_log_contains(&log, "outer failure: root cause"), "%s", log.lines[0]);
     weft_reactor_free(r);
 }
 

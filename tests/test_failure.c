@@ -6,7 +6,9 @@
  * printable description, reference counting, and the static out-of-memory
  * failure that stands in when a failure cannot be allocated.
  */
+#define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "test.h"
@@ -105,17 +107,40 @@ WEFT_TEST(failure, find_returns_the_nearest_match)
 
 WEFT_TEST(failure, describe_one)
 {
-    int line = __LINE__ + 1;
     weft_failure *f = weft_failure_new(WEFT_ECANCELED, "Deferred cancelled");
-    char want[512], got[512];
-    snprintf(want, sizeof want, "Deferred cancelled [ECANCELED at %s:%d]", __FILE__, line);
+    char got[512];
     size_t n = weft_failure_describe(f, got, sizeof got);
-    cr_assert_str_eq(got, want);
-    cr_assert_eq(n, strlen(want));
+    cr_assert_str_eq(got, "Deferred cancelled");
+    cr_assert_eq(n, strlen(got));
     weft_failure_unref(f);
 }
 
 WEFT_TEST(failure, describe_chain)
+{
+    weft_failure *root = weft_failure_new(WEFT_ECANCELED, "cancelled");
+    weft_failure *top = weft_failure_wrap(root, WEFT_EFIRSTERROR, "input 2 of 3 failed");
+    char got[512];
+    size_t n = weft_failure_describe(top, got, sizeof got);
+    cr_assert_str_eq(got, "input 2 of 3 failed: cancelled");
+    cr_assert_eq(n, strlen(got));
+    weft_failure_unref(top);
+}
+
+/* Issue 11: the description shown to people named build paths
+ * ("... [ECANCELED at src/async/deferred.c:412]"). */
+WEFT_TEST(failure, description_for_people_has_no_build_paths)
+{
+    weft_failure *f = weft_failure_wrap(weft_failure_new(WEFT_ECANCELED, "inner"), WEFT_ETIMEDOUT, "outer");
+    char got[512];
+    weft_failure_describe(f, got, sizeof got);
+    cr_assert_null(strstr(got, __FILE__), "%s", got);
+    cr_assert_null(strstr(got, ".c:"), "%s", got);
+    cr_assert_null(strstr(got, "ETIMEDOUT"), "%s", got);
+    cr_assert_str_eq(got, "outer: inner");
+    weft_failure_unref(f);
+}
+
+WEFT_TEST(failure, verbose_description_names_codes_and_places)
 {
     int line = __LINE__ + 1;
     weft_failure *root = weft_failure_new(WEFT_ECANCELED, "cancelled");
@@ -123,30 +148,30 @@ WEFT_TEST(failure, describe_chain)
     char want[512], got[512];
     snprintf(want, sizeof want, "input 2 of 3 failed [WEFT_EFIRSTERROR at %s:%d]: cancelled [ECANCELED at %s:%d]",
              __FILE__, line + 1, __FILE__, line);
-    size_t n = weft_failure_describe(top, got, sizeof got);
+    size_t n = weft_failure_describe_verbose(top, got, sizeof got);
     cr_assert_str_eq(got, want);
     cr_assert_eq(n, strlen(want));
     weft_failure_unref(top);
 }
 
-WEFT_TEST(failure, describe_is_snprintf_like)
+static void check_snprintf_like(size_t (*describe)(const weft_failure *, char *, size_t), size_t min)
 {
     weft_failure *f = weft_failure_wrap(weft_failure_new(WEFT_ECANCELED, "inner message"), WEFT_ETIMEDOUT,
                                         "outer message");
     char full[512];
-    size_t need = weft_failure_describe(f, full, sizeof full);
+    size_t need = describe(f, full, sizeof full);
     cr_assert_eq(need, strlen(full));
-    cr_assert_gt(need, 40);
+    cr_assert_geq(need, min);
 
     /* Measuring only. */
-    cr_assert_eq(weft_failure_describe(f, NULL, 0), need);
+    cr_assert_eq(describe(f, NULL, 0), need);
 
     /* Every truncation point gives a NUL-terminated prefix and the same
      * length needed. */
     for (size_t size = 1; size <= need + 1; size++) {
         char buf[512];
         memset(buf, '#', sizeof buf);
-        cr_assert_eq(weft_failure_describe(f, buf, size), need, "size %zu", size);
+        cr_assert_eq(describe(f, buf, size), need, "size %zu", size);
         cr_assert_eq(strlen(buf), size - 1, "size %zu", size);
         cr_assert_eq(strncmp(buf, full, size - 1), 0, "size %zu", size);
         cr_assert_eq(buf[size], '#', "wrote past size %zu", size);
@@ -154,11 +179,55 @@ WEFT_TEST(failure, describe_is_snprintf_like)
     weft_failure_unref(f);
 }
 
+WEFT_TEST(failure, describe_is_snprintf_like)
+{
+    check_snprintf_like(weft_failure_describe, strlen("outer message: inner message"));
+    check_snprintf_like(weft_failure_describe_verbose, 40);
+}
+
 WEFT_TEST(failure, describe_null_is_empty)
 {
     char buf[8] = "junk";
     cr_assert_eq(weft_failure_describe(NULL, buf, sizeof buf), 0);
     cr_assert_str_eq(buf, "");
+    cr_assert_eq(weft_failure_describe_verbose(NULL, buf, sizeof buf), 0);
+    cr_assert_str_eq(buf, "");
+}
+
+/* Issue 11: the "Unhandled error in Deferred" line's message carried
+ * "(Deferred created at src/...:N)" and the failure's own source places.
+ * Its text is now for people; where the Deferred was made, and the verbose
+ * chain, are fields of their own (a JSON observer shows them). */
+WEFT_TEST(failure, unhandled_error_message_has_no_build_paths)
+{
+    weft_reactor *r = weft_test_clock();
+    weft_test_log log;
+    weft_test_log_capture(r, &log);
+    char *json = NULL;
+    size_t json_len = 0;
+    FILE *js = open_memstream(&json, &json_len);
+    cr_assert_not_null(js);
+    cr_assert_eq(weft_logger_add_observer(weft_reactor_logger(r), weft_log_json_observer, js, WEFT_LOG_DEBUG, NULL), 0);
+    int line = __LINE__ + 1;
+    weft_failure *root = weft_failure_new(WEFT_ECANCELED, "root cause");
+    weft_failure *top = weft_failure_wrap(root, WEFT_ETIMEDOUT, "outer failure");
+    weft_deferred *d = weft_fail(r, top);
+    weft_deferred_unref(d);
+    weft_logger_remove_observer(weft_reactor_logger(r), weft_log_json_observer, js);
+    fclose(js);
+    cr_assert_eq(log.count, 1);
+    cr_assert_str_eq(strstr(log.lines[0], "Unhandled"), "Unhandled error in Deferred: outer failure: root cause");
+    cr_assert_null(strstr(log.lines[0], __FILE__), "%s", log.lines[0]);
+    char field[512];
+    snprintf(field, sizeof field, "\"file\":\"%s\"", __FILE__);
+    cr_assert_not_null(strstr(json, field), "the creation site is a field: %s", json);
+    snprintf(field, sizeof field, "\"line\":%d", line + 2);
+    cr_assert_not_null(strstr(json, field), "%s", json);
+    snprintf(field, sizeof field, "outer failure [ETIMEDOUT at %s:%d]: root cause [ECANCELED at %s:%d]", __FILE__,
+             line + 1, __FILE__, line);
+    cr_assert_not_null(strstr(json, field), "the verbose chain is a field: %s", json);
+    free(json);
+    weft_reactor_free(r);
 }
 
 WEFT_TEST(failure, references)
@@ -214,6 +283,8 @@ WEFT_TEST(failure, out_of_memory_failure_stands_in)
     char buf[256];
     size_t n = weft_failure_describe(f, buf, sizeof buf);
     cr_assert_eq(n, strlen(buf));
+    cr_assert_str_eq(buf, "out of memory");
+    weft_failure_describe_verbose(f, buf, sizeof buf);
     cr_assert_not_null(strstr(buf, "out of memory [ENOMEM at "), "%s", buf);
 
     /* ref and unref do nothing to it, however unbalanced. */

@@ -1082,7 +1082,6 @@ WEFT_TEST(http_client, queue_timeout)
     cr_assert_eq(await_failure(fx.r, second, why, sizeof why), WEFT_ETIMEDOUT, "%s", why);
     cr_assert(strstr(why, "no connection came free within 0.2 s"), "%s", why);
     cr_assert(strstr(why, "all 1 connections to tcp:host=127.0.0.1"), "%s", why);
-    cr_assert(strstr(why, "[EBUSY"), "%s", why);
     cr_assert_eq(fx.s.requests, 1, "the request that gave up was never sent");
     cr_assert_not(weft_deferred_called(first));
     weft_deferred_cancel(first);

@@ -290,6 +290,9 @@ static weft_protocol *build_one(weft_factory *f, const weft_address *a)
 /* Static: a factory outlives the function that sets it up. */
 static const weft_factory_ops one_ops = {.build = build_one};
 
+/* Why the last handshake of tls_connect_to failed ("" when it did not). */
+static char handshake_why[512];
+
 /* Connects a TLS client to 127.0.0.1:port and waits for the handshake's
  * end; returns its failure code (0: it succeeded). */
 static int tls_connect_to(weft_reactor *r, const weft_address *a, weft_tls_context *cc, const char *name, peer *client,
@@ -303,13 +306,14 @@ static int tls_connect_to(weft_reactor *r, const weft_address *a, weft_tls_conte
     weft_deferred_unref(d);
     weft_deferred *hs = weft_tls_handshake(f->p);
     int code = 0;
+    handshake_why[0] = '\0';
     if (hs) {
         cr_assert_eq(weft_reactor_run_until(r, hs, 10), 0);
         weft_result res;
         cr_assert_eq(weft_deferred_take(hs, &res), 0);
         if (weft_failed(res)) {
             code = weft_failure_code(weft_result_failure(res));
-            cr_log_info("handshake: %s", weft_failure_message(weft_result_failure(res)));
+            snprintf(handshake_why, sizeof handshake_why, "%s", weft_failure_message(weft_result_failure(res)));
         }
         weft_result_free(res);
         weft_deferred_unref(hs);
@@ -426,7 +430,10 @@ static void refused(const char *cert_kind, const char *name, const char *want, b
     one f;
     cr_assert_eq(tls_connect(r, s.port_number, cc, name, &client, &f), WEFT_ETLSVERIFY);
     cr_assert(!client.made, "no inner connection on a refused certificate");
-    cr_assert(weft_test_log_contains(&log, want), "the reason '%s' was given", want);
+    /* The reason goes to whoever waits for the handshake, and is not also
+     * logged (issue 11: the library returns errors or logs them, not both). */
+    cr_assert_not_null(strstr(handshake_why, want), "the reason '%s' was given: %s", want, handshake_why);
+    cr_assert(!weft_test_log_contains(&log, want), "%s", log.lines[0]);
     for (int i = 0; i < 20; i++)
         weft_reactor_iterate(r, 0.01);
     unserve(r, &s);

@@ -18,8 +18,10 @@
  *     with WEFT_ECANCELED when there is none (or it did not fire the
  *     Deferred); cancelling a Deferred that waits on another cancels that one.
  *   - A failure still in the Deferred when it is destroyed is logged to the
- *     reactor's logger as "Unhandled error in Deferred", with the failure and
- *     where the Deferred was made.
+ *     reactor's logger as "Unhandled error in Deferred: DESCRIPTION" (the
+ *     failure described for people); where the Deferred was made and the
+ *     verbose description are the event's fields "file", "line" and
+ *     "detail".
  *
  * Ownership. Deferreds are reference-counted (not atomically: one thread).
  * weft_deferred_new and every function returning a Deferred give the caller

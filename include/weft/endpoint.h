@@ -3,22 +3,60 @@
  * Endpoint strings, Twisted's serverFromString and clientFromString, with
  * Twisted's syntax: fields separated by ':', a field either positional or
  * key=value, and '\' escaping the next character (so "unix:/tmp/a\:b" names
- * "/tmp/a:b").
+ * "/tmp/a:b"). Kind names ignore case; parameter names do not. Positional
+ * fields fill the parameters in the order listed (Twisted's), up to the
+ * count given as "by position".
  *
- * Servers (kind names ignore case; parameters may also be given by position,
- * in Twisted's order: tcp PORT:BACKLOG:INTERFACE... see the tests):
- *   tcp:PORT[:interface=ADDR][:backlog=N]            IPv4 (interface 0.0.0.0;
- *                                                    an IPv6 one listens on IPv6)
- *   tcp6:PORT[:interface=ADDR][:backlog=N]           IPv6 (interface ::)
- *   unix:PATH[:mode=0666][:lockfile=1][:backlog=N]   PATH may start with '@'
- *                                                    for an abstract name;
- *                                                    lockfile=1 is the default
- * Clients:
- *   tcp:host=H:port=P[:timeout=S][:bindAddress=A]   (also tcp:H:P; timeout 30)
- *   unix:path=PATH[:timeout=S]                      (also unix:PATH)
+ * Every kind with every parameter, its meaning and default - the same text
+ * weft_endpoint_help writes and `weft --help-endpoints` prints, made from
+ * the parser's table (docs/endpoints.md is the manual page):
  *
- * A bad string is refused with a failure whose message names the bad part
- * ("tcp:80:bogus=1: unknown parameter 'bogus'").
+ * Servers (weft_endpoint_server)
+ *   tcp   TCP on IPv4 (on IPv6 when interface is an IPv6 address);
+ *         by position: port, interface, backlog
+ *           port=N            the port; 0 picks a free one        required
+ *           interface=ADDR    the address to listen on            0.0.0.0
+ *           backlog=N         connections waiting to be accepted  50
+ *   tcp6  TCP on IPv6 only; by position: port, backlog, interface
+ *           port, backlog     as tcp
+ *           interface=ADDR    the IPv6 address to listen on       ::
+ *   unix  a UNIX socket; by position: address, mode, backlog, lockfile
+ *           address=PATH      the socket's path; @NAME is NAME in the
+ *                             abstract namespace                  required
+ *           mode=MODE         the socket file's permissions       0666
+ *           backlog=N         as tcp                              50
+ *           lockfile=0|1      hold PATH.lock: a second server
+ *                             fails, a stale socket is replaced   1
+ *   tls (and ssl, Twisted's name)   TLS 1.2/1.3 over TCP;
+ *         by position: port, privateKey, certKey
+ *           port, interface, backlog   as tcp
+ *           privateKey=PATH   the private key (PEM), which may
+ *                             hold the certificate too            required
+ *           certKey=PATH      the certificate (PEM), its chain
+ *                             may follow                          the privateKey file
+ *           extraCertChain=PATH  more chain certificates (PEM)    none
+ *
+ * Clients (weft_endpoint_client)
+ *   tcp   by position: host, port ("tcp:H:P"; a single positional field
+ *         fills whichever of host and port no keyword gave)
+ *           host=HOST         an IP address, or a name: resolved, its IPv6
+ *                             and IPv4 addresses raced            required
+ *           port=N            1-65535                             required
+ *           timeout=SECONDS   give up connecting after this long  30
+ *           bindAddress=ADDR  the local address to connect from   none
+ *   unix  by position: path
+ *           path=PATH         the socket's path, or @NAME         required
+ *           timeout=SECONDS   as tcp                              30
+ *   tls   tcp's parameters, and the server's certificate must be valid
+ *         for host (SNI sends it when it is a name)
+ *           trustRoots=PATH   CAs: a PEM file or hashed directory the system's
+ *           certificate=PATH  a client certificate (PEM)          none
+ *           privateKey=PATH   its private key (PEM)               none
+ *
+ * A bad string is refused with a failure whose message names the bad part,
+ * and for a parameter the kind does not take, lists those it does
+ * ("tcp:80:bogus=1: unknown parameter 'bogus' (tcp servers take: port,
+ * interface, backlog)").
  */
 #ifndef WEFT_ENDPOINT_H
 #define WEFT_ENDPOINT_H
@@ -42,7 +80,12 @@ WEFT_API int weft_endpoint_client(weft_reactor *r, const char *desc, weft_endpoi
 WEFT_API void weft_endpoint_free(weft_endpoint *e);
 
 /* Listens: a Deferred of the weft_port (its value; stop it with
- * weft_port_stop). The endpoint may be freed once this returns. */
+ * weft_port_stop). The endpoint may be freed once this returns. A failure
+ * says "cannot listen on ADDRESS: REASON", the reason naming the cause: the
+ * system's error ("Address already in use"), or for tls: the file that
+ * cannot be loaded and why ("cannot load the certificate c.pem: No such
+ * file or directory", OpenSSL's reason for a file that is not a PEM
+ * certificate or key, or a key that does not match its certificate). */
 WEFT_API weft_deferred *weft_endpoint_listen(weft_endpoint *e, weft_factory *factory);
 
 /* Connects: a Deferred of the connected weft_protocol, as weft_connect. */
@@ -84,5 +127,10 @@ WEFT_API weft_deferred *weft_connect_protocol(weft_reactor *r, const char *desc,
 /* The endpoint in canonical string form ("tcp:8080:interface=127.0.0.1"),
  * snprintf-style. */
 WEFT_API size_t weft_endpoint_describe(const weft_endpoint *e, char *buf, size_t size);
+
+/* The reference of endpoint strings: every kind, every parameter with a
+ * one-line description and its default, as `weft --help-endpoints` prints
+ * it; snprintf-style (returns the length needed). */
+WEFT_API size_t weft_endpoint_help(char *buf, size_t size);
 
 #endif

@@ -49,9 +49,14 @@ WEFT_API bool weft_failure_check(const weft_failure *f, int code);
 WEFT_API weft_failure *weft_failure_find(const weft_failure *f, int code);
 
 /*
- * Writes the chain as text, snprintf-style (returns the length needed):
- * "message [ENAME at file:line]: cause message [...]".
+ * Writes the chain as text for people, snprintf-style (returns the length
+ * needed): "message: cause message: ...". No code names and no source
+ * places, so it may be shown to a user or logged as a message as it is.
  */
 WEFT_API size_t weft_failure_describe(const weft_failure *f, char *buf, size_t size);
+
+/* The same chain for developers, with each failure's code and where it was
+ * made: "message [ENAME at src/x.c:12]: cause message [...]". */
+WEFT_API size_t weft_failure_describe_verbose(const weft_failure *f, char *buf, size_t size);
 
 #endif

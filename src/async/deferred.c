@@ -149,22 +149,39 @@ weft_deferred *weft_deferred_ref(weft_deferred *d)
     return d;
 }
 
+/* Writes the description (verbose or not) of f into stack, or into a heap
+ * block when it does not fit; returns the text (NULL when out of memory). */
+static char *describe_failure(const weft_failure *f, bool verbose, char *stack, size_t size)
+{
+    size_t (*fn)(const weft_failure *, char *, size_t) = verbose ? weft_failure_describe_verbose : weft_failure_describe;
+    size_t n = fn(f, stack, size);
+    if (n < size)
+        return stack;
+    char *text = weft_malloc(n + 1);
+    if (text)
+        fn(f, text, n + 1);
+    return text;
+}
+
+/* The message is for people (no source places); where the Deferred was made
+ * and the failure's verbose chain go in fields of their own. */
 static void report_unhandled(weft_deferred *d)
 {
     weft_logger *lg = weft_reactor_logger(d->reactor);
     if (!weft_logger_enabled(lg, WEFT_LOG_CRITICAL, "weft.deferred"))
         return;
     weft_failure *f = weft_result_failure(d->result);
-    char stack[512];
-    size_t n = weft_failure_describe(f, stack, sizeof stack);
-    char *text = n < sizeof stack ? stack : weft_malloc(n + 1);
-    if (text && text != stack)
-        weft_failure_describe(f, text, n + 1);
-    weft_log(lg, WEFT_LOG_CRITICAL, "weft.deferred", "Unhandled error in Deferred: {failure} (Deferred created at {file}:{line})",
-             WEFT_LOG_STR("failure", text ? text : stack), WEFT_LOG_INT("code", weft_failure_code(f)),
-             WEFT_LOG_STR("file", d->file), WEFT_LOG_INT("line", d->line));
+    char stack[512], vstack[512];
+    char *text = describe_failure(f, false, stack, sizeof stack);
+    char *verbose = describe_failure(f, true, vstack, sizeof vstack);
+    weft_log(lg, WEFT_LOG_CRITICAL, "weft.deferred", "Unhandled error in Deferred: {failure}",
+             WEFT_LOG_STR("failure", text ? text : "out of memory describing the failure"),
+             WEFT_LOG_INT("code", weft_failure_code(f)), WEFT_LOG_STR("file", d->file), WEFT_LOG_INT("line", d->line),
+             WEFT_LOG_STR("detail", verbose ? verbose : ""));
     if (text != stack)
         weft_free(text);
+    if (verbose != vstack)
+        weft_free(verbose);
 }
 
 /* Drops an entry that will never run. A waiter whose last reference was

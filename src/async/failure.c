@@ -115,18 +115,29 @@ weft_failure *weft_failure_find(const weft_failure *f, int code)
     return NULL;
 }
 
-size_t weft_failure_describe(const weft_failure *f, char *buf, size_t size)
+static size_t describe(const weft_failure *f, char *buf, size_t size, bool verbose)
 {
     size_t len = 0;
     for (; f; f = f->cause) {
         char *at = len < size ? buf + len : NULL;
         size_t room = len < size ? size - len : 0;
-        int n = snprintf(at, room, "%s%s [%s at %s:%d]", len ? ": " : "", weft_failure_message(f),
-                         weft_err_name(f->code), f->file, f->line);
+        int n = verbose ? snprintf(at, room, "%s%s [%s at %s:%d]", len ? ": " : "", weft_failure_message(f),
+                                   weft_err_name(f->code), f->file, f->line)
+                        : snprintf(at, room, "%s%s", len ? ": " : "", weft_failure_message(f));
         if (n > 0)
             len += (size_t)n;
     }
     if (size && len == 0)
         buf[0] = '\0';
     return len;
+}
+
+size_t weft_failure_describe(const weft_failure *f, char *buf, size_t size)
+{
+    return describe(f, buf, size, false);
+}
+
+size_t weft_failure_describe_verbose(const weft_failure *f, char *buf, size_t size)
+{
+    return describe(f, buf, size, true);
 }

@@ -83,7 +83,9 @@ int weft_react_with(const weft_reactor_options *opts, weft_main_fn main, int arg
     int status = 0;
     weft_failure *f = weft_result_failure(p.result);
     if (f && !p.stopped_first) {
-        fprintf(stderr, "%s: %s\n", name_of(argv[0]), weft_failure_message(f));
+        char why[1024];
+        weft_failure_describe(f, why, sizeof why);
+        fprintf(stderr, "%s: %s\n", name_of(argv[0]), why);
         status = 1;
     }
     weft_result_free(p.result);

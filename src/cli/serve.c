@@ -65,12 +65,23 @@ static weft_deferred *shutdown_gracefully(void *arg)
     return d;
 }
 
+/* "PROG: what went wrong: its cause...", for people (no source places). */
+static void print_failure(const char *prog, const weft_failure *f)
+{
+    size_t n = f ? weft_failure_describe(f, NULL, 0) : 0;
+    char *text = n ? malloc(n + 1) : NULL;
+    if (text)
+        weft_failure_describe(f, text, n + 1);
+    fprintf(stderr, "%s: %s\n", prog, text ? text : f ? weft_failure_message(f) : "out of memory");
+    free(text);
+}
+
 static int listen_one(server *s, const char *desc)
 {
     weft_failure *why = NULL;
     weft_endpoint *e;
     if (weft_endpoint_server(s->r, desc, &e, &why) < 0) {
-        fprintf(stderr, "%s: %s\n", s->prog, why ? weft_failure_message(why) : "out of memory");
+        print_failure(s->prog, why);
         weft_failure_unref(why);
         return WEFT_CLI_USAGE;
     }
@@ -89,7 +100,9 @@ static int listen_one(server *s, const char *desc)
     }
     weft_deferred_unref(d);
     if (weft_failed(res)) {
-        fprintf(stderr, "%s: cannot listen on %s: %s\n", s->prog, desc, weft_failure_message(weft_result_failure(res)));
+        /* "cannot listen on ADDRESS: the cause" (a file that cannot be
+         * loaded, the system's error). */
+        print_failure(s->prog, weft_result_failure(res));
         weft_result_free(res);
         return WEFT_CLI_FAILED;
     }

@@ -52,6 +52,32 @@ static int find_kind(weft__ep_parse *p, bool server, const weft__ep_kind **out)
     return weft__ep_error(p, "unknown endpoint type ", first->value, known);
 }
 
+/* " (tcp servers take: port, interface, backlog)", or with `positional`
+ * " (tcp servers take 3 by position: port, interface, backlog)": what the
+ * kind would have accepted, for the message refusing what it was given. */
+static void out_takes(weft__ep_out *o, const weft__ep_kind *k, bool positional)
+{
+    size_t n = positional ? k->npositional : k->nparams;
+    weft__ep_out_fmt(o, " (%s %s take", k->name, k->server ? "servers" : "clients");
+    if (positional)
+        weft__ep_out_fmt(o, " %zu by position", n);
+    weft__ep_out_text(o, ":");
+    for (size_t i = 0; i < n; i++)
+        weft__ep_out_fmt(o, "%s%s", i ? ", " : " ", k->params[i].name);
+    weft__ep_out_text(o, ")");
+}
+
+static int refuse_field(weft__ep_parse *p, const weft__ep_kind *k, const char *what, const char *field,
+                        bool positional)
+{
+    /* Names are short and a kind has at most WEFT__EP_MAX_PARAMS of them;
+     * were the list ever longer, it would be cut, not overrun. */
+    char takes[WEFT__EP_MAX_PARAMS * 24];
+    weft__ep_out o = {.buf = takes, .size = sizeof takes};
+    out_takes(&o, k, positional);
+    return weft__ep_error(p, what, field, takes);
+}
+
 static int bind_fields(weft__ep_parse *p, const weft__ep_kind *k, const char **values)
 {
     assert(k->nparams <= WEFT__EP_MAX_PARAMS && k->npositional <= k->nparams);
@@ -62,10 +88,10 @@ static int bind_fields(weft__ep_parse *p, const weft__ep_kind *k, const char **v
         if (!f->key)
             continue;
         size_t j = 0;
-        while (j < k->nparams && strcmp(k->params[j], f->key) != 0)
+        while (j < k->nparams && strcmp(k->params[j].name, f->key) != 0)
             j++;
         if (j == k->nparams)
-            return weft__ep_error(p, "unknown parameter ", f->key, NULL);
+            return refuse_field(p, k, "unknown parameter ", f->key, false);
         if (values[j])
             return weft__ep_error(p, "duplicate parameter ", f->key, NULL);
         values[j] = f->value;
@@ -79,9 +105,9 @@ static int bind_fields(weft__ep_parse *p, const weft__ep_kind *k, const char **v
             while (next < k->npositional && values[next])
                 next++;
         if (next >= k->npositional)
-            return weft__ep_error(p, "unexpected positional field ", f->value, NULL);
+            return refuse_field(p, k, "unexpected positional field ", f->value, true);
         if (values[next])
-            return weft__ep_error(p, "duplicate parameter ", k->params[next], NULL);
+            return weft__ep_error(p, "duplicate parameter ", k->params[next].name, NULL);
         values[next++] = f->value;
     }
     return 0;
@@ -166,6 +192,29 @@ static weft_failure *wrong_direction(const weft_endpoint *e, const char *what)
                             what);
 }
 
+/* "cannot listen on ADDRESS: REASON", the reason being why's description
+ * (a certificate that cannot be loaded...) or else the error code's. The
+ * reference to why passes here. */
+static weft_failure *listen_failure(const weft_endpoint *e, int err, weft_failure *why)
+{
+    char where[160];
+    weft_address_format(&e->addr, where, sizeof where);
+    weft_failure *f;
+    if (!why)
+        return weft_failure_new(err, "cannot listen on %s: %s", where, weft_strerror(err));
+    size_t n = weft_failure_describe(why, NULL, 0);
+    char *reason = weft_malloc(n + 1);
+    if (reason) {
+        weft_failure_describe(why, reason, n + 1);
+        f = weft_failure_new(err, "cannot listen on %s: %s", where, reason);
+        weft_free(reason);
+    } else {
+        f = weft_failure_new(err, "cannot listen on %s: %s", where, weft_failure_message(why));
+    }
+    weft_failure_unref(why);
+    return f;
+}
+
 weft_deferred *weft_endpoint_listen(weft_endpoint *e, weft_factory *factory)
 {
     /* The Deferred first: made after a successful listen, its failure would
@@ -177,12 +226,11 @@ weft_deferred *weft_endpoint_listen(weft_endpoint *e, weft_factory *factory)
         weft_deferred_errback(d, wrong_direction(e, "listen"));
         return d;
     }
-    char where[160];
-    weft_address_format(&e->addr, where, sizeof where);
     weft_port *port = NULL;
-    int err = e->kind->listen(e, factory, &port);
+    weft_failure *why = NULL;
+    int err = e->kind->listen(e, factory, &port, &why);
     if (err < 0)
-        weft_deferred_errback(d, weft_failure_new(err, "cannot listen on %s: %s", where, weft_strerror(err)));
+        weft_deferred_errback(d, listen_failure(e, err, why));
     else
         weft_deferred_callback(d, port, NULL);
     return d;

@@ -6,10 +6,12 @@
  * endpoint_kinds.c (the table of kinds: tcp, tcp6, unix...).
  *
  * A kind is one row of a table: its name, whether it listens or connects,
- * the names of its parameters in positional order, and three functions
- * (build an endpoint from the values, describe it, and listen or connect).
- * Adding "tls:" later means adding rows whose functions wrap the plain TCP
- * ones; nothing else dispatches on the kind.
+ * its parameters in positional order (each with a one-line description and
+ * its default), and three functions (build an endpoint from the values,
+ * describe it, and listen or connect). The parser, its error messages and
+ * the reference text (weft_endpoint_help, endpoint_help.c) all read the same
+ * rows, so what is documented is what is accepted; nothing else dispatches
+ * on the kind.
  */
 #ifndef WEFT_NET_ENDPOINT_INT_H
 #define WEFT_NET_ENDPOINT_INT_H
@@ -27,7 +29,7 @@ struct weft_endpoint {
     double timeout;              /* clients: seconds (Twisted's default 30) */
     weft_address bind;           /* clients: bindAddress, len 0 for none */
     /* tls: file paths and the host name as given (owned; NULL when not
-     * given), see endpoint_tls.c. */
+     * given). */
     char *cert, *key, *chain, *trust, *host;
     int port; /* clients given a host name (addr.len is 0): resolved at connect */
     /* tls: ALPN protocols offered (weft_endpoint_set_alpn); the names live
@@ -111,6 +113,14 @@ void weft__ep_out_unix_path(weft__ep_out *o, const weft_address *a);
 /* The most parameters a kind may have. */
 #define WEFT__EP_MAX_PARAMS 32
 
+/* One parameter of a kind, for the parser and for the reference text. */
+typedef struct weft__ep_param {
+    const char *name;
+    const char *value; /* what a value looks like: "N", "ADDR", "PATH"... */
+    const char *help;  /* one line */
+    const char *dflt;  /* the default, as text; NULL: required */
+} weft__ep_param;
+
 /* The values given for a kind's parameters, in the kind's order; NULL for
  * a parameter not given. */
 typedef struct weft__ep_args {
@@ -125,7 +135,9 @@ struct weft__ep_kind {
     const char *name;     /* matched without regard to case */
     bool server;          /* for weft_endpoint_server, or for _client */
     int family;           /* AF_INET, AF_INET6 or AF_UNIX: the default interface */
-    const char *const *params; /* every parameter, positional ones first */
+    const char *summary;  /* one line, for the reference text */
+    const char *example;  /* a string of this kind, which parses */
+    const weft__ep_param *params; /* every parameter, positional ones first */
     size_t nparams;
     size_t npositional;   /* how many of them a positional field may give */
     /* How positional fields find their parameter. false: the Nth positional
@@ -137,14 +149,13 @@ struct weft__ep_kind {
      * with weft__ep_error. */
     int (*build)(weft__ep_parse *p, const weft__ep_args *a, weft_endpoint *e);
     void (*describe)(const weft_endpoint *e, weft__ep_out *o);
-    /* Servers: listens (weft_listen's contract). */
-    int (*listen)(const weft_endpoint *e, weft_factory *f, weft_port **out);
+    /* Servers: listens (weft_listen's contract). When it fails for a reason
+     * the code alone does not tell (a certificate that cannot be loaded), it
+     * stores that failure in *why (the caller's). */
+    int (*listen)(const weft_endpoint *e, weft_factory *f, weft_port **out, weft_failure **why);
     /* Clients: connects (weft_connect's contract). */
     weft_deferred *(*connect)(const weft_endpoint *e, weft_factory *f);
 };
-
-/* endpoint_tls.c */
-extern const weft__ep_kind weft__ep_tls_server, weft__ep_ssl_server, weft__ep_tls_client;
 
 /* A copy of s for the endpoint (NULL stays NULL); reports running out of
  * memory through p. */

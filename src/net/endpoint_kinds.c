@@ -6,8 +6,14 @@
  *   servers  tcp  PORT INTERFACE BACKLOG        (_parseTCP: interface all, backlog 50)
  *            tcp6 PORT BACKLOG INTERFACE        (_TCP6ServerParser: interface "::")
  *            unix ADDRESS MODE BACKLOG LOCKFILE (_parseUNIX: mode 0666, lockfile 1)
+ *            tls, ssl PORT PRIVATEKEY CERTKEY, interface, backlog, extraCertChain
+ *                                               (_parseSSL: certKey = privateKey)
  *   clients  tcp  HOST PORT, timeout, bindAddress (_parseClientTCP: timeout 30)
  *            unix PATH, timeout                 (_parseClientUNIX)
+ *            tls  as tcp, trustRoots, certificate, privateKey
+ *
+ * Each parameter carries a one-line description and its default, which
+ * weft_endpoint_help prints: the reference is made from these rows.
  *
  * Parameters named in the same order as Twisted's functions, so positional
  * fields mean what they mean there ("tcp:80:127.0.0.1" listens on
@@ -22,18 +28,39 @@
 #include "endpoint_int.h"
 #include "socket_int.h"
 #include "weft/alloc.h"
-#include "weft/log.h"
 #include "weft/tls.h"
 #include "weft/wrapper.h"
 #include "weft/error.h"
 
-enum { DEFAULT_BACKLOG = 50, DEFAULT_MODE = 0666 };
-static const double default_timeout = 30;
+/* The defaults, as numbers for the code and as text for the reference
+ * (one definition each, so the two cannot differ). */
+#define DEFAULT_BACKLOG 50
+#define DEFAULT_MODE 0666
+#define DEFAULT_TIMEOUT 30
+#define DEFAULT_INTERFACE_V4 "0.0.0.0"
+#define DEFAULT_INTERFACE_V6 "::"
+#define TEXT(x) TEXT_(x)
+#define TEXT_(x) #x
+static const double default_timeout = DEFAULT_TIMEOUT;
+
+/* ---- the parameters: what each takes, means and defaults to ---- */
+
+#define P_PORT_SERVER {"port", "N", "the port to listen on; 0 picks a free one", NULL}
+#define P_BACKLOG {"backlog", "N", "how many connections may wait to be accepted", TEXT(DEFAULT_BACKLOG)}
+#define P_INTERFACE_V4                                                                                    \
+    {"interface", "ADDR", "the address to listen on (an IPv6 one listens on IPv6)",                       \
+     DEFAULT_INTERFACE_V4 " (every IPv4 address)"}
+#define P_INTERFACE_V6                                                                                    \
+    {"interface", "ADDR", "the address to listen on (IPv6 only)", DEFAULT_INTERFACE_V6 " (every IPv6 address)"}
+#define P_HOST {"host", "HOST", "an IP address, or a name to resolve (IPv6, IPv4 raced)", NULL}
+#define P_PORT_CLIENT {"port", "N", "the port to connect to (1-65535)", NULL}
+#define P_TIMEOUT {"timeout", "SECONDS", "give up connecting after this long", TEXT(DEFAULT_TIMEOUT)}
+#define P_BIND {"bindAddress", "ADDR", "the local address to connect from", "none, the system picks"}
 
 const char *weft__ep_arg(const weft__ep_args *a, const char *name)
 {
     for (size_t i = 0; i < a->kind->nparams; i++)
-        if (strcmp(a->kind->params[i], name) == 0)
+        if (strcmp(a->kind->params[i].name, name) == 0)
             return a->values[i];
     return NULL;
 }
@@ -52,8 +79,9 @@ static int timeout_arg(weft__ep_parse *p, const weft__ep_args *a, weft_endpoint 
     return s ? weft__ep_seconds(p, "timeout", s, &e->timeout) : 0;
 }
 
-static int listen_plain(const weft_endpoint *e, weft_factory *f, weft_port **out)
+static int listen_plain(const weft_endpoint *e, weft_factory *f, weft_port **out, weft_failure **why)
 {
+    (void)why; /* the code says it all */
     return weft_listen(e->r, &e->addr, f, &e->listen, out);
 }
 
@@ -69,7 +97,7 @@ static weft_deferred *connect_plain(const weft_endpoint *e, weft_factory *f)
 
 static const char *default_interface(const weft_endpoint *e)
 {
-    return e->kind->family == AF_INET6 ? "::" : "0.0.0.0";
+    return e->kind->family == AF_INET6 ? DEFAULT_INTERFACE_V6 : DEFAULT_INTERFACE_V4;
 }
 
 static int build_tcp_server(weft__ep_parse *p, const weft__ep_args *a, weft_endpoint *e)
@@ -98,17 +126,21 @@ static void describe_tcp_server(const weft_endpoint *e, weft__ep_out *o)
         weft__ep_out_fmt(o, ":backlog=%d", e->listen.backlog);
 }
 
-static const char *const tcp_server_params[] = {"port", "interface", "backlog"};
-static const char *const tcp6_server_params[] = {"port", "backlog", "interface"};
+static const weft__ep_param tcp_server_params[] = {P_PORT_SERVER, P_INTERFACE_V4, P_BACKLOG};
+static const weft__ep_param tcp6_server_params[] = {P_PORT_SERVER, P_BACKLOG, P_INTERFACE_V6};
 
 static const weft__ep_kind tcp_server = {
     .name = "tcp", .server = true, .family = AF_INET,
+    .summary = "TCP on IPv4 (on IPv6 when interface is an IPv6 address)",
+    .example = "tcp:8080:interface=127.0.0.1",
     .params = tcp_server_params, .nparams = 3, .npositional = 3,
     .build = build_tcp_server, .describe = describe_tcp_server, .listen = listen_plain,
 };
 
 static const weft__ep_kind tcp6_server = {
     .name = "tcp6", .server = true, .family = AF_INET6,
+    .summary = "TCP on IPv6 only",
+    .example = "tcp6:8080:interface=\\:\\:1",
     .params = tcp6_server_params, .nparams = 3, .npositional = 3,
     .build = build_tcp_server, .describe = describe_tcp_server, .listen = listen_plain,
 };
@@ -143,10 +175,17 @@ static void describe_unix_server(const weft_endpoint *e, weft__ep_out *o)
         weft__ep_out_fmt(o, ":backlog=%d", e->listen.backlog);
 }
 
-static const char *const unix_server_params[] = {"address", "mode", "backlog", "lockfile"};
+static const weft__ep_param unix_server_params[] = {
+    {"address", "PATH", "the socket's path, or @NAME: an abstract socket", NULL},
+    {"mode", "MODE", "the socket file's permissions, in octal", TEXT(DEFAULT_MODE)},
+    P_BACKLOG,
+    {"lockfile", "0|1", "hold PATH.lock, so a second server fails", "1"},
+};
 
 static const weft__ep_kind unix_server = {
     .name = "unix", .server = true, .family = AF_UNIX,
+    .summary = "a UNIX socket",
+    .example = "unix:/run/weft.sock:mode=0660",
     .params = unix_server_params, .nparams = 4, .npositional = 4,
     .build = build_unix_server, .describe = describe_unix_server, .listen = listen_plain,
 };
@@ -201,10 +240,12 @@ static void describe_tcp_client(const weft_endpoint *e, weft__ep_out *o)
         weft__ep_out_ip(o, "bindAddress", &e->bind);
 }
 
-static const char *const tcp_client_params[] = {"host", "port", "timeout", "bindAddress"};
+static const weft__ep_param tcp_client_params[] = {P_HOST, P_PORT_CLIENT, P_TIMEOUT, P_BIND};
 
 static const weft__ep_kind tcp_client = {
     .name = "tcp", .server = false, .family = AF_INET,
+    .summary = "TCP to an IP address or a host name",
+    .example = "tcp:host=example.com:port=80",
     .params = tcp_client_params, .nparams = 4, .npositional = 2, .fill_free = true,
     .build = build_tcp_client, .describe = describe_tcp_client, .connect = connect_plain,
 };
@@ -228,10 +269,15 @@ static void describe_unix_client(const weft_endpoint *e, weft__ep_out *o)
         weft__ep_out_seconds(o, "timeout", e->timeout);
 }
 
-static const char *const unix_client_params[] = {"path", "timeout"};
+static const weft__ep_param unix_client_params[] = {
+    {"path", "PATH", "the socket's path, or @NAME: an abstract socket", NULL},
+    P_TIMEOUT,
+};
 
 static const weft__ep_kind unix_client = {
     .name = "unix", .server = false, .family = AF_UNIX,
+    .summary = "a UNIX socket",
+    .example = "unix:path=/run/weft.sock",
     .params = unix_client_params, .nparams = 2, .npositional = 1,
     .build = build_unix_client, .describe = describe_unix_client, .connect = connect_plain,
 };
@@ -275,7 +321,7 @@ static void free_tls_factory(void *f)
     weft_tls_factory_free(f);
 }
 
-static int listen_tls(const weft_endpoint *e, weft_factory *f, weft_port **out)
+static int listen_tls(const weft_endpoint *e, weft_factory *f, weft_port **out, weft_failure **why)
 {
     weft_tls_options o = {.certificate = e->cert,
                          .private_key = e->key,
@@ -283,14 +329,11 @@ static int listen_tls(const weft_endpoint *e, weft_factory *f, weft_port **out)
                          .alpn = e->alpn,
                          .nalpn = e->nalpn};
     weft_tls_context *ctx;
-    weft_failure *why = NULL;
-    int err = weft_tls_server_context_new(&o, &ctx, &why);
-    if (err < 0) {
-        weft_log(weft_reactor_logger(e->r), WEFT_LOG_ERROR, "weft.tls", "{error}",
-                 WEFT_LOG_STR("error", why ? weft_failure_message(why) : "out of memory"));
-        weft_failure_unref(why);
+    /* Why the context cannot be made goes to the caller, who decides
+     * whether to log it. */
+    int err = weft_tls_server_context_new(&o, &ctx, why);
+    if (err < 0)
         return err;
-    }
     weft_factory *tf = weft_tls_factory_new(ctx, f, NULL);
     weft_tls_context_free(ctx); /* the factory holds its own reference */
     if (!tf)
@@ -303,16 +346,28 @@ static int listen_tls(const weft_endpoint *e, weft_factory *f, weft_port **out)
     return 0;
 }
 
-static const char *const tls_server_params[] = {"port", "privateKey", "certKey", "interface", "backlog", "extraCertChain"};
+/* Twisted's _parseSSL order: port, privateKey, certKey, then by name. */
+static const weft__ep_param tls_server_params[] = {
+    P_PORT_SERVER,
+    {"privateKey", "PATH", "the private key (PEM); may hold the certificate too", NULL},
+    {"certKey", "PATH", "the certificate (PEM), which its chain may follow", "the privateKey file"},
+    P_INTERFACE_V4,
+    P_BACKLOG,
+    {"extraCertChain", "PATH", "more chain certificates (PEM), sent after certKey's", "none"},
+};
 
-const weft__ep_kind weft__ep_tls_server = {
+static const weft__ep_kind tls_server = {
     .name = "tls", .server = true, .family = AF_INET,
+    .summary = "TLS 1.2 or 1.3 over TCP (ssl is Twisted's name for it)",
+    .example = "tls:8443:privateKey=server.key:certKey=server.pem",
     .params = tls_server_params, .nparams = 6, .npositional = 3,
     .build = build_tls_server, .describe = describe_tls_server, .listen = listen_tls,
 };
 
-const weft__ep_kind weft__ep_ssl_server = {
+static const weft__ep_kind ssl_server = {
     .name = "ssl", .server = true, .family = AF_INET,
+    .summary = "TLS 1.2 or 1.3 over TCP (ssl is Twisted's name for it)",
+    .example = "ssl:8443:privateKey=server.key:certKey=server.pem",
     .params = tls_server_params, .nparams = 6, .npositional = 3,
     .build = build_tls_server, .describe = describe_tls_server, .listen = listen_tls,
 };
@@ -326,8 +381,12 @@ static int build_tls_client(weft__ep_parse *p, const weft__ep_args *a, weft_endp
     if ((cert && *cert) != (key && *key))
         return weft__ep_error(p, "certificate and privateKey go together", NULL, NULL);
     /* The name checked against the certificate: a host name build_tcp_client
-     * kept, else the numeric host as given. */
-    if ((!e->host && (err = weft__ep_strdup(p, weft__ep_arg(a, "host"), &e->host)) < 0) ||
+     * kept, else the address in its canonical spelling ("::0" is "::"), the
+     * one describe writes. */
+    char ip[64];
+    if (!e->host)
+        weft_address_host(&e->addr, ip, sizeof ip);
+    if ((!e->host && (err = weft__ep_strdup(p, ip, &e->host)) < 0) ||
         (err = weft__ep_strdup(p, weft__ep_arg(a, "trustRoots"), &e->trust)) < 0 ||
         (err = weft__ep_strdup(p, cert, &e->cert)) < 0 || (err = weft__ep_strdup(p, key, &e->key)) < 0)
         return err;
@@ -393,11 +452,20 @@ static weft_deferred *connect_tls(const weft_endpoint *e, weft_factory *f)
     return d;
 }
 
-static const char *const tls_client_params[] = {"host", "port", "timeout", "bindAddress", "trustRoots", "certificate",
-                                                "privateKey"};
+static const weft__ep_param tls_client_params[] = {
+    P_HOST,
+    P_PORT_CLIENT,
+    P_TIMEOUT,
+    P_BIND,
+    {"trustRoots", "PATH", "the CAs to trust: a PEM file or a hashed directory", "the system's"},
+    {"certificate", "PATH", "a client certificate (PEM), given with privateKey", "none"},
+    {"privateKey", "PATH", "the client certificate's private key (PEM)", "none"},
+};
 
-const weft__ep_kind weft__ep_tls_client = {
+static const weft__ep_kind tls_client = {
     .name = "tls", .server = false, .family = AF_INET,
+    .summary = "TLS 1.2 or 1.3 over TCP; the server's certificate must be valid for host",
+    .example = "tls:host=example.com:port=443",
     .params = tls_client_params, .nparams = 7, .npositional = 2, .fill_free = true,
     .build = build_tls_client, .describe = describe_tls_client, .connect = connect_tls,
 };
@@ -418,7 +486,6 @@ int weft__ep_strdup(weft__ep_parse *p, const char *s, char **out)
 }
 
 const weft__ep_kind *const weft__ep_kinds[] = {
-    &tcp_server, &tcp6_server, &unix_server, &tcp_client, &unix_client,
-    &weft__ep_tls_server, &weft__ep_ssl_server, &weft__ep_tls_client,
+    &tcp_server, &tcp6_server, &unix_server, &tls_server, &ssl_server, &tcp_client, &unix_client, &tls_client,
 };
 const size_t weft__ep_nkinds = sizeof weft__ep_kinds / sizeof weft__ep_kinds[0];

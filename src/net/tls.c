@@ -12,8 +12,11 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -79,14 +82,87 @@ static void ssl_errors(char *buf, size_t size)
         snprintf(buf, size, "no detail from OpenSSL");
 }
 
-static int fail_ctx(weft_tls_context *c, weft_failure **err, const char *what, const char *file)
+/* Gives up making context c: *err (when asked for) reads "WHAT: DETAIL",
+ * the detail being OpenSSL's errors (the queue is emptied). */
+static int fail_ctx(weft_tls_context *c, weft_failure **err, const char *what)
 {
     char detail[512];
     ssl_errors(detail, sizeof detail);
     if (err)
-        *err = weft_failure_new(WEFT_EINVAL, "%s%s%s: %s", what, file ? " " : "", file ? file : "", detail);
+        *err = weft_failure_new(WEFT_EINVAL, "%s: %s", what, detail);
     weft_tls_context_free(c);
     return WEFT_EINVAL;
+}
+
+/* Whether OpenSSL's first queued error (the root of any after it) is lib's
+ * `reason`. */
+static bool first_error_is(int lib, int reason)
+{
+    unsigned long e = ERR_peek_error();
+    return e && ERR_GET_LIB(e) == lib && ERR_GET_REASON(e) == reason;
+}
+
+/*
+ * Why OpenSSL could not load `path`, which should hold `contents` ("a
+ * certificate"), said for people: the system's error when the file cannot
+ * be read (OpenSSL's own says "system lib", or "no start line" for a
+ * directory), else OpenSSL's reason - the first error queued, the root of
+ * the others. Empties the error queue.
+ */
+static void file_reason(const char *path, const char *contents, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))) {
+        snprintf(buf, size, "%s", weft_strerror(fd < 0 ? -errno : -EISDIR));
+    } else {
+        unsigned long e = ERR_peek_error();
+        const char *why = e ? ERR_reason_error_string(e) : NULL;
+        if (!why)
+            why = "no detail";
+        /* A file that is not PEM, or PEM of something else: PEM's "no start
+         * line" for certificates, the decoders' "unsupported" for keys. */
+        if (first_error_is(ERR_LIB_PEM, PEM_R_NO_START_LINE) || first_error_is(ERR_LIB_OSSL_DECODER, ERR_R_UNSUPPORTED))
+            snprintf(buf, size, "no PEM %s in it (OpenSSL: %s)", contents, why);
+        else
+            snprintf(buf, size, "OpenSSL: %s", why);
+    }
+    if (fd >= 0)
+        close(fd);
+    ERR_clear_error();
+}
+
+/* Gives up making c because `path` (holding `contents`) cannot be loaded:
+ * "cannot load the certificate PATH: REASON". */
+static int fail_file(weft_tls_context *c, weft_failure **err, const char *what, const char *path, const char *contents)
+{
+    char reason[512];
+    file_reason(path, contents, reason, sizeof reason);
+    if (err)
+        *err = weft_failure_new(WEFT_EINVAL, "%s %s: %s", what, path, reason);
+    weft_tls_context_free(c);
+    return WEFT_EINVAL;
+}
+
+/* Gives up making c because its key is not the certificate's. */
+static int fail_mismatch(weft_tls_context *c, weft_failure **err, const weft_tls_options *o)
+{
+    unsigned long e = ERR_peek_error();
+    const char *why = e ? ERR_reason_error_string(e) : NULL;
+    if (err)
+        *err = weft_failure_new(WEFT_EINVAL, "the private key %s does not match the certificate %s (OpenSSL: %s)",
+                                o->private_key, o->certificate ? o->certificate : "(none)",
+                                why ? why : "key values mismatch");
+    ERR_clear_error();
+    weft_tls_context_free(c);
+    return WEFT_EINVAL;
+}
+
+/* Whether OpenSSL refused a key for not being the certificate's. */
+static bool key_mismatch(void)
+{
+    return first_error_is(ERR_LIB_X509, X509_R_KEY_VALUES_MISMATCH) ||
+           first_error_is(ERR_LIB_X509, X509_R_KEY_TYPE_MISMATCH);
 }
 
 static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
@@ -128,20 +204,22 @@ static int context_new(bool server, const weft_tls_options *o, weft_tls_context 
     c->refs = 1;
     c->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
     if (!c->ctx)
-        return fail_ctx(c, err, "cannot make a TLS context", NULL);
+        return fail_ctx(c, err, "cannot make a TLS context");
     SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(c->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     /* Idle connections give their record buffers back. */
     SSL_CTX_set_mode(c->ctx, SSL_MODE_RELEASE_BUFFERS);
     if (!SSL_CTX_set_cipher_list(c->ctx, intermediate_ciphers))
-        return fail_ctx(c, err, "cannot set the cipher list", NULL);
+        return fail_ctx(c, err, "cannot set the cipher list");
     if (o->certificate && SSL_CTX_use_certificate_chain_file(c->ctx, o->certificate) != 1)
-        return fail_ctx(c, err, "cannot load the certificate", o->certificate);
+        return fail_file(c, err, "cannot load the certificate", o->certificate, "certificate");
     if (o->private_key) {
+        /* Loading the key checks it against the certificate already. */
         if (SSL_CTX_use_PrivateKey_file(c->ctx, o->private_key, SSL_FILETYPE_PEM) != 1)
-            return fail_ctx(c, err, "cannot load the private key", o->private_key);
+            return key_mismatch() ? fail_mismatch(c, err, o)
+                                  : fail_file(c, err, "cannot load the private key", o->private_key, "private key");
         if (SSL_CTX_check_private_key(c->ctx) != 1)
-            return fail_ctx(c, err, "the private key does not match the certificate", o->private_key);
+            return fail_mismatch(c, err, o);
     }
     if (server && (!o->certificate || !o->private_key)) {
         if (err)
@@ -152,25 +230,31 @@ static int context_new(bool server, const weft_tls_options *o, weft_tls_context 
     if (o->extra_chain) {
         FILE *f = fopen(o->extra_chain, "r");
         X509 *x;
+        size_t n = 0;
         if (!f)
-            return fail_ctx(c, err, "cannot open the extra chain", o->extra_chain);
-        while ((x = PEM_read_X509(f, NULL, NULL, NULL)))
+            return fail_file(c, err, "cannot load the extra chain", o->extra_chain, "certificate");
+        while ((x = PEM_read_X509(f, NULL, NULL, NULL))) {
             if (SSL_CTX_add_extra_chain_cert(c->ctx, x) != 1) {
                 X509_free(x);
                 fclose(f);
-                return fail_ctx(c, err, "cannot add the extra chain", o->extra_chain);
+                return fail_file(c, err, "cannot add the extra chain", o->extra_chain, "certificate");
             }
+            n++;
+        }
         fclose(f);
-        ERR_clear_error(); /* PEM_read_X509's end of file */
+        /* PEM_read_X509's end of file, or - with nothing read - why not. */
+        if (n == 0)
+            return fail_file(c, err, "cannot load the extra chain", o->extra_chain, "certificate");
+        ERR_clear_error();
     }
     struct stat st;
     if (o->trust_roots) {
         int ok = stat(o->trust_roots, &st) == 0 && S_ISDIR(st.st_mode) ? SSL_CTX_load_verify_dir(c->ctx, o->trust_roots)
                                                                      : SSL_CTX_load_verify_file(c->ctx, o->trust_roots);
         if (ok != 1)
-            return fail_ctx(c, err, "cannot load the trust roots", o->trust_roots);
+            return fail_file(c, err, "cannot load the trust roots", o->trust_roots, "certificate");
     } else if (SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
-        return fail_ctx(c, err, "cannot load the system trust store", NULL);
+        return fail_ctx(c, err, "cannot load the system trust store");
     }
     if (o->nalpn) {
         size_t n = 0;
@@ -209,7 +293,7 @@ static int context_new(bool server, const weft_tls_options *o, weft_tls_context 
         SSL_CTX_set_app_data(c->ctx, c);
         SSL_CTX_set_verify(c->ctx, o->insecure_no_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
         if (c->alpn && SSL_CTX_set_alpn_protos(c->ctx, c->alpn, (unsigned)c->alpn_len) != 0)
-            return fail_ctx(c, err, "cannot set ALPN", NULL);
+            return fail_ctx(c, err, "cannot set ALPN");
     }
     *out = c;
     return 0;
@@ -287,6 +371,7 @@ typedef struct tls_conn {
     char *server_name;
     weft_wrapper *w;
     weft_reactor *r;
+    weft_address peer;        /* as accept gave it, or read when connected (len 0: unknown) */
     weft_deferred *handshake; /* made when asked for (weft_tls_handshake); ours */
     weft_failure *outcome;    /* why the handshake failed; NULL while it runs or when it worked */
     bool settled;
@@ -342,25 +427,27 @@ static void flush_out(tls_conn *c)
 }
 
 /* Records how the handshake ended (the reference to f passes here) and
- * tells whoever asked. Nobody asking is fine: a server's connections
- * usually have no one waiting, and the failure has been logged. */
-static void settle_handshake(tls_conn *c, weft_failure *f)
+ * tells whoever asked; returns whether someone was told. Nobody asking is
+ * fine: a server's connections usually have no one waiting, and then the
+ * failure is logged instead. */
+static bool settle_handshake(tls_conn *c, weft_failure *f)
 {
     if (c->settled) {
         weft_failure_unref(f);
-        return;
+        return false;
     }
     c->settled = true;
     c->outcome = f;
     weft_deferred *d = c->handshake;
     c->handshake = NULL;
     if (!d)
-        return;
+        return false;
     if (f)
         weft_deferred_errback(d, weft_failure_ref(f));
     else
         weft_deferred_callback(d, NULL, NULL);
     weft_deferred_unref(d);
+    return true;
 }
 
 static void fail(tls_conn *c, int code, const char *what)
@@ -374,16 +461,17 @@ static void fail(tls_conn *c, int code, const char *what)
     } else {
         ssl_errors(detail, sizeof detail);
     }
-    weft_transport *outer = weft_wrapper_outer(c->w);
+    /* The address read when the connection was made: by now the peer may
+     * have reset it, and the socket no longer knows. */
     char peer[128] = "(unknown)";
-    weft_address a;
-    if (outer && weft_transport_peer(outer, &a) == 0)
-        weft_address_format(&a, peer, sizeof peer);
-    if (outer)
-        weft_log(weft_reactor_logger(weft_transport_reactor(outer)), WEFT_LOG_WARN, "weft.tls",
-                 "TLS with {peer}: {what}: {detail}", WEFT_LOG_STR("peer", peer), WEFT_LOG_STR("what", what),
-                 WEFT_LOG_STR("detail", detail));
-    settle_handshake(c, weft_failure_new(code, "TLS %s with %s: %s", what, peer, detail));
+    if (c->peer.len)
+        weft_address_format(&c->peer, peer, sizeof peer);
+    /* Whoever waits for the handshake gets the failure and decides whether
+     * to log it; a failure nobody waits for (a server's handshake, or after
+     * it) is logged here, the connection's end carrying only its code. */
+    if (!settle_handshake(c, weft_failure_new(code, "TLS %s with %s: %s", what, peer, detail)))
+        weft_log(weft_reactor_logger(c->r), WEFT_LOG_WARN, "weft.tls", "TLS with {peer}: {what}: {detail}",
+                 WEFT_LOG_STR("peer", peer), WEFT_LOG_STR("what", what), WEFT_LOG_STR("detail", detail));
     flush_out(c); /* an alert, if OpenSSL made one */
     weft_wrapper_fail(c->w, code);
 }
@@ -433,6 +521,10 @@ static void tls_connected(weft_wrapper *w)
 {
     tls_conn *c = weft_wrapper_ctx(w);
     c->w = w;
+    /* Unless the factory was told it by accept (a connection reset before
+     * it was accepted no longer answers getpeername), ask now. */
+    if (!c->peer.len && weft_transport_peer(weft_wrapper_outer(w), &c->peer) < 0)
+        c->peer.len = 0;
     weft_wrapper_hold_start(w);
     c->r = weft_transport_reactor(weft_wrapper_outer(w));
     c->ssl = SSL_new(c->ctx->ctx);
@@ -554,11 +646,16 @@ static const weft_wrapper_ops tls_ops = {
     .destroy = tls_destroy,
 };
 
-weft_protocol *weft_tls_wrap(weft_tls_context *ctx, weft_protocol *inner, const char *server_name)
+/* weft_tls_wrap, knowing the peer's address when the caller does (NULL:
+ * read when the connection is made). */
+static weft_protocol *wrap(weft_tls_context *ctx, weft_protocol *inner, const char *server_name,
+                           const weft_address *peer)
 {
     tls_conn *c = weft_calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    if (peer)
+        c->peer = *peer;
     if (server_name && !(c->server_name = weft_strdup(server_name))) {
         weft_free(c);
         return NULL;
@@ -571,6 +668,11 @@ weft_protocol *weft_tls_wrap(weft_tls_context *ctx, weft_protocol *inner, const 
     }
     c->ctx = context_ref(ctx);
     return p;
+}
+
+weft_protocol *weft_tls_wrap(weft_tls_context *ctx, weft_protocol *inner, const char *server_name)
+{
+    return wrap(ctx, inner, server_name, NULL);
 }
 
 static tls_conn *conn_of(weft_transport *t);
@@ -660,7 +762,7 @@ static weft_protocol *tls_build(weft_factory *f, const weft_address *peer)
         return NULL;
     if (!inner->factory)
         inner->factory = tf->inner;
-    weft_protocol *p = weft_tls_wrap(tf->ctx, inner, tf->server_name);
+    weft_protocol *p = wrap(tf->ctx, inner, tf->server_name, peer);
     if (!p)
         weft_protocol_destroy(inner);
     return p;
