@@ -333,12 +333,24 @@ static void session_offer(tls_conn *c)
         saved_drop(c->ctx, s);
 }
 
-static void flush_out(tls_conn *c)
+/* Records and plaintext pass through a buffer of a record's size on the
+ * heap, not the stack: 16 KiB is a quarter of a coroutine's stack. Each call
+ * has its own, since handing bytes on may come back into this connection. */
+enum { RECORD_MAX = 16384 };
+
+/* Sends what OpenSSL has queued. Returns 0, or WEFT_ENOMEM (it stays queued). */
+static int flush_out(tls_conn *c)
 {
-    char buf[16384];
+    if (!c->out || BIO_pending(c->out) == 0)
+        return 0;
+    char *buf = weft_malloc(RECORD_MAX);
+    if (!buf)
+        return WEFT_ENOMEM;
     int n;
-    while ((n = BIO_read(c->out, buf, sizeof buf)) > 0)
+    while ((n = BIO_read(c->out, buf, RECORD_MAX)) > 0)
         weft_wrapper_pass_down(c->w, buf, (size_t)n);
+    weft_free(buf);
+    return 0;
 }
 
 /* Records how the handshake ended (the reference to f passes here) and
@@ -384,19 +396,25 @@ static void fail(tls_conn *c, int code, const char *what)
                  "TLS with {peer}: {what}: {detail}", WEFT_LOG_STR("peer", peer), WEFT_LOG_STR("what", what),
                  WEFT_LOG_STR("detail", detail));
     settle_handshake(c, weft_failure_new(code, "TLS %s with %s: %s", what, peer, detail));
-    flush_out(c); /* an alert, if OpenSSL made one */
+    (void)flush_out(c); /* an alert, if OpenSSL made one and memory allows */
     weft_wrapper_fail(c->w, code);
 }
 
 static void read_plaintext(tls_conn *c)
 {
-    char buf[16384];
+    char *buf = weft_malloc(RECORD_MAX);
+    if (!buf) {
+        fail(c, WEFT_ENOMEM, "reading records");
+        return;
+    }
     while (!c->close_notify_in) {
-        int n = SSL_read(c->ssl, buf, sizeof buf);
+        int n = SSL_read(c->ssl, buf, RECORD_MAX);
         if (n > 0) {
             weft_wrapper_pass_up(c->w, buf, (size_t)n);
-            if (!weft_wrapper_outer(c->w))
+            if (!weft_wrapper_outer(c->w)) {
+                weft_free(buf);
                 return;
+            }
             continue;
         }
         int e = SSL_get_error(c->ssl, n);
@@ -407,16 +425,22 @@ static void read_plaintext(tls_conn *c)
             weft_wrapper_pass_up_eof(c->w);
             break;
         }
+        weft_free(buf);
         fail(c, WEFT_ETLS, "record error");
         return;
     }
-    flush_out(c);
+    weft_free(buf);
+    if (flush_out(c) < 0)
+        fail(c, WEFT_ENOMEM, "sending records");
 }
 
 static void handshake(tls_conn *c)
 {
     int rc = SSL_do_handshake(c->ssl);
-    flush_out(c);
+    if (flush_out(c) < 0) {
+        fail(c, WEFT_ENOMEM, "sending the handshake");
+        return;
+    }
     if (rc == 1) {
         c->done = true;
         settle_handshake(c, NULL);
@@ -498,7 +522,8 @@ static void tls_outgoing(weft_wrapper *w, const void *data, size_t len)
         data = (const char *)data + n;
         len -= (size_t)n;
     }
-    flush_out(c);
+    if (flush_out(c) < 0)
+        fail(c, WEFT_ENOMEM, "sending records");
 }
 
 static bool tls_eof(weft_wrapper *w)
@@ -522,7 +547,8 @@ static void tls_closing(weft_wrapper *w)
         return;
     c->shutdown_sent = true;
     SSL_shutdown(c->ssl); /* queues close_notify; we do not wait for theirs */
-    flush_out(c);
+    if (flush_out(c) < 0)
+        fail(c, WEFT_ENOMEM, "sending close_notify");
 }
 
 static void tls_lost(weft_wrapper *w, const weft_failure *why)
