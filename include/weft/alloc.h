@@ -38,4 +38,10 @@ WEFT_API void *weft_realloc(void *ptr, size_t size);
 WEFT_API void weft_free(void *ptr);
 WEFT_API char *weft_strdup(const char *s);
 
+/* How many blocks these functions have handed out that weft_free has not
+ * taken back yet, whatever the allocator: weft's own objects and what it
+ * handed to the caller. Once every weft object is freed it is back where it
+ * was, which makes it an exact leak check for tests. */
+WEFT_API size_t weft_allocations_live(void);
+
 #endif

@@ -1,29 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /* Shared test support: the leak check, reactors, log capture and the
  * fault-injection driver. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "test.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WEFT_HAVE_LSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define WEFT_HAVE_LSAN 1
-#endif
+/* LeakSanitizer's entry point, weak: present when a runtime that has it is
+ * linked in (ASan in the gcc pass, LSan in the clang pass). */
+int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
 
-#ifdef WEFT_HAVE_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
-
-void weft_test_check_leaks(void)
+static void check_leaks(size_t live_before)
 {
-#ifdef WEFT_HAVE_LSAN
-    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see the LeakSanitizer report above)");
-#endif
+    size_t live = weft_allocations_live();
+    cr_assert_eq(live, live_before, "%td blocks allocated by weft were never freed",
+                 (ptrdiff_t)(live - live_before));
+    if (__lsan_do_recoverable_leak_check)
+        cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see the LeakSanitizer report above)");
+}
+
+void weft_test_main(void (*body)(void))
+{
+    size_t live = weft_allocations_live();
+    body();
+    check_leaks(live);
 }
 
 weft_reactor *weft_test_reactor(void)
