@@ -463,6 +463,35 @@ WEFT_TEST(coro, await_all_and_any)
     weft_reactor_free(r);
 }
 
+int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
+
+static weft_result holds_a_block(void *arg)
+{
+    char *volatile block = malloc(64);
+    memset(block, 7, 64);
+    weft_result res = weft_await(arg);
+    free(block);
+    return res;
+}
+
+/* LeakSanitizer scans threads' stacks, not coroutines': a block that only a
+ * suspended coroutine's stack points to looked leaked. */
+WEFT_TEST(coro, a_suspended_coroutines_stack_is_scanned_for_leaks)
+{
+    if (!__lsan_do_recoverable_leak_check)
+        cr_skip_test("no LeakSanitizer in this build");
+    weft_reactor *r = weft_test_reactor();
+    weft_deferred *go = weft_deferred_new(r);
+    weft_deferred *d = weft_coro_spawn(r, holds_a_block, go);
+    cr_assert(!weft_deferred_called(d));
+    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "the block the coroutine holds is not a leak");
+    weft_deferred_callback(go, NULL, NULL);
+    cr_assert(weft_deferred_called(d));
+    weft_deferred_unref(go);
+    weft_deferred_unref(d);
+    weft_reactor_free(r);
+}
+
 WEFT_TEST(coro, await_outside_a_coroutine_fails)
 {
     weft_reactor *r = weft_test_reactor();

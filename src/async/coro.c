@@ -48,6 +48,14 @@ enum { STACK_SCALE = 4 };
 enum { STACK_SCALE = 1 };
 #endif
 
+/* LeakSanitizer, when the program has it (weak: NULL otherwise). It scans
+ * the threads' stacks but knows nothing of coroutines', so a block only a
+ * coroutine's stack points to would look leaked: each stack in use is
+ * registered as a root region (and a free one in the pool is not, so its
+ * stale contents hide no leak). */
+void __lsan_register_root_region(const void *p, size_t size) __attribute__((weak));
+void __lsan_unregister_root_region(const void *p, size_t size) __attribute__((weak));
+
 enum { DEFAULT_STACK = 64 * 1024, GUARD = 64 * 1024, POOL_MAX = 64 };
 
 typedef struct stack {
@@ -111,6 +119,14 @@ static size_t usable(const coro_state *cs, size_t asked)
     return (size + cs->page - 1) / cs->page * cs->page;
 }
 
+static void stack_in_use(coro_state *cs, const stack *st, bool in_use)
+{
+    if (in_use && __lsan_register_root_region)
+        __lsan_register_root_region(st->map + cs->guard, st->map_size - cs->guard);
+    else if (!in_use && __lsan_unregister_root_region)
+        __lsan_unregister_root_region(st->map + cs->guard, st->map_size - cs->guard);
+}
+
 static int stack_get(coro_state *cs, size_t size, stack *out)
 {
     size_t map_size = size + cs->guard;
@@ -118,6 +134,7 @@ static int stack_get(coro_state *cs, size_t size, stack *out)
         if (cs->pool[i].map_size == map_size) {
             *out = cs->pool[i];
             cs->pool[i] = cs->pool[--cs->npool];
+            stack_in_use(cs, out, true);
             return 0;
         }
     }
@@ -130,11 +147,13 @@ static int stack_get(coro_state *cs, size_t size, stack *out)
         return WEFT_ENOMEM;
     }
     *out = (stack){map, map_size};
+    stack_in_use(cs, out, true);
     return 0;
 }
 
 static void stack_put(coro_state *cs, stack st)
 {
+    stack_in_use(cs, &st, false);
     if (cs->npool < POOL_MAX)
         cs->pool[cs->npool++] = st;
     else
