@@ -37,3 +37,24 @@ WEFT_TEST(negative, an_unreachable_block)
     cr_assert_eq(pthread_create(&t, NULL, drop_a_block, NULL), 0);
     cr_assert_eq(pthread_join(t, NULL), 0);
 }
+
+static weft_result fails_after_a_sleep(void *arg)
+{
+    weft_reactor *r = arg;
+    weft_result slept = weft_sleep(r, 1);
+    cr_assert(!weft_failed(slept));
+    cr_assert_eq(1, 2, "an assertion failed inside a coroutine");
+    return weft_none();
+}
+
+/* Criterion's failed assertion longjmps out of the coroutine's stack; under
+ * AddressSanitizer that crashed the report instead of making it. */
+WEFT_TEST(negative, an_assertion_failing_in_a_coroutine)
+{
+    weft_reactor *r = weft_test_clock();
+    weft_deferred *d = weft_coro_spawn(r, fails_after_a_sleep, r);
+    cr_assert_not_null(d);
+    weft_clock_advance(r, 1); /* resumes it: the assertion fails there */
+    weft_deferred_unref(d);
+    weft_reactor_free(r);
+}

@@ -2,7 +2,8 @@
 /*
  * What every weft test file includes. WEFT_TEST wraps Criterion's Test: the
  * body runs inside weft_test_main, which ends it with the leak checks (in the
- * body, since Criterion ignores failures in .fini).
+ * body, since Criterion ignores failures in .fini) and lets a failed
+ * assertion inside a coroutine end the test as cleanly as one outside it.
  */
 #ifndef WEFT_TEST_H
 #define WEFT_TEST_H
@@ -19,6 +20,19 @@
  * passes of `make test`), that no memory at all is unreachable.
  */
 void weft_test_main(void (*body)(void));
+
+/*
+ * Where a failed cr_assert goes (the #define below routes Criterion's
+ * criterion_abort_test here). Criterion longjmps to its runner; from a
+ * coroutine that jump leaves the coroutine's stack for the test's behind
+ * AddressSanitizer's back, and the stale poison of the abandoned frames
+ * crashed the report. So from another stack of the test's thread this first
+ * jumps to weft_test_main, telling the sanitizer, and Criterion's own jump
+ * is made from there. On the test's stack, or on another thread, it is
+ * Criterion's as it is.
+ */
+CR_NORETURN void weft_test_abort(void);
+#define criterion_abort_test weft_test_abort
 
 #define WEFT_TEST(suite, name, ...)                                \
     static void suite##_##name##_body(void);                        \
