@@ -8,7 +8,9 @@
  * This is weft's one process-wide setting. Replace it before creating any
  * reactor, or after every weft object has been freed: memory must be freed by
  * the allocator that made it. It is not thread-safe to replace while other
- * threads use weft.
+ * threads use weft. OpenSSL's allocations go through it too once
+ * weft_tls_route_allocations (tls.h) has been called, which has rules of its
+ * own (it must come before OpenSSL's first allocation).
  */
 #ifndef WEFT_ALLOC_H
 #define WEFT_ALLOC_H

@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "../core/internal.h"
 #include "weft/alloc.h"
 #include "weft/deferred.h"
 #include "weft/error.h"
@@ -27,6 +28,41 @@
 #include "weft/tls.h"
 #include "weft/transport.h"
 #include "weft/wrapper.h"
+
+/* ---- OpenSSL's allocations through weft's allocator ---- */
+
+/* OpenSSL's own allocator gives NULL for 0 bytes, and realloc to 0 frees:
+ * the same here. Not in weft's count of live blocks: OpenSSL keeps some of
+ * its memory for the life of the process. */
+static void *ossl_malloc(size_t size, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    return size ? weft__allocator_malloc(size) : NULL;
+}
+
+static void *ossl_realloc(void *ptr, size_t size, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    if (size == 0) {
+        weft__allocator_free(ptr);
+        return NULL;
+    }
+    return weft__allocator_realloc(ptr, size);
+}
+
+static void ossl_free(void *ptr, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    weft__allocator_free(ptr);
+}
+
+int weft_tls_route_allocations(void)
+{
+    return CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free) ? 0 : WEFT_EBUSY;
+}
 
 /* Mozilla's "intermediate" configuration (TLS 1.2 suites; TLS 1.3's are
  * OpenSSL's defaults, all of which it allows). */

@@ -22,6 +22,22 @@ void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_
     __attribute__((weak));
 void __asan_unpoison_memory_region(const volatile void *addr, size_t size) __attribute__((weak));
 
+/* OpenSSL through weft's allocator in every test process, so that the
+ * fault-injection passes fail its allocations too. OpenSSL takes this only
+ * before its first allocation: a constructor runs before main, and before
+ * Criterion starts the test. */
+static int openssl_routed = 1;
+
+__attribute__((constructor)) static void route_openssl(void)
+{
+    openssl_routed = weft_tls_route_allocations();
+}
+
+int weft_test_openssl_routed(void)
+{
+    return openssl_routed;
+}
+
 static void check_leaks(size_t live_before)
 {
     size_t live = weft_allocations_live();

@@ -61,6 +61,10 @@ void weft_test_log_capture(weft_reactor *r, weft_test_log *log);
 /* Whether any captured line contains `needle`. */
 bool weft_test_log_contains(const weft_test_log *log, const char *needle);
 
+/* weft_tls_route_allocations's result in this test process (test.c calls
+ * it before main): 0 when OpenSSL allocates through weft's allocator. */
+int weft_test_openssl_routed(void);
+
 /* Runs a fault-injection pass: calls fn(arg) with allocation 1, 2, ... failing
  * until a run completes without any failure injected. fn must create and
  * free everything it uses and must not crash or leak when an allocation
