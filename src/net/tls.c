@@ -414,7 +414,8 @@ static void settle_handshake(tls_conn *c, weft_failure *f)
 static void fail(tls_conn *c, int code, const char *what)
 {
     char detail[512];
-    long verify = SSL_get_verify_result(c->ssl);
+    /* No SSL at all when making it ran out of memory. */
+    long verify = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
     if (!c->done && verify != X509_V_OK) {
         code = WEFT_ETLSVERIFY;
         snprintf(detail, sizeof detail, "%s", X509_verify_cert_error_string(verify));
@@ -499,8 +500,10 @@ static void tls_connected(weft_wrapper *w)
     c->in = BIO_new(BIO_s_mem());
     c->out = BIO_new(BIO_s_mem());
     if (!c->ssl || !c->in || !c->out) {
+        SSL_free(c->ssl);
         BIO_free(c->in);
         BIO_free(c->out);
+        c->ssl = NULL;
         c->in = c->out = NULL;
         fail(c, WEFT_ENOMEM, "setting up");
         return;
