@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* TLS out of memory: every allocation - weft's and OpenSSL's, which the test
- * support routes through weft's allocator - failing in turn, in making the
- * contexts and in a handshake with a little data each way over the memory
- * transport: no crash, no leak. Once per run of the suite, not per backend:
- * the fake clock and the memory transport use none. */
+ * support routes through weft's allocator - failing in turn, in making a
+ * client context and in a handshake with a little data each way over the
+ * memory transport: no crash, no leak. Once per run of the suite, not per
+ * backend: the fake clock and the memory transport use none. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,8 +47,8 @@ static const weft_protocol_ops peer_ops = {.connection_made = p_made, .data_rece
 
 typedef struct run {
     const weft_test_certs *certs;
-    weft_tls_context *server; /* shared by the handshake runs */
-    bool whole;               /* the last run went all the way */
+    weft_tls_context *server, *client; /* shared by the handshake runs */
+    bool whole;                        /* the last run went all the way */
 } run;
 
 /* The server context into *sc, the client's into *cc, either NULL for none.
@@ -70,18 +70,18 @@ static int contexts(const weft_test_certs *certs, weft_tls_context **sc, weft_tl
     return rc;
 }
 
-static void make_contexts(void *arg)
+static void make_client_context(void *arg)
 {
     run *o = arg;
-    weft_tls_context *sc = NULL, *cc = NULL;
-    o->whole = contexts(o->certs, &sc, &cc) == 0;
-    weft_tls_context_free(sc);
+    weft_tls_context *cc = NULL;
+    o->whole = contexts(o->certs, NULL, &cc) == 0;
     weft_tls_context_free(cc);
     ERR_clear_error();
 }
 
-/* A client context, a handshake with the shared server context, "ping" and
- * its echo, and a clean close. */
+/* A handshake, "ping" and its echo, and a clean close. The client names no
+ * server, so it offers no saved session: every run is a full handshake,
+ * the server's chain verified. */
 static void handshake_and_data(void *arg)
 {
     run *o = arg;
@@ -90,13 +90,10 @@ static void handshake_and_data(void *arg)
     if (weft_clock_new(&r) < 0)
         return;
     weft_logger_remove_observer(weft_reactor_logger(r), weft_log_text_observer, stderr);
-    weft_tls_context *cc = NULL;
     peer server = {.base.ops = &peer_ops, .echo = true}, client = {.base.ops = &peer_ops};
     weft_memory_pair *mp = NULL;
-    if (contexts(o->certs, NULL, &cc) < 0)
-        goto out;
     weft_protocol *sw = weft_tls_wrap(o->server, &server.base, NULL);
-    weft_protocol *cw = weft_tls_wrap(cc, &client.base, "localhost");
+    weft_protocol *cw = weft_tls_wrap(o->client, &client.base, NULL);
     if (!sw || !cw || weft_memory_pair_new(r, cw, sw, &mp) < 0) {
         if (sw)
             weft_wrapper_discard(sw);
@@ -117,7 +114,6 @@ static void handshake_and_data(void *arg)
     for (int k = 0; k < 3; k++)
         weft_reactor_iterate(r, 0);
 out:
-    weft_tls_context_free(cc);
     weft_reactor_free(r);
     ERR_clear_error();
 }
@@ -141,16 +137,19 @@ WEFT_TEST(tls_oom, openssl_allocates_through_weft)
     ERR_clear_error();
 }
 
-WEFT_TEST(tls_oom, making_contexts, .timeout = 240)
+/* The client's context only: the server's adds loading its key, where
+ * OpenSSL 3's decoders make some 5,000 allocations of their own - a minute
+ * under ASan for little of weft's code. */
+WEFT_TEST(tls_oom, making_a_client_context, .timeout = 240)
 {
     weft_test_certs certs;
     weft_test_certs_make(&certs);
     run o = {.certs = &certs};
-    make_contexts(&o); /* once whole: OpenSSL's lazy set-up done */
+    make_client_context(&o); /* once whole: OpenSSL's lazy set-up done */
     cr_assert(o.whole);
-    size_t runs = weft_test_each_alloc_failure(make_contexts, &o);
+    size_t runs = weft_test_each_alloc_failure(make_client_context, &o);
     cr_assert_gt(runs, 1000);
-    cr_assert(o.whole, "the last run, with nothing failing, made both");
+    cr_assert(o.whole, "the last run, with nothing failing, made it");
     weft_test_certs_remove(&certs);
 }
 
@@ -161,12 +160,13 @@ WEFT_TEST(tls_oom, a_handshake_and_data_each_way, .timeout = 240)
     weft_test_certs certs;
     weft_test_certs_make(&certs);
     run o = {.certs = &certs};
-    cr_assert_eq(contexts(&certs, &o.server, NULL), 0);
+    cr_assert_eq(contexts(&certs, &o.server, &o.client), 0);
     handshake_and_data(&o); /* once whole: OpenSSL's lazy set-up done, and it works */
     cr_assert(o.whole);
     size_t runs = weft_test_each_alloc_failure(handshake_and_data, &o);
     cr_assert_gt(runs, 1000);
     cr_assert(o.whole, "the last run, with nothing failing, went all the way");
     weft_tls_context_free(o.server);
+    weft_tls_context_free(o.client);
     weft_test_certs_remove(&certs);
 }
