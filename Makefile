@@ -19,7 +19,9 @@ run: all
 
 # gcc with ASan+UBSan runs every test (reactor suites once per backend);
 # clang builds everything warning-free (fuzz targets included) and runs the
-# suite again, the fuzz targets over their seed corpora and the install check.
+# suite again (with LeakSanitizer linked into the tests, so every test's leak
+# check bites in both passes), the fuzz targets over their seed corpora and
+# the install check.
 test: deps
 	cmake -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=gcc -DWEFT_SANITIZE=ON $(CMAKE_QUIET)
 	cmake --build $(BUILD)/asan -j $(JOBS)

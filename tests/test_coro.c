@@ -4,6 +4,8 @@
  * mid-await, nesting, ten thousand at once, the guard page, sleep and the
  * await helpers, on the fake clock. */
 #include <signal.h>
+#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -241,6 +243,151 @@ WEFT_TEST(coro, stack_overflow_hits_the_guard_page)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 42, "the overflow faulted (status %d)", status);
 }
 
+/* Under AddressSanitizer weft gives coroutines 4 times the stack asked. */
+#if defined(__SANITIZE_ADDRESS__)
+enum { STACK_SCALE = 4 };
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+enum { STACK_SCALE = 4 };
+#else
+enum { STACK_SCALE = 1 };
+#endif
+#else
+enum { STACK_SCALE = 1 };
+#endif
+
+enum { CANARY = 1024 };
+static volatile unsigned char *canary; /* at the top of the neighbour's stack */
+
+static bool canary_intact(void)
+{
+    for (size_t i = 0; i < CANARY; i++)
+        if (canary[i] != (unsigned char)(i * 7 + 1))
+            return false;
+    return true;
+}
+
+static void on_segv_check_neighbour(int sig)
+{
+    (void)sig;
+    _exit(canary_intact() ? 42 : 43);
+}
+
+/* One frame of 64 KiB, written from its lowest address up. */
+static void big_frame(void)
+{
+    volatile unsigned char buf[64 * 1024];
+    for (size_t i = 0; i < sizeof buf; i += 64)
+        buf[i] = 0xAA;
+}
+
+/* Small frames down to about 2 KiB above the end of the stack, then the
+ * big one. */
+static void descend(uintptr_t end)
+{
+    volatile char pad[256];
+    pad[0] = 1;
+    if ((uintptr_t)pad > end + 2048)
+        descend(end);
+    else
+        big_frame();
+    pad[1] = pad[0]; /* no tail call: every frame stays */
+}
+
+/* One try at two coroutines with stacks side by side: the attacker maps
+ * its stack first (above), the neighbour second. */
+typedef struct pair {
+    weft_deferred *go, *never;
+    uintptr_t top;                 /* near the top of the attacker's stack */
+    volatile unsigned char *mark;  /* the neighbour's canary */
+} pair;
+
+static weft_result overflows_later(void *arg)
+{
+    pair *p = arg;
+    volatile char top;
+    p->top = (uintptr_t)&top;
+    weft_result go = weft_await(p->go);
+    weft_result_free(go);
+    descend((uintptr_t)&top - 64 * 1024 * STACK_SCALE + 1024);
+    return weft_none();
+}
+
+static weft_result neighbour(void *arg)
+{
+    pair *p = arg;
+    volatile unsigned char mark[CANARY];
+    for (size_t i = 0; i < CANARY; i++)
+        mark[i] = (unsigned char)(i * 7 + 1);
+    p->mark = mark;
+    return weft_await(p->never); /* never fires: the process ends first */
+}
+
+/* Whether the mapping holding `low` ends where a PROT_NONE mapping begins
+ * that ends where the mapping holding `high` begins: two stacks with one
+ * guard between them (/proc/self/maps). */
+static bool guard_between(uintptr_t low, uintptr_t high)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return false;
+    char line[512], perms[8];
+    unsigned long start, end, low_end = 0, guard_end = 0;
+    bool ok = false;
+    while (fgets(line, sizeof line, f) && sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3) {
+        if (low >= start && low < end)
+            low_end = end;
+        else if (low_end && start == low_end && strcmp(perms, "---p") == 0)
+            guard_end = end;
+        else if (guard_end && start == guard_end)
+            ok = high >= start && high < end;
+    }
+    fclose(f);
+    return ok;
+}
+
+/*
+ * The guard used to be one page, and stacks in a pool lie side by side: a
+ * frame larger than a page near the end of one stack stepped over the guard
+ * into the next one down and wrote there, with no fault; that coroutine
+ * later returned through garbage. Now the frame faults before it writes.
+ */
+WEFT_TEST(coro, a_frame_larger_than_the_guard_faults_without_touching_the_neighbour)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        static char alt[64 * 1024];
+        stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt};
+        sigaltstack(&ss, NULL);
+        struct sigaction sa = {.sa_handler = on_segv_check_neighbour, .sa_flags = SA_ONSTACK};
+        sigaction(SIGSEGV, &sa, NULL);
+        weft_reactor *r;
+        if (weft_reactor_new(NULL, &r) < 0)
+            _exit(1);
+        /* mmap fills holes first: try pairs until two stacks are adjacent. */
+        static pair pairs[64];
+        for (size_t i = 0; i < 64; i++) {
+            pair *p = &pairs[i];
+            p->go = weft_deferred_new(r);
+            p->never = weft_deferred_new(r);
+            if (!weft_coro_spawn(r, overflows_later, p) || !weft_coro_spawn(r, neighbour, p))
+                _exit(1);
+            if (guard_between((uintptr_t)p->mark, p->top)) {
+                canary = p->mark;
+                weft_deferred_callback(p->go, NULL, NULL);
+                _exit(0);
+            }
+        }
+        _exit(44);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(!WIFEXITED(status) || WEXITSTATUS(status) != 44, "no two stacks were mapped side by side");
+    cr_assert(!WIFEXITED(status) || WEXITSTATUS(status) != 0, "the frame did not fault");
+    cr_assert(!WIFEXITED(status) || WEXITSTATUS(status) != 43, "the frame wrote into the neighbour's stack");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 42, "the overflow faulted cleanly (status %#x)", status);
+}
+
 static weft_result times_out(void *arg)
 {
     ctx *c = arg;
@@ -307,6 +454,35 @@ WEFT_TEST(coro, await_all_and_any)
     cr_assert_eq((intptr_t)all->items[2].value, 3);
     weft_result_free(g.any);
     weft_result_free(g.all);
+    weft_deferred_unref(d);
+    weft_reactor_free(r);
+}
+
+int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
+
+static weft_result holds_a_block(void *arg)
+{
+    char *volatile block = malloc(64);
+    memset(block, 7, 64);
+    weft_result res = weft_await(arg);
+    free(block);
+    return res;
+}
+
+/* LeakSanitizer scans threads' stacks, not coroutines': a block that only a
+ * suspended coroutine's stack points to looked leaked. */
+WEFT_TEST(coro, a_suspended_coroutines_stack_is_scanned_for_leaks)
+{
+    if (!__lsan_do_recoverable_leak_check)
+        cr_skip_test("no LeakSanitizer in this build");
+    weft_reactor *r = weft_test_reactor();
+    weft_deferred *go = weft_deferred_new(r);
+    weft_deferred *d = weft_coro_spawn(r, holds_a_block, go);
+    cr_assert(!weft_deferred_called(d));
+    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "the block the coroutine holds is not a leak");
+    weft_deferred_callback(go, NULL, NULL);
+    cr_assert(weft_deferred_called(d));
+    weft_deferred_unref(go);
     weft_deferred_unref(d);
     weft_reactor_free(r);
 }

@@ -3,6 +3,7 @@
  * descriptors, 10 MiB of output, stdin backpressure, the output helper,
  * killing at shutdown; and never a zombie left behind. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,35 @@ WEFT_TEST(process, extra_descriptors_null_and_cwd)
     run_until_ended(r, &c);
     cr_assert_eq(c.fd3_len, 6);
     cr_assert_str_eq(c.out, "/tmp\ndone\n", "stdin was /dev/null, so cat ended at once");
+    weft_reactor_free(r);
+    no_zombies();
+}
+
+static int open_descriptors(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert_not_null(d);
+    int n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* 64 pipes at most: the 65th was created before the count was checked, and
+ * its two descriptors were left open. */
+WEFT_TEST(process, too_many_pipes_refused_without_leaking_descriptors)
+{
+    weft_reactor *r = weft_test_reactor();
+    child c = {.base.ops = &child_ops};
+    weft_child_fd fds[65];
+    for (int i = 0; i < 65; i++)
+        fds[i] = (weft_child_fd){i, WEFT_CHILD_PIPE, -1};
+    weft_process_options o = {.fds = fds, .nfds = 65};
+    char *argv[] = {"true", NULL};
+    int before = open_descriptors();
+    cr_assert_eq(weft_spawn_process(r, &c.base, "true", argv, NULL, NULL, &o, NULL), WEFT_EINVAL);
+    cr_assert_eq(open_descriptors(), before, "every descriptor made for the refused spawn is closed");
     weft_reactor_free(r);
     no_zombies();
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The thread pool: results and failures back on the reactor, thousands of
  * jobs, the queue bound, cancelling queued jobs, shutdown waiting for jobs. */
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +20,73 @@ static weft_result refuse(void *arg)
 {
     (void)arg;
     return weft_err_new(WEFT_EFAILED, "refused in a thread");
+}
+
+/*
+ * This suite is linked with -Wl,--wrap=pthread_create (tests/CMakeLists.txt):
+ * the threads weft starts begin here, so a test can see a worker's signal
+ * mask at its first instruction, before any line of weft's own runs on it.
+ */
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+
+typedef struct thread_start {
+    void *(*fn)(void *);
+    void *arg;
+} thread_start;
+
+static pthread_mutex_t first_lock = PTHREAD_MUTEX_INITIALIZER;
+static sigset_t first_mask; /* the last started thread's, at its start */
+
+static void *started(void *arg)
+{
+    sigset_t mask;
+    pthread_sigmask(SIG_BLOCK, NULL, &mask);
+    pthread_mutex_lock(&first_lock);
+    first_mask = mask;
+    pthread_mutex_unlock(&first_lock);
+    thread_start s = *(thread_start *)arg;
+    free(arg);
+    return s.fn(s.arg);
+}
+
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+    thread_start *s = malloc(sizeof *s);
+    if (!s)
+        return EAGAIN;
+    *s = (thread_start){fn, arg};
+    int err = __real_pthread_create(t, attr, started, s);
+    if (err)
+        free(s);
+    return err;
+}
+
+/* A signal arriving as a worker starts must not run a handler on it: the
+ * worker blocked signals only once it was running, after the window in
+ * which the kernel could pick it for a process-directed signal. */
+WEFT_TEST(threadpool, workers_start_with_signals_blocked)
+{
+    sigset_t usr1, before, after;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+    pthread_sigmask(SIG_BLOCK, NULL, &before);
+    weft_reactor *r = weft_test_reactor();
+    weft_deferred *d = weft_defer_to_thread(r, square, (void *)3);
+    cr_assert_not_null(d);
+    pthread_sigmask(SIG_BLOCK, NULL, &after);
+    for (int sig = 1; sig < 32; sig++)
+        cr_assert_eq(sigismember(&after, sig), sigismember(&before, sig), "the caller's mask is as it was (signal %d)", sig);
+    cr_assert_eq(weft_reactor_run_until(r, d, 10), 0);
+    int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD, SIGWINCH};
+    pthread_mutex_lock(&first_lock);
+    sigset_t first = first_mask;
+    pthread_mutex_unlock(&first_lock);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        cr_assert(sigismember(&first, sigs[i]), "signal %d blocked from the worker's first instruction", sigs[i]);
+    weft_deferred_unref(d);
+    weft_reactor_free(r);
 }
 
 WEFT_TEST(threadpool, results_and_failures_come_back)

@@ -8,7 +8,9 @@
  * This is weft's one process-wide setting. Replace it before creating any
  * reactor, or after every weft object has been freed: memory must be freed by
  * the allocator that made it. It is not thread-safe to replace while other
- * threads use weft.
+ * threads use weft. OpenSSL's allocations go through it too once
+ * weft_tls_route_allocations (tls.h) has been called, which has rules of its
+ * own (it must come before OpenSSL's first allocation).
  */
 #ifndef WEFT_ALLOC_H
 #define WEFT_ALLOC_H
@@ -37,5 +39,11 @@ WEFT_API void *weft_calloc(size_t count, size_t size);
 WEFT_API void *weft_realloc(void *ptr, size_t size);
 WEFT_API void weft_free(void *ptr);
 WEFT_API char *weft_strdup(const char *s);
+
+/* How many blocks these functions have handed out that weft_free has not
+ * taken back yet, whatever the allocator: weft's own objects and what it
+ * handed to the caller. Once every weft object is freed it is back where it
+ * was, which makes it an exact leak check for tests. */
+WEFT_API size_t weft_allocations_live(void);
 
 #endif

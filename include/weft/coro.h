@@ -15,8 +15,19 @@
  *
  * Switching stacks is a few instructions of assembly (x86-64, aarch64; a
  * ucontext fallback elsewhere) and no system call. Stacks come from mmap
- * with a guard page below them, so an overflow faults instead of
- * corrupting memory, and are reused from a pool per reactor.
+ * with a 64 KiB guard below them and are reused from a pool per reactor.
+ *
+ * Overflow: a coroutine that runs off its stack faults (SIGSEGV) instead of
+ * writing into memory beyond it - another coroutine's stack, for pooled
+ * stacks lie side by side. For frames under 64 KiB that holds for any code;
+ * for larger frames (a big local array, a large alloca) the code that has
+ * them must be compiled with -fstack-clash-protection (gcc 8, clang 11 on
+ * x86-64 and later), which makes a frame touch each of its pages in order.
+ * weft is built with it, and passes it on to its users where the compiler
+ * has it: in the Cflags of weft.pc and the compile options of the CMake
+ * targets weft::weft and weft::weft_static. A program compiled otherwise
+ * must add it itself, or keep the frames of code it runs in coroutines
+ * under 64 KiB.
  *
  * Threads: a coroutine belongs to its reactor's thread. Await only
  * Deferreds of that reactor.

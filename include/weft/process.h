@@ -59,7 +59,8 @@ typedef struct weft_child_fd {
 
 typedef struct weft_process_options {
     /* The child's descriptors; NULL: pipes for 0, 1 and 2 (Twisted's
-     * childFDs default). Descriptors not listed are closed in the child. */
+     * childFDs default). Descriptors not listed are closed in the child.
+     * At most 64 of them pipes (more: WEFT_EINVAL). */
     const weft_child_fd *fds;
     size_t nfds;
     /* SIGTERM the child when the reactor shuts down, and wait for it. */

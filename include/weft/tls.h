@@ -25,6 +25,24 @@
 
 typedef struct weft_tls_context weft_tls_context;
 
+/*
+ * Routes OpenSSL's allocations (libssl's and libcrypto's, for the whole
+ * process) through weft's allocator (alloc.h), so that an allocator put in
+ * with weft_replace_allocator - the failing one of testing.h included - sees
+ * them too. Optional: without it OpenSSL uses malloc.
+ *
+ * OpenSSL accepts this only before its first allocation, so call it first
+ * thing in main (or from a constructor), before any weft or OpenSSL call
+ * and before any library that uses OpenSSL starts. Returns 0, or WEFT_EBUSY
+ * when OpenSSL has allocated already (nothing changes then). It stays for
+ * the life of the process, and OpenSSL keeps memory that long (its
+ * configuration, providers, per-thread error queues); so an allocator
+ * installed afterwards must be able to free and resize what the earlier
+ * one allocated (any allocator over malloc, as testing.h's, can). These
+ * blocks are not in weft_allocations_live.
+ */
+WEFT_API int weft_tls_route_allocations(void);
+
 typedef struct weft_tls_options {
     /* Our certificate (PEM, possibly followed by its chain) and key: required
      * for servers, optional for clients (client certificates). */

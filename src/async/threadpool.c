@@ -3,7 +3,8 @@
  * The thread pool. Jobs are nodes on an intrusive queue under one mutex;
  * workers wait on a condition variable. A finished job goes back to the
  * reactor through weft_reactor_call_from_thread and is settled there.
- * Workers block every signal, so signals reach the reactor's signalfd.
+ * Workers are started with every signal blocked, so signals reach the
+ * reactor's signalfd (or the threads the program meant them for).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -80,9 +81,6 @@ static void deliver(void *arg)
 static void *work(void *arg)
 {
     pool *p = arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (p->queued == 0 && !p->stopping && p->threads <= p->max_threads) {
@@ -139,7 +137,13 @@ static int start_worker(pool *p)
     }
     worker *w = &p->workers[p->nworkers];
     w->exited = false;
+    /* A thread starts with its creator's mask: blocked from its first
+     * instruction, it is never picked for a process-directed signal. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     int err = pthread_create(&w->thread, NULL, work, p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err)
         return -err;
     p->nworkers++;

@@ -2,8 +2,10 @@
 /*
  * The replaceable allocator. This is weft's one process-wide setting (see
  * alloc.h for why it is one): a struct copied in by weft_replace_allocator and
- * read by every allocation.
+ * read by every allocation, and beside it the count of weft's live blocks
+ * (atomic: thread-pool jobs allocate on their workers).
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +32,7 @@ static void default_free(void *ctx, void *ptr)
 }
 
 static weft_allocator allocator = {default_malloc, default_realloc, default_free, NULL};
+static atomic_size_t live;
 
 int weft_replace_allocator(const weft_allocator *a)
 {
@@ -48,9 +51,33 @@ bool weft__allocator_replaced(void)
     return allocator.malloc != default_malloc;
 }
 
+size_t weft_allocations_live(void)
+{
+    return atomic_load_explicit(&live, memory_order_relaxed);
+}
+
+void *weft__allocator_malloc(size_t size)
+{
+    return allocator.malloc(allocator.ctx, size);
+}
+
+void *weft__allocator_realloc(void *ptr, size_t size)
+{
+    return allocator.realloc(allocator.ctx, ptr, size);
+}
+
+void weft__allocator_free(void *ptr)
+{
+    if (ptr)
+        allocator.free(allocator.ctx, ptr);
+}
+
 void *weft_malloc(size_t size)
 {
-    return allocator.malloc(allocator.ctx, size ? size : 1);
+    void *p = allocator.malloc(allocator.ctx, size ? size : 1);
+    if (p)
+        atomic_fetch_add_explicit(&live, 1, memory_order_relaxed);
+    return p;
 }
 
 void *weft_calloc(size_t count, size_t size)
@@ -65,13 +92,18 @@ void *weft_calloc(size_t count, size_t size)
 
 void *weft_realloc(void *ptr, size_t size)
 {
-    return allocator.realloc(allocator.ctx, ptr, size ? size : 1);
+    void *p = allocator.realloc(allocator.ctx, ptr, size ? size : 1);
+    if (p && !ptr)
+        atomic_fetch_add_explicit(&live, 1, memory_order_relaxed);
+    return p;
 }
 
 void weft_free(void *ptr)
 {
-    if (ptr)
-        allocator.free(allocator.ctx, ptr);
+    if (!ptr)
+        return;
+    atomic_fetch_sub_explicit(&live, 1, memory_order_relaxed);
+    allocator.free(allocator.ctx, ptr);
 }
 
 char *weft_strdup(const char *s)

@@ -35,6 +35,13 @@ void weft__reactor_wake(weft_reactor *r);
  * allocator (fault_alloc.h) sees every allocation. */
 bool weft__allocator_replaced(void);
 
+/* The installed allocator as it is (no size-0 rounding), outside the count
+ * of weft's live blocks: for memory that is not weft's own (OpenSSL's, which
+ * tls.c routes through it). weft__allocator_free(NULL) does nothing. */
+void *weft__allocator_malloc(size_t size);
+void *weft__allocator_realloc(void *ptr, size_t size);
+void weft__allocator_free(void *ptr);
+
 /* Extension slots: state an upper layer hangs off a reactor, freed (by the
  * given function) when the reactor is. One per slot. */
 enum { WEFT__EXT_MEMORY, WEFT__EXT_CORO, WEFT__EXT_THREADS, WEFT__EXT_PROCESSES, WEFT__EXT_DEFERREDS, WEFT__EXT_RESOLVER, WEFT__EXT_SIGPIPE, WEFT__EXT_COUNT };

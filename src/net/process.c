@@ -33,6 +33,8 @@
 
 extern char **environ;
 
+enum { MAX_PIPES = 64 };
+
 typedef struct pipe_end {
     weft_protocol base;
     weft_process *pr;
@@ -289,6 +291,9 @@ int weft_spawn_process(weft_reactor *r, weft_process_protocol *p, const char *pa
             maxfd = fds[i].child_fd;
         npipes += fds[i].kind == WEFT_CHILD_PIPE;
     }
+    /* Refused before any pipe exists, so no failure below leaves one open. */
+    if (npipes > MAX_PIPES)
+        return WEFT_EINVAL;
     procs *ps = procs_of(r);
     if (!ps)
         return WEFT_ENOMEM;
@@ -306,7 +311,7 @@ int weft_spawn_process(weft_reactor *r, weft_process_protocol *p, const char *pa
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
-    int child_ends[64];
+    int child_ends[MAX_PIPES];
     size_t nchild_ends = 0;
     int err = 0;
     size_t k = 0;
@@ -314,8 +319,8 @@ int weft_spawn_process(weft_reactor *r, weft_process_protocol *p, const char *pa
         const weft_child_fd *f = &fds[i];
         if (f->kind == WEFT_CHILD_PIPE) {
             int pfd[2];
-            if (pipe2(pfd, O_CLOEXEC) < 0 || nchild_ends == 64) {
-                err = nchild_ends == 64 ? WEFT_EINVAL : -errno;
+            if (pipe2(pfd, O_CLOEXEC) < 0) {
+                err = -errno;
                 break;
             }
             bool child_reads = f->child_fd == 0;

@@ -22,6 +22,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "../core/internal.h"
 #include "weft/alloc.h"
 #include "weft/deferred.h"
 #include "weft/error.h"
@@ -30,6 +31,41 @@
 #include "weft/tls.h"
 #include "weft/transport.h"
 #include "weft/wrapper.h"
+
+/* ---- OpenSSL's allocations through weft's allocator ---- */
+
+/* OpenSSL's own allocator gives NULL for 0 bytes, and realloc to 0 frees:
+ * the same here. Not in weft's count of live blocks: OpenSSL keeps some of
+ * its memory for the life of the process. */
+static void *ossl_malloc(size_t size, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    return size ? weft__allocator_malloc(size) : NULL;
+}
+
+static void *ossl_realloc(void *ptr, size_t size, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    if (size == 0) {
+        weft__allocator_free(ptr);
+        return NULL;
+    }
+    return weft__allocator_realloc(ptr, size);
+}
+
+static void ossl_free(void *ptr, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    weft__allocator_free(ptr);
+}
+
+int weft_tls_route_allocations(void)
+{
+    return CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free) ? 0 : WEFT_EBUSY;
+}
 
 /* Mozilla's "intermediate" configuration (TLS 1.2 suites; TLS 1.3's are
  * OpenSSL's defaults, all of which it allows). */
@@ -418,12 +454,24 @@ static void session_offer(tls_conn *c)
         saved_drop(c->ctx, s);
 }
 
-static void flush_out(tls_conn *c)
+/* Records and plaintext pass through a buffer of a record's size on the
+ * heap, not the stack: 16 KiB is a quarter of a coroutine's stack. Each call
+ * has its own, since handing bytes on may come back into this connection. */
+enum { RECORD_MAX = 16384 };
+
+/* Sends what OpenSSL has queued. Returns 0, or WEFT_ENOMEM (it stays queued). */
+static int flush_out(tls_conn *c)
 {
-    char buf[16384];
+    if (!c->out || BIO_pending(c->out) == 0)
+        return 0;
+    char *buf = weft_malloc(RECORD_MAX);
+    if (!buf)
+        return WEFT_ENOMEM;
     int n;
-    while ((n = BIO_read(c->out, buf, sizeof buf)) > 0)
+    while ((n = BIO_read(c->out, buf, RECORD_MAX)) > 0)
         weft_wrapper_pass_down(c->w, buf, (size_t)n);
+    weft_free(buf);
+    return 0;
 }
 
 /* Records how the handshake ended (the reference to f passes here) and
@@ -453,7 +501,8 @@ static bool settle_handshake(tls_conn *c, weft_failure *f)
 static void fail(tls_conn *c, int code, const char *what)
 {
     char detail[512];
-    long verify = SSL_get_verify_result(c->ssl);
+    /* No SSL at all when making it ran out of memory. */
+    long verify = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
     if (!c->done && verify != X509_V_OK) {
         code = WEFT_ETLSVERIFY;
         snprintf(detail, sizeof detail, "%s", X509_verify_cert_error_string(verify));
@@ -472,19 +521,25 @@ static void fail(tls_conn *c, int code, const char *what)
     if (!settle_handshake(c, weft_failure_new(code, "TLS %s with %s: %s", what, peer, detail)))
         weft_log(weft_reactor_logger(c->r), WEFT_LOG_WARN, "weft.tls", "TLS with {peer}: {what}: {detail}",
                  WEFT_LOG_STR("peer", peer), WEFT_LOG_STR("what", what), WEFT_LOG_STR("detail", detail));
-    flush_out(c); /* an alert, if OpenSSL made one */
+    (void)flush_out(c); /* an alert, if OpenSSL made one and memory allows */
     weft_wrapper_fail(c->w, code);
 }
 
 static void read_plaintext(tls_conn *c)
 {
-    char buf[16384];
+    char *buf = weft_malloc(RECORD_MAX);
+    if (!buf) {
+        fail(c, WEFT_ENOMEM, "reading records");
+        return;
+    }
     while (!c->close_notify_in) {
-        int n = SSL_read(c->ssl, buf, sizeof buf);
+        int n = SSL_read(c->ssl, buf, RECORD_MAX);
         if (n > 0) {
             weft_wrapper_pass_up(c->w, buf, (size_t)n);
-            if (!weft_wrapper_outer(c->w))
+            if (!weft_wrapper_outer(c->w)) {
+                weft_free(buf);
                 return;
+            }
             continue;
         }
         int e = SSL_get_error(c->ssl, n);
@@ -495,16 +550,22 @@ static void read_plaintext(tls_conn *c)
             weft_wrapper_pass_up_eof(c->w);
             break;
         }
+        weft_free(buf);
         fail(c, WEFT_ETLS, "record error");
         return;
     }
-    flush_out(c);
+    weft_free(buf);
+    if (flush_out(c) < 0)
+        fail(c, WEFT_ENOMEM, "sending records");
 }
 
 static void handshake(tls_conn *c)
 {
     int rc = SSL_do_handshake(c->ssl);
-    flush_out(c);
+    if (flush_out(c) < 0) {
+        fail(c, WEFT_ENOMEM, "sending the handshake");
+        return;
+    }
     if (rc == 1) {
         c->done = true;
         settle_handshake(c, NULL);
@@ -531,8 +592,10 @@ static void tls_connected(weft_wrapper *w)
     c->in = BIO_new(BIO_s_mem());
     c->out = BIO_new(BIO_s_mem());
     if (!c->ssl || !c->in || !c->out) {
+        SSL_free(c->ssl);
         BIO_free(c->in);
         BIO_free(c->out);
+        c->ssl = NULL;
         c->in = c->out = NULL;
         fail(c, WEFT_ENOMEM, "setting up");
         return;
@@ -590,7 +653,8 @@ static void tls_outgoing(weft_wrapper *w, const void *data, size_t len)
         data = (const char *)data + n;
         len -= (size_t)n;
     }
-    flush_out(c);
+    if (flush_out(c) < 0)
+        fail(c, WEFT_ENOMEM, "sending records");
 }
 
 static bool tls_eof(weft_wrapper *w)
@@ -614,7 +678,8 @@ static void tls_closing(weft_wrapper *w)
         return;
     c->shutdown_sent = true;
     SSL_shutdown(c->ssl); /* queues close_notify; we do not wait for theirs */
-    flush_out(c);
+    if (flush_out(c) < 0)
+        fail(c, WEFT_ENOMEM, "sending close_notify");
 }
 
 static void tls_lost(weft_wrapper *w, const weft_failure *why)
