@@ -80,8 +80,8 @@ static void destroy(weft_protocol *p)
     free(p);
 }
 
-static const weft_protocol_ops conn_ops = {.connection_made = made, .data_received = received, .eof_received = eof,
-                                           .destroy = destroy};
+static const weft_protocol_ops conn_ops = {
+    .connection_made = made, .data_received = received, .eof_received = eof, .destroy = destroy};
 
 static weft_protocol *build(weft_factory *f, const weft_address *peer)
 {

@@ -39,7 +39,8 @@ static void destroy(weft_line_receiver *lr)
     free(lr);
 }
 
-static const weft_line_receiver_ops client_ops = {.line_received = got_line, .connection_lost = lost, .destroy = destroy};
+static const weft_line_receiver_ops client_ops = {
+    .line_received = got_line, .connection_lost = lost, .destroy = destroy};
 
 static weft_result talk(weft_reactor *r, int argc, char **argv)
 {

@@ -21,7 +21,7 @@ typedef struct check {
 } check;
 
 /* The bytes sent: a pattern that a shifted or dropped byte breaks. */
-#define BYTE_AT(i) ((unsigned char)((i) * 31 + 7))
+#define BYTE_AT(i) ((unsigned char)((i)*31 + 7))
 
 static void send_more(weft_producer *p)
 {

@@ -477,7 +477,7 @@ WEFT_TEST(coro, a_suspended_coroutines_stack_is_scanned_for_leaks)
         cr_skip_test("no LeakSanitizer in this build");
     weft_reactor *r = weft_test_reactor();
     weft_deferred *go = weft_deferred_new(r);
-    weft_deferred *d = weft_coro_spawn(r, holds_a_block, go);
+    weft_deferred *d = weft_coro_spawn(r, holds_a_block, weft_deferred_ref(go)); /* the await takes it */
     cr_assert(!weft_deferred_called(d));
     cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "the block the coroutine holds is not a leak");
     weft_deferred_callback(go, NULL, NULL);

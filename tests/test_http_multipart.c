@@ -156,6 +156,7 @@ static void form_handler(void *arg, weft_http_request *req)
     cr_assert_not_null(d);
     cr_assert_eq(weft_deferred_add_both(d, form_read, req), 0);
     cr_assert_eq(weft_deferred_add_both(d, record, f), 0);
+    weft_deferred_unref(f->form); /* a request before this one's */
     f->form = d;
 }
 

@@ -6,13 +6,13 @@
  */
 #include <string.h>
 
+#include "../core/internal.h"
 #include "weft/alloc.h"
 #include "weft/deferred.h"
 #include "weft/error.h"
 #include "weft/flow.h"
 #include "weft/timer.h"
 
-enum { PIECE = 64 * 1024 };
 
 /* ---- a fount over a buffer ---- */
 
@@ -42,7 +42,7 @@ static void bytes_run(void *arg)
     b->scheduled = false;
     b->emitting = true;
     while (!b->dead && b->f.drain && !b->f.pauses && b->off < b->len) {
-        size_t n = b->len - b->off < PIECE ? b->len - b->off : PIECE;
+        size_t n = b->len - b->off < WEFT__IO_CHUNK ? b->len - b->off : WEFT__IO_CHUNK;
         b->off += n;
         weft_fount_emit(&b->f, b->data + b->off - n, n);
     }

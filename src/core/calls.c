@@ -95,10 +95,9 @@ void weft__reactor_run_posts(weft_reactor *r)
 
 void *weft__reactor_read_buffer(weft_reactor *r, size_t *size)
 {
-    enum { READ_BUFFER = 64 * 1024 };
     if (!r->read_buf)
-        r->read_buf = weft_malloc(READ_BUFFER);
-    *size = READ_BUFFER;
+        r->read_buf = weft_malloc(WEFT__IO_CHUNK);
+    *size = WEFT__IO_CHUNK;
     return r->read_buf;
 }
 

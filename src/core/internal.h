@@ -127,4 +127,15 @@ void weft__reactor_disconnect(weft_reactor *r, weft_call_fn done, void *arg);
 
 #define WEFT__CONTAINER_OF WEFT_CONTAINER_OF
 
+/*
+ * The sizes bytes move in, named once. IO_CHUNK: what one read takes into
+ * the reactor's shared buffer, and what a file range or a bytes fount hands
+ * on at a time - 64 KiB, the size of the largest UDP datagram and of a
+ * socket's default buffer, so one read empties what one wake-up brings.
+ * HIGH_WATER / LOW_WATER: a transport's write buffer pauses its producer
+ * above 64 KiB queued and resumes it below 16 KiB (Twisted's bufferSize is
+ * 64 KiB); the gap keeps a producer from flapping on every write.
+ */
+enum { WEFT__IO_CHUNK = 64 * 1024, WEFT__HIGH_WATER = 64 * 1024, WEFT__LOW_WATER = 16 * 1024 };
+
 #endif

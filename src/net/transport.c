@@ -27,7 +27,7 @@ struct weft__wnode {
     char storage[];
 };
 
-enum { MIN_NODE = 4096, MAX_IOV = 64, DEFAULT_HIGH = 64 * 1024, DEFAULT_LOW = 16 * 1024 };
+enum { MIN_NODE = 4096, MAX_IOV = 64 };
 
 /*
  * A file range (weft_transport_send_file) is a node like a borrowed buffer
@@ -40,12 +40,11 @@ typedef struct wfile {
     int fd;
     bool readback;  /* the kind cannot sendfile it: read pieces and send them */
     off_t start;    /* the file offset of the range's first byte */
-    char *piece;    /* readback: READ_PIECE bytes read from file offset piece_at */
+    char *piece;    /* readback: WEFT__IO_CHUNK bytes read from file offset piece_at */
     off_t piece_at;
     size_t piece_len;
 } wfile;
 
-enum { READ_PIECE = 64 * 1024 };
 /* One sendfile call asks for at most this much; the kernel takes what the
  * socket buffer holds anyway. */
 #define SENDFILE_MAX ((size_t)1 << 30)
@@ -107,8 +106,8 @@ void weft__transport_init(weft_transport *t, const weft__transport_kind *kind, w
     t->kind = kind;
     t->r = r;
     t->proto = proto;
-    t->high = DEFAULT_HIGH;
-    t->low = DEFAULT_LOW;
+    t->high = WEFT__HIGH_WATER;
+    t->low = WEFT__LOW_WATER;
     t->self_producer.ops = &self_ops;
     t->fount.ops = &fount_ops;
     t->drain.ops = &drain_ops;
@@ -279,11 +278,11 @@ static ssize_t send_file_piece(weft_transport *t, weft__wnode *n, wfile *f, size
     off_t pos = f->start + (off_t)n->off;
     size_t left = n->len - n->off;
     if (!(pos >= f->piece_at && pos < f->piece_at + (off_t)f->piece_len)) {
-        if (!f->piece && !(f->piece = weft_malloc(READ_PIECE)))
+        if (!f->piece && !(f->piece = weft_malloc(WEFT__IO_CHUNK)))
             return WEFT_ENOMEM;
         ssize_t got;
         do
-            got = pread(f->fd, f->piece, left < READ_PIECE ? left : READ_PIECE, pos);
+            got = pread(f->fd, f->piece, left < WEFT__IO_CHUNK ? left : WEFT__IO_CHUNK, pos);
         while (got < 0 && errno == EINTR);
         if (got <= 0)
             return got < 0 ? -errno : -ENODATA; /* the file shrank */
