@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "certs.h"
+#include "net.h"
 #include "proc.h"
 #include "test.h"
 
@@ -39,10 +40,7 @@ typedef struct peer {
 static void dial(peer *p, int port)
 {
     memset(p, 0, sizeof *p);
-    p->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(p->fd, (struct sockaddr *)&sin, sizeof sin), 0, "connect to %d: %s", port, strerror(errno));
+    p->fd = weft_test_dial(port);
 }
 
 static void say(peer *p, const char *text)
@@ -191,15 +189,9 @@ WEFT_TEST(examples, fetch_says_when_a_server_never_answers, .timeout = 60)
 {
     /* A listening socket nobody accepts from: the connection is made (the
      * kernel's backlog), the request goes, no answer ever comes. */
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sin;
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-    cr_assert_eq(listen(fd, 8), 0);
-    getsockname(fd, (struct sockaddr *)&sin, &len);
+    int port, fd = weft_test_listener(&port);
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/", ntohs(sin.sin_port));
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     weft_test_output o = weft_test_run((char *[]){EXAMPLE("fetch"), url, NULL}, NULL, 0, 40);
     cr_assert(strstr(o.out, "failed:") && strstr(o.out, "timed out"), "fetch said:\n%s", o.out);
     cr_assert_eq(o.status, 1);
@@ -401,15 +393,9 @@ WEFT_TEST(examples, upstream_stops_clean_mid_await)
      * handler is suspended in its await when the signal comes. */
     int sigs[] = {SIGINT, SIGTERM};
     for (int i = 0; i < 2; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sin = {.sin_family = AF_INET};
-        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof sin;
-        cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-        cr_assert_eq(listen(fd, 8), 0);
-        getsockname(fd, (struct sockaddr *)&sin, &len);
+        int upstream_port, fd = weft_test_listener(&upstream_port);
         char upstream[64];
-        snprintf(upstream, sizeof upstream, "http://127.0.0.1:%d", ntohs(sin.sin_port));
+        snprintf(upstream, sizeof upstream, "http://127.0.0.1:%d", upstream_port);
         weft_test_proc s;
         weft_test_proc_spawn(&s, (char *[]){EXAMPLE("upstream"), "tcp:0:interface=127.0.0.1", upstream, NULL});
         peer c;

@@ -17,31 +17,9 @@
 #include <unistd.h>
 
 #include "certs.h"
+#include "net.h"
 #include "proc.h"
 #include "test.h"
-
-static int dial(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0, "connect: %s", strerror(errno));
-    return fd;
-}
-
-/* A listening socket of the test's own (a portforward target), port 0. */
-static int listener(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sin;
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-    cr_assert_eq(listen(fd, 8), 0);
-    getsockname(fd, (struct sockaddr *)&sin, &len);
-    *port = ntohs(sin.sin_port);
-    return fd;
-}
 
 typedef struct state {
     const char *name;
@@ -85,7 +63,7 @@ static void stop_with(char *const argv[], const prime *pr, const state *st, int 
 {
     weft_test_proc p;
     weft_test_proc_spawn(&p, argv);
-    int fd = dial(weft_test_proc_port(&p));
+    int fd = weft_test_dial(weft_test_proc_port(&p));
     exchange(fd, pr);
     if (st->len)
         cr_assert_eq(write(fd, st->send, st->len), (ssize_t)st->len);
@@ -141,7 +119,7 @@ WEFT_TEST(stop, tls_listeners_mid_handshake, .timeout = 120)
 WEFT_TEST(stop, portforward, .timeout = 120)
 {
     int port;
-    int target = listener(&port);
+    int target = weft_test_listener(&port);
     char connect_to[64];
     snprintf(connect_to, sizeof connect_to, "tcp:host=127.0.0.1:port=%d", port);
     const state *states[] = {&idle, &mid_line};
@@ -150,7 +128,7 @@ WEFT_TEST(stop, portforward, .timeout = 120)
             weft_test_proc p;
             weft_test_proc_spawn(&p, (char *[]){WEFT_CLI_PATH, "portforward", "--listen", "tcp:0:interface=127.0.0.1",
                                                 "--connect", connect_to, "--grace", "0.5", NULL});
-            int fd = dial(weft_test_proc_port(&p));
+            int fd = weft_test_dial(weft_test_proc_port(&p));
             /* The forwarder has connected through when the target accepts. */
             int up = accept4(target, NULL, NULL, SOCK_CLOEXEC);
             cr_assert_geq(up, 0);

@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "test.h"
 
 /* ---- a server whose protocols count their ends ---- */
@@ -93,15 +94,6 @@ static int listen_here(weft_reactor *r, weft_factory *f, weft_port **port)
     return weft_address_port(&a);
 }
 
-static int connect_here(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0, "connect: %s", strerror(errno));
-    return fd;
-}
-
 /* Reads until EOF (or an error), for at most 10 s; returns the bytes. */
 static size_t read_to_eof(int fd)
 {
@@ -123,7 +115,7 @@ WEFT_TEST(teardown, shutdown_closes_connections_after_sending_what_they_hold)
     counts c = {.send_on_connect = 1 << 20, .stop_on_connect = true};
     weft_factory f = {.ops = &conn_factory_ops, .arg = &c};
     weft_port *port;
-    int fd = connect_here(listen_here(r, &f, &port));
+    int fd = weft_test_dial(listen_here(r, &f, &port));
     /* The client reads meanwhile in another process: the 1 MiB must all
      * arrive before the EOF. */
     pid_t reader = fork();
@@ -152,7 +144,7 @@ WEFT_TEST(teardown, shutdown_aborts_what_the_grace_cannot_send)
     counts c = {.send_on_connect = 64 << 20, .stop_on_connect = true};
     weft_factory f = {.ops = &conn_factory_ops, .arg = &c};
     weft_port *port;
-    int fd = connect_here(listen_here(r, &f, &port));
+    int fd = weft_test_dial(listen_here(r, &f, &port));
     cr_assert_eq(weft_reactor_run(r), 0);
     cr_assert_eq(c.lost, 1);
     cr_assert_eq(c.aborted, 1, "aborted once the grace was over");
@@ -223,9 +215,9 @@ WEFT_TEST(teardown, a_coroutine_that_will_not_end_does_not_hang_shutdown)
     cr_assert(weft_test_log_contains(&log, "would not end"), "shutdown said what it gave up on");
     cr_assert(weft_test_log_contains(&log, "coroutine"));
     cr_assert(!s.cleaned_up);
+    weft_deferred_unref(d); /* a reactor's Deferreds go before it */
     weft_reactor_free(r);
     cr_assert(s.cleaned_up, "weft_reactor_free ended it");
-    weft_deferred_unref(d);
 }
 
 /* ---- weft_reactor_free without run ---- */
@@ -265,7 +257,7 @@ WEFT_TEST(teardown, free_ends_connections_still_open)
     counts c = {0};
     weft_factory f = {.ops = &conn_factory_ops, .arg = &c};
     weft_port *port;
-    int fd = connect_here(listen_here(r, &f, &port));
+    int fd = weft_test_dial(listen_here(r, &f, &port));
     for (int i = 0; i < 1000 && c.built == 0; i++)
         cr_assert_eq(weft_reactor_iterate(r, 0.01), 0);
     cr_assert_eq(c.built, 1);
@@ -315,7 +307,7 @@ WEFT_TEST(teardown, walk_lists_what_is_alive)
     weft_factory f = {.ops = &conn_factory_ops, .arg = &c};
     weft_port *port;
     int portno = listen_here(r, &f, &port);
-    int fd = connect_here(portno);
+    int fd = weft_test_dial(portno);
     for (int i = 0; i < 1000 && c.built == 0; i++)
         cr_assert_eq(weft_reactor_iterate(r, 0.01), 0);
     weft_deferred *never = weft_deferred_new(r);

@@ -95,11 +95,17 @@ typedef struct coro_state {
     size_t npool;
     size_t page;
     size_t guard; /* GUARD in whole pages */
+    /* Coroutines whose stacks weft_reactor_free took while they awaited a
+     * Deferred: freed here, or by settled() if that Deferred fires first. */
+    weft__list zombies;
 } coro_state;
 
 static void state_free(void *arg)
 {
     coro_state *cs = arg;
+    weft__list *n;
+    while ((n = weft__list_pop_front(&cs->zombies)))
+        weft_free(WEFT__CONTAINER_OF(n, coro, handle.node));
     for (size_t i = 0; i < cs->npool; i++)
         munmap(cs->pool[i].map, cs->pool[i].map_size);
     weft_free(cs);
@@ -111,6 +117,7 @@ static coro_state *state_of(weft_reactor *r, bool create)
     if (!cs && create && (cs = weft_calloc(1, sizeof *cs))) {
         cs->page = (size_t)sysconf(_SC_PAGESIZE);
         cs->guard = (GUARD + cs->page - 1) / cs->page * cs->page;
+        weft__list_init(&cs->zombies);
         weft__reactor_set_ext(r, WEFT__EXT_CORO, cs, state_free);
     }
     return cs;
@@ -259,10 +266,13 @@ static void handle_close(weft__handle *h, bool abort)
 static void handle_free(weft__handle *h)
 {
     coro *co = WEFT__CONTAINER_OF(h, coro, handle);
-    munmap(co->st.map, co->st.map_size);
+    coro_state *cs = state_of(co->r, false);
+    stack_put(cs, co->st);
     co->dead = true;
     weft_deferred_unref(co->out);
-    if (!co->awaiting)
+    if (co->awaiting)
+        weft__list_push_back(&cs->zombies, &co->handle.node);
+    else
         weft_free(co);
 }
 
@@ -320,6 +330,7 @@ static weft_result settled(void *arg, weft_result result)
     coro *co = arg;
     if (co->dead) {
         weft_result_free(result);
+        weft__list_remove(&co->handle.node);
         weft_deferred_unref(co->awaiting);
         weft_free(co);
         return weft_none();

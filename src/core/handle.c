@@ -110,7 +110,9 @@ void weft__reactor_disconnect(weft_reactor *r, weft_call_fn done, void *arg)
     close_class(r, false, false);
     if (!r->dc.grace_over && weft_call_later(r, r->shutdown_grace, grace_over, r, &r->dc.timer) < 0)
         r->dc.grace_over = true;
-    /* The first step runs at the end of this iteration. */
+    /* The first step runs at the end of this iteration, whose poll must not
+     * wait: often nothing is left to wait for. */
+    r->wake_now = true;
 }
 
 static void log_left(weft_reactor *r, size_t left)
