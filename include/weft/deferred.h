@@ -38,9 +38,10 @@
  * freed with it.
  *
  * Every Deferred belongs to a reactor (for its logger and, through
- * add_timeout and defer_later, its clock) and to that reactor's thread. All
- * of a reactor's Deferreds must be gone before it is freed: cancel or fire
- * what is pending (a defer_later timer still pending holds a reference).
+ * add_timeout and defer_later, its clock) and to that reactor's thread. The
+ * caller's references to a reactor's Deferreds must be dropped before it is
+ * freed; the references weft holds itself (a pending defer_later's timer, a
+ * suspended coroutine's await) go with weft_reactor_free.
  */
 #ifndef WEFT_DEFERRED_H
 #define WEFT_DEFERRED_H
