@@ -110,12 +110,15 @@ WEFT_API void weft_logger_emit(weft_logger *lg, weft_log_level level, const char
 
 /* Emits with the fields given as WEFT_LOG_* arguments; does nothing (and
  * evaluates no field) when the level is filtered out. */
-#define weft_log(lg, level, ns, format, ...)                                                  \
+#define weft_log(lg, level, ns, ...) WEFT__LOG((lg), (level), (ns), __VA_ARGS__, {.key = NULL})
+/* The format is the first of the variadic arguments and an end marker the
+ * last, so that an event with no fields is ISO C (no empty __VA_ARGS__). */
+#define WEFT__LOG(lg, level, ns, format, ...)                                                 \
     do {                                                                                      \
         weft_logger *weft_lg_ = (lg);                                                         \
         if (weft_logger_enabled(weft_lg_, (level), (ns))) {                                   \
-            const weft_log_field weft_fields_[] = {{.key = NULL}, ##__VA_ARGS__};             \
-            weft_logger_emit(weft_lg_, (level), (ns), (format), weft_fields_ + 1,             \
+            const weft_log_field weft_fields_[] = {__VA_ARGS__};                              \
+            weft_logger_emit(weft_lg_, (level), (ns), (format), weft_fields_,                 \
                              sizeof weft_fields_ / sizeof weft_fields_[0] - 1);               \
         }                                                                                     \
     } while (0)
