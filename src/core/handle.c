@@ -11,7 +11,6 @@
  * coroutines still waiting - last, because a coroutine often finishes as
  * its connection goes.
  */
-#include <inttypes.h>
 #include <stdio.h>
 
 #include "reactor_int.h"
