@@ -412,3 +412,31 @@ WEFT_TEST(examples, upstream_stops_clean_mid_await)
         close(fd);
     }
 }
+
+/* The clients too: stopped while they await a peer that never answers. */
+WEFT_TEST(examples, every_client_stops_clean_mid_await)
+{
+    int sigs[] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        int port, fd = weft_test_listener(&port);
+        char url[64], tcp[64], tls[128];
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+        snprintf(tcp, sizeof tcp, "tcp:host=127.0.0.1:port=%d", port);
+        snprintf(tls, sizeof tls, "tls:host=127.0.0.1:port=%d", port);
+        char *const programs[][4] = {{EXAMPLE("fetch"), url, NULL},
+                                     {EXAMPLE("coro_lines"), tcp, "hello", NULL},
+                                     {EXAMPLE("tls_echo"), tls, NULL}};
+        for (size_t k = 0; k < 3; k++) {
+            weft_test_proc s;
+            weft_test_proc_spawn(&s, programs[k]);
+            /* Connected, and what it sends first has arrived: it awaits. */
+            int up = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+            cr_assert_geq(up, 0);
+            char b[512];
+            cr_assert_gt(read(up, b, sizeof b), 0);
+            assert_clean(&s, weft_test_proc_finish(&s, sigs[i]), programs[k][0]);
+            close(up);
+        }
+        close(fd);
+    }
+}
