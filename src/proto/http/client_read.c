@@ -27,8 +27,6 @@ static weft_failure *eof_failure(void)
 
 /* ---- the response body fount ---- */
 
-#define RESP_OF(f) WEFT__CONTAINER_OF(f, weft_http_response, body)
-
 bool weft__hc_conn_gated(const weft__hc_conn *c)
 {
     const weft_http_response *r = c->resp;
@@ -87,7 +85,7 @@ static void schedule_kick(weft__hc_conn *c)
 
 static void body_pause(weft_fount *f)
 {
-    weft__hc_conn *c = RESP_OF(f)->conn;
+    weft__hc_conn *c = WEFT__CONTAINER_OF(f, weft_http_response, body)->conn;
     if (c && weft__hc_conn_open(c)) {
         weft__hc_conn_timer_stop(c);
         if (!c->read_paused) {
@@ -99,14 +97,14 @@ static void body_pause(weft_fount *f)
 
 static void body_resume(weft_fount *f)
 {
-    weft__hc_conn *c = RESP_OF(f)->conn;
+    weft__hc_conn *c = WEFT__CONTAINER_OF(f, weft_http_response, body)->conn;
     if (c)
         schedule_kick(c);
 }
 
 static void body_stop(weft_fount *f)
 {
-    weft__hc_conn *c = RESP_OF(f)->conn;
+    weft__hc_conn *c = WEFT__CONTAINER_OF(f, weft_http_response, body)->conn;
     if (c)
         weft__hc_conn_abort(c); /* the end comes with connection_lost */
 }
@@ -124,7 +122,7 @@ void weft__hc_body_end(weft_http_response *resp, const weft_failure *f)
  * reaches it. */
 static void body_flowing_to(weft_fount *f, weft_drain *d)
 {
-    weft_http_response *resp = RESP_OF(f);
+    weft_http_response *resp = WEFT__CONTAINER_OF(f, weft_http_response, body);
     if (!d)
         return;
     if (resp->pending_end) {

@@ -16,8 +16,6 @@
 
 #include "http_int.h"
 
-#define CONN_OF(parser) ((weft__http_conn *)(parser)->data)
-
 /* After refusing a request: how long, and how much, the client's further
  * bytes are read and dropped before the close, so that its kernel does not
  * answer them with a reset that destroys the error response unread. */
@@ -338,7 +336,7 @@ void weft__http_conn_body_paused(weft__http_conn *c)
 
 static int on_message_begin(llhttp_t *p)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     weft_http_request *req = c->spare;
     c->spare = NULL;
     if (!req && !(req = weft__http_request_new(c))) {
@@ -366,7 +364,7 @@ static int count_header_bytes(weft__http_conn *c, size_t len)
 
 static int on_url(llhttp_t *p, const char *at, size_t len)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     weft_http_request *req = c->cur;
     if (req->str.len + len > c->server->opt.max_uri) {
         conn_refuse(c, 414, "The request's target is too long.", WEFT_EHTTP);
@@ -383,7 +381,7 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 
 static int on_url_complete(llhttp_t *p)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     if (weft__http_buf_append(&c->cur->str, "", 1) < 0) {
         conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
         return -1;
@@ -394,12 +392,12 @@ static int on_url_complete(llhttp_t *p)
 static int on_version(llhttp_t *p, const char *at, size_t len)
 {
     (void)at;
-    return count_header_bytes(CONN_OF(p), len + 12);
+    return count_header_bytes(p->data, len + 12);
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     if (count_header_bytes(c, len))
         return HPE_USER;
     if (weft__http_buf_append(&c->field, at, len) < 0) {
@@ -426,7 +424,7 @@ static bool folded(const weft__http_conn *c, const char *at)
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     if (count_header_bytes(c, len))
         return HPE_USER;
     /* An empty value (RFC 9110 5.5 allows one) comes as an empty span at
@@ -527,7 +525,7 @@ static bool host_ok(const char *h, size_t len)
 
 static int on_header_value_complete(llhttp_t *p)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     weft_http_request *req = c->cur;
     c->header_bytes += 4;
     /* field-line = field-name ":" OWS field-value OWS (RFC 9112 5): llhttp
@@ -570,7 +568,7 @@ static int on_header_value_complete(llhttp_t *p)
 
 static int on_headers_complete(llhttp_t *p)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     weft_http_request *req = c->cur;
     const char *bad = NULL;
     int status = 400;
@@ -654,7 +652,7 @@ static int on_headers_complete(llhttp_t *p)
  * bytes are read. */
 static int on_chunk_header(llhttp_t *p)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     weft_http_request *req = c->cur;
     if (req && p->content_length > req->max_body - req->body_received) {
         conn_refuse(c, 413, "The request's body is too large.", -EMSGSIZE);
@@ -665,7 +663,7 @@ static int on_chunk_header(llhttp_t *p)
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     weft_http_request *req = c->cur;
     if (len == 0) /* llhttp flushing an open span over no input */
         return 0;
@@ -697,7 +695,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 
 static int on_message_complete(llhttp_t *p)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     weft_http_request *req = c->cur;
     if (!req)
         return 0;

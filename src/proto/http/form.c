@@ -65,8 +65,6 @@ struct form {
     bool kick_armed;
 };
 
-#define FORM_OF(d) WEFT__CONTAINER_OF(d, form, d)
-
 /* ---- failing and concluding ---- */
 
 static void fail_with(form *f, weft_failure *why, bool answer)
@@ -399,7 +397,7 @@ static const weft__http_mp_ops mp_ops = {mp_begin, mp_data, mp_end};
 
 static void form_receive(weft_drain *d, const void *data, size_t len)
 {
-    form *f = FORM_OF(d);
+    form *f = WEFT__CONTAINER_OF(d, form, d);
     if (f->over || f->failure)
         return;
     f->busy++;
@@ -427,7 +425,7 @@ static void form_receive(weft_drain *d, const void *data, size_t len)
 
 static void form_stopped(weft_drain *d, const weft_failure *reason)
 {
-    form *f = FORM_OF(d);
+    form *f = WEFT__CONTAINER_OF(d, form, d);
     f->d.fount = NULL;
     if (f->over)
         return;

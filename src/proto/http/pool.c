@@ -13,15 +13,11 @@
 #include "weft/alloc.h"
 #include "weft/error.h"
 
-#define CONN_OF(n, member) WEFT__CONTAINER_OF(n, weft__hc_conn, member)
-#define REQ_OF(n) WEFT__CONTAINER_OF(n, weft__hc_req, wait_link)
-#define POOL_OF(n) WEFT__CONTAINER_OF(n, weft__hc_pool, link)
-
 weft__hc_pool *weft__hc_pool_get(weft_http_agent *a, const weft__hc_req *req, weft_failure **err)
 {
     *err = NULL;
     for (weft__list *n = a->pools.next; n != &a->pools; n = n->next) {
-        weft__hc_pool *p = POOL_OF(n);
+        weft__hc_pool *p = WEFT__CONTAINER_OF(n, weft__hc_pool, link);
         if (strcmp(p->key, req->key) == 0)
             return p;
     }
@@ -75,7 +71,7 @@ void weft__hc_pool_acquire(weft__hc_pool *p, weft__hc_req *req, bool fresh)
 {
     req->pool = p;
     if (!fresh && !weft__list_empty(&p->idle)) {
-        weft__hc_conn *c = CONN_OF(weft__list_pop_front(&p->idle), idle_link);
+        weft__hc_conn *c = WEFT__CONTAINER_OF(weft__list_pop_front(&p->idle), weft__hc_conn, idle_link);
         p->nidle--;
         c->idle = false;
         weft__hc_conn_start(c, req);
@@ -87,7 +83,7 @@ void weft__hc_pool_acquire(weft__hc_pool *p, weft__hc_req *req, bool fresh)
     }
     if (fresh && !weft__list_empty(&p->idle)) {
         /* Make room: an idle connection is worth less than a retry. */
-        weft__hc_conn *c = CONN_OF(p->idle.prev, idle_link);
+        weft__hc_conn *c = WEFT__CONTAINER_OF(p->idle.prev, weft__hc_conn, idle_link);
         weft__hc_pool_remove(c);
         weft__hc_conn_close(c);
         start_connect(p, req);
@@ -116,7 +112,7 @@ static weft__hc_req *next_waiting(weft__hc_pool *p)
 {
     if (weft__list_empty(&p->waiting))
         return NULL;
-    weft__hc_req *req = REQ_OF(p->waiting.next);
+    weft__hc_req *req = WEFT__CONTAINER_OF(p->waiting.next, weft__hc_req, wait_link);
     weft__hc_pool_unqueue(req);
     return req;
 }
@@ -182,10 +178,10 @@ void weft__hc_pools_free(weft_http_agent *a)
 {
     weft__list *n;
     while ((n = weft__list_pop_front(&a->pools))) {
-        weft__hc_pool *p = POOL_OF(n);
+        weft__hc_pool *p = WEFT__CONTAINER_OF(n, weft__hc_pool, link);
         weft__list *cn;
         while ((cn = weft__list_pop_front(&p->conns))) {
-            weft__hc_conn *c = CONN_OF(cn, link);
+            weft__hc_conn *c = WEFT__CONTAINER_OF(cn, weft__hc_conn, link);
             bool idle = c->idle;
             c->counted = false;
             if (idle) {

@@ -6,8 +6,6 @@
 #include "weft/tls.h"
 #include "http_int.h"
 
-#define REQ_OF_BODY(f) WEFT__CONTAINER_OF(f, weft_http_request, body)
-
 /* ---- the body fount ---- */
 
 static bool parsing_this(const weft_http_request *req)
@@ -38,21 +36,21 @@ void weft__http_request_flush_body(weft_http_request *req)
 
 static void body_pause(weft_fount *f)
 {
-    weft_http_request *req = REQ_OF_BODY(f);
+    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
     if (parsing_this(req))
         weft__http_conn_body_paused(req->conn);
 }
 
 static void body_resume(weft_fount *f)
 {
-    weft_http_request *req = REQ_OF_BODY(f);
+    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
     if (parsing_this(req))
         weft__http_conn_schedule_resume(req->conn);
 }
 
 static void body_stop(weft_fount *f)
 {
-    weft_http_request *req = REQ_OF_BODY(f);
+    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
     req->body_discard = true;
     req->held_body.len = 0;
     if (parsing_this(req))
@@ -61,7 +59,7 @@ static void body_stop(weft_fount *f)
 
 static void body_flowing_to(weft_fount *f, weft_drain *d)
 {
-    weft_http_request *req = REQ_OF_BODY(f);
+    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
     if (!d || !parsing_this(req))
         return;
     if (req->expect_continue && !req->continue_sent && !req->headers_sent) {
