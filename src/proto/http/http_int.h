@@ -31,6 +31,30 @@
 /* The Server header and the agent's User-Agent: the version CMake builds. */
 #define WEFT__HTTP_SERVER_NAME "weft/" WEFT_VERSION_STRING
 
+/* The sizes the server's files tune by, each chosen here once. */
+enum {
+    /* A file read by the server itself (a chunked body, a transport that
+     * cannot sendfile) goes in pieces of this: the transport's high-water
+     * mark (transport.h), so that one piece fills what the transport holds
+     * before it pauses the reading. */
+    WEFT__HTTP_FILE_PIECE = 64 * 1024,
+    /* Files up to this are read at once and written with the head in one
+     * write: cheaper than sendfile's own system calls and a packet of its
+     * own for the head. */
+    WEFT__HTTP_SMALL_FILE = 16 * 1024,
+    /* Body bytes written borrowed are lent to the transport from this size
+     * up; below it a copy costs less than keeping track of the loan. */
+    WEFT__HTTP_BORROW_MIN = 16 * 1024,
+    /* Up to this much still to come, a request body nobody reads is read
+     * and dropped so that the connection can be kept (a socket buffer's
+     * worth, often in already); past it, reading what nobody wants costs
+     * more than the client's next connection, and this one is closed. */
+    WEFT__HTTP_DROP_MAX = 64 * 1024,
+    /* A request whose response buffer grew past this is freed, not kept as
+     * the connection's spare: the usual response buffers far less (only a
+     * response waiting behind a pipelined one buffers at all). */
+    WEFT__HTTP_SPARE_MAX = 64 * 1024,
+};
 
 struct weft_http_server {
     weft_factory factory;

@@ -185,8 +185,7 @@ void weft__http_request_release(weft_http_request *req)
     weft__http_conn *c = req->conn;
     if (c && c->spare == req)
         return;
-    /* A response buffer grown past the usual is not worth keeping. */
-    if (c && !c->lost && !c->spare && !req->server->freeing && req->out.cap <= 64 * 1024) {
+    if (c && !c->lost && !c->spare && !req->server->freeing && req->out.cap <= WEFT__HTTP_SPARE_MAX) {
         weft__http_request_reset(req);
         c->spare = req;
         return;

@@ -25,8 +25,6 @@ typedef struct weft__http_file {
     bool paused, soon, dead;
 } weft__http_file;
 
-enum { FILE_CHUNK = 64 * 1024, BORROW_MIN = 16 * 1024 };
-
 /* ---- bytes out, in request order ---- */
 
 static int out_writev(weft_http_request *req, const struct iovec *iov, int n)
@@ -156,7 +154,7 @@ static int build_head(weft_http_request *req, bool finishing, uint64_t body_len)
          * is unknown: it is read and dropped (within the body's limit), so
          * that a valid one keeps the connection. */
         bool long_unread = req->content_length > 0 && !req->body.drain &&
-                           (uint64_t)req->content_length - req->body_received > 64 * 1024;
+                           (uint64_t)req->content_length - req->body_received > WEFT__HTTP_DROP_MAX;
         if ((req->expect_continue && !req->continue_sent) || long_unread)
             req->keep_alive = false;
     }
@@ -226,7 +224,7 @@ static int send_body(weft_http_request *req, const void *data, size_t len, bool 
     req->resp_sent += len;
     if (n == 0)
         return 0;
-    if (release && req->active && data_at >= 0 && len >= BORROW_MIN) {
+    if (release && req->active && data_at >= 0 && len >= WEFT__HTTP_BORROW_MIN) {
         /* framing copied, the bytes themselves lent */
         if (data_at > 0 && (rc = weft_transport_writev(c->t, iov, data_at)) < 0)
             return rc;
@@ -673,8 +671,8 @@ void weft__http_response_init(weft_http_request *req)
  * A file waits its turn as a streaming producer; then, with a known length,
  * it goes to the transport whole (weft_transport_send_file: sendfile on
  * sockets, pieces read as the buffer drains elsewhere). A chunked body, or
- * a file the transport refuses, is read in 64 KiB pieces by the producer,
- * which the transport pauses above its high-water mark. A run writes at most FILE_RUN pieces and then
+ * a file the transport refuses, is read in pieces (WEFT__HTTP_FILE_PIECE)
+ * by the producer, which the transport pauses above its high-water mark. A run writes at most FILE_RUN pieces and then
  * lets the loop breathe, so a fast client cannot keep the reactor busy with
  * one file.
  */
@@ -760,7 +758,7 @@ static void file_run(weft__http_file *f)
     for (int i = 0; i < FILE_RUN; i++) {
         if (f->paused || f->soon)
             return;
-        size_t want = f->left < FILE_CHUNK ? (size_t)f->left : FILE_CHUNK;
+        size_t want = f->left < WEFT__HTTP_FILE_PIECE ? (size_t)f->left : WEFT__HTTP_FILE_PIECE;
         ssize_t n;
         do
             n = pread(f->fd, f->buf, want, f->off);
@@ -808,11 +806,6 @@ static void file_stop(weft_producer *p)
 
 static const weft_producer_ops file_ops = {file_pause, file_resume, file_stop};
 
-/* Files up to this size are read at once and written with the head in one
- * write: cheaper than sendfile's own system calls and a packet of its own
- * for the head. */
-enum { SMALL_FILE = 16 * 1024 };
-
 static int send_small_file(weft_http_request *req, int fd, off_t offset, size_t len)
 {
     weft__http_buf *b = &req->conn->small_file;
@@ -841,11 +834,11 @@ int weft_http_reply_send_file(weft_http_request *req, int fd, off_t offset, uint
         close(fd);
         return rc;
     }
-    if (len <= SMALL_FILE)
+    if (len <= WEFT__HTTP_SMALL_FILE)
         return send_small_file(req, fd, offset, (size_t)len);
     weft__http_file *f = weft_calloc(1, sizeof *f);
     if (f)
-        f->buf = weft_malloc(len < FILE_CHUNK ? (size_t)len : FILE_CHUNK);
+        f->buf = weft_malloc(len < WEFT__HTTP_FILE_PIECE ? (size_t)len : WEFT__HTTP_FILE_PIECE);
     if (!f || !f->buf) {
         weft_free(f);
         close(fd);
