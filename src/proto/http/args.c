@@ -94,9 +94,9 @@ int weft_http_args_add(weft_http_args *a, const char *name, size_t name_len, con
     if (name_len > SIZE_MAX / 2 - 2 || value_len > SIZE_MAX / 2 || reserve(a, 1, name_len + value_len + 2) < 0)
         return WEFT_ENOMEM;
     pair *q = &a->pairs[a->n++];
-    q->name = (size_t)weft__http_buf_add_str(&a->arena, name, name_len);
+    q->name = weft__http_buf_add_str(&a->arena, name, name_len);
     q->name_len = name_len;
-    q->value = (size_t)weft__http_buf_add_str(&a->arena, value, value_len);
+    q->value = weft__http_buf_add_str(&a->arena, value, value_len);
     q->value_len = value_len;
     return 0;
 }
@@ -162,13 +162,11 @@ char *weft_http_args_encode(const weft_http_args *a, size_t *len)
 {
     weft__http_buf b = {0};
     weft__http_buf_add(&b, "", 0);
-    for (size_t i = 0; a && i < a->n && !b.failed; i++) {
+    for (size_t i = 0; a && i < a->n; i++) {
         const pair *q = &a->pairs[i];
         /* '&', the name, '=', the value: escapes at most triple */
-        if (weft__http_buf_reserve(&b, 3 * (q->name_len + q->value_len) + 3) < 0) {
-            b.failed = true;
+        if (!weft__http_buf_room(&b, 3 * (q->name_len + q->value_len) + 3))
             break;
-        }
         if (i)
             b.data[b.len++] = '&';
         b.len += weft_http_percent_encode(b.data + b.len, 3 * q->name_len + 1, a->arena.data + q->name, q->name_len,

@@ -179,7 +179,8 @@ static int too_big(weft__hc_conn *c, size_t n)
 
 static int append(weft__hc_conn *c, weft__http_buf *b, const char *at, size_t n)
 {
-    if (weft__http_buf_append(b, at, n) == 0)
+    weft__http_buf_append(b, at, n);
+    if (!b->failed)
         return 0;
     llhttp_set_error_reason(&c->parser, "out of memory");
     return HPE_USER;
@@ -188,7 +189,9 @@ static int append(weft__hc_conn *c, weft__http_buf *b, const char *at, size_t n)
 static int on_message_begin(llhttp_t *p)
 {
     weft__hc_conn *c = p->data;
-    c->field.len = c->reason.len = c->name_len = 0;
+    weft__http_buf_clear(&c->field);
+    weft__http_buf_clear(&c->reason);
+    c->name_len = 0;
     c->in_trailers = false;
     if (c->headers) {
         weft_http_headers_clear(c->headers);
@@ -241,7 +244,8 @@ static int on_header_value_complete(llhttp_t *p)
     while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
         vlen--;
     int err = weft_http_headers_addn(c->headers, name, c->name_len, v, vlen);
-    c->field.len = c->name_len = 0;
+    weft__http_buf_clear(&c->field);
+    c->name_len = 0;
     if (err < 0) {
         llhttp_set_error_reason(p, err == WEFT_ENOMEM ? "out of memory" : "malformed header");
         return HPE_USER;
@@ -429,7 +433,8 @@ static void protocol_error(weft__hc_conn *c, llhttp_errno_t e)
 static void hold(weft__hc_conn *c, const char *data, size_t len)
 {
     weft__hc_conn_timer_stop(c);
-    if (weft__http_buf_append(&c->stash, data, len) < 0) {
+    weft__http_buf_append(&c->stash, data, len);
+    if (c->stash.failed) {
         weft__hc_conn_fail(c, weft_failure_new(WEFT_ENOMEM, "out of memory holding a response"));
         return;
     }

@@ -229,6 +229,12 @@ static void remember_tail(weft__http_conn *c, const char *data, size_t used)
     c->tail_len = keep + used;
 }
 
+static void drop_held(weft__http_conn *c)
+{
+    weft__http_buf_clear(&c->held);
+    c->held_off = 0;
+}
+
 static void feed(weft__http_conn *c, const char *data, size_t len, bool from_held)
 {
     bool at_start = c->cur == NULL;
@@ -239,7 +245,7 @@ static void feed(weft__http_conn *c, const char *data, size_t len, bool from_hel
     remember_tail(c, data, e == HPE_OK ? len : (size_t)(llhttp_get_error_pos(&c->parser) - data));
     if (e == HPE_OK) {
         if (from_held)
-            c->held.len = c->held_off = 0;
+            drop_held(c);
         return;
     }
     if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
@@ -248,18 +254,21 @@ static void feed(weft__http_conn *c, const char *data, size_t len, bool from_hel
         c->parser_paused = true;
         set_reading(c, false);
         if (c->no_more) {
-            c->held.len = c->held_off = 0;
+            drop_held(c);
             return;
         }
         size_t used = (size_t)(llhttp_get_error_pos(&c->parser) - data);
         if (from_held) {
             c->held_off += used;
-        } else if (weft__http_buf_append(&c->held, data + used, len - used) < 0) {
-            conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
-            return;
+        } else {
+            weft__http_buf_append(&c->held, data + used, len - used);
+            if (c->held.failed) {
+                conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
+                return;
+            }
         }
         if (c->held_off == c->held.len)
-            c->held.len = c->held_off = 0;
+            drop_held(c);
         return;
     }
     parse_error(c, e, data, len, at_start);
@@ -347,7 +356,8 @@ static int on_message_begin(llhttp_t *p)
     req->parsing = true;
     c->header_bytes = 0;
     c->nheaders = 0;
-    c->field.len = c->value.len = 0;
+    weft__http_buf_clear(&c->field);
+    weft__http_buf_clear(&c->value);
     set_timer(c, WEFT__HT_HEADER);
     return 0;
 }
@@ -372,7 +382,8 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
     }
     if (count_header_bytes(c, len))
         return HPE_USER;
-    if (weft__http_buf_append(&req->str, at, len) < 0) {
+    weft__http_buf_append(&req->str, at, len);
+    if (req->str.failed) {
         conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
         return HPE_USER;
     }
@@ -382,7 +393,8 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 static int on_url_complete(llhttp_t *p)
 {
     weft__http_conn *c = p->data;
-    if (weft__http_buf_append(&c->cur->str, "", 1) < 0) {
+    weft__http_buf_append(&c->cur->str, "", 1);
+    if (c->cur->str.failed) {
         conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
         return -1;
     }
@@ -400,7 +412,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     weft__http_conn *c = p->data;
     if (count_header_bytes(c, len))
         return HPE_USER;
-    if (weft__http_buf_append(&c->field, at, len) < 0) {
+    weft__http_buf_append(&c->field, at, len);
+    if (c->field.failed) {
         conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
         return HPE_USER;
     }
@@ -435,7 +448,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
         conn_refuse(c, 400, "Folded header lines (obs-fold) are not accepted.", WEFT_EHTTP);
         return HPE_USER;
     }
-    if (weft__http_buf_append(&c->value, at, len) < 0) {
+    weft__http_buf_append(&c->value, at, len);
+    if (c->value.failed) {
         conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
         return HPE_USER;
     }
@@ -537,7 +551,8 @@ static int on_header_value_complete(llhttp_t *p)
         return -1;
     }
     if (req->dispatched) { /* a trailer: counted, not kept */
-        c->field.len = c->value.len = 0;
+        weft__http_buf_clear(&c->field);
+        weft__http_buf_clear(&c->value);
         return 0;
     }
     /* The headers weft itself looks at, noted as they pass. */
@@ -558,7 +573,8 @@ static int on_header_value_complete(llhttp_t *p)
     }
     int rc = weft_http_headers_addn(req->headers, c->field.data ? c->field.data : "", c->field.len,
                                     c->value.data ? c->value.data : "", c->value.len);
-    c->field.len = c->value.len = 0;
+    weft__http_buf_clear(&c->field);
+    weft__http_buf_clear(&c->value);
     if (rc < 0) {
         conn_refuse(c, rc == WEFT_ENOMEM ? 503 : 400, "A header is malformed.", WEFT_EHTTP);
         return -1;
@@ -676,7 +692,8 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     if (req->body_discard || req->body.ended)
         return 0;
     if (!req->body.drain || req->body.pauses) {
-        if (weft__http_buf_append(&req->held_body, at, len) < 0) {
+        weft__http_buf_append(&req->held_body, at, len);
+        if (req->held_body.failed) {
             conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
             return HPE_USER;
         }
@@ -746,7 +763,7 @@ void weft__http_conn_response_done(weft__http_conn *c, weft_http_request *req)
         if (req->parsing) {
             /* The handler is done with a body it did not read: drop it. */
             req->body_discard = true;
-            req->held_body.len = 0;
+            weft__http_buf_clear(&req->held_body);
         }
         weft__http_request_release(req);
         req = NULL;
@@ -801,7 +818,8 @@ static void received(weft_protocol *p, const void *data, size_t len)
         return;
     if (c->parser_paused || c->held.len > c->held_off) {
         /* Delivered while pausing took effect: parsed when resumed. */
-        if (weft__http_buf_append(&c->held, data, len) < 0)
+        weft__http_buf_append(&c->held, data, len);
+        if (c->held.failed)
             conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
         return;
     }

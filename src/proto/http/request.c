@@ -23,14 +23,14 @@ bool weft__http_body_blocked(const weft_http_request *req)
 void weft__http_request_flush_body(weft_http_request *req)
 {
     if (req->body_discard || req->body.ended) {
-        req->held_body.len = 0;
+        weft__http_buf_clear(&req->held_body);
         return;
     }
     if (!req->held_body.len || !req->body.drain || req->body.pauses)
         return;
     size_t n = req->held_body.len;
     /* emptied first: the drain may pause, and a pause must not re-send */
-    req->held_body.len = 0;
+    weft__http_buf_clear(&req->held_body);
     weft_fount_emit(&req->body, req->held_body.data, n);
 }
 
@@ -52,7 +52,7 @@ static void body_stop(weft_fount *f)
 {
     weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
     req->body_discard = true;
-    req->held_body.len = 0;
+    weft__http_buf_clear(&req->held_body);
     if (parsing_this(req))
         weft__http_conn_schedule_resume(req->conn);
 }
@@ -75,7 +75,7 @@ static const weft_fount_ops body_ops = {
 
 void weft__http_request_fail_body(weft_http_request *req, int code, const char *what)
 {
-    req->held_body.len = 0;
+    weft__http_buf_clear(&req->held_body);
     if (req->body.ended)
         return;
     weft_failure *f = weft_failure_new(code, "%s", what);
@@ -154,7 +154,10 @@ void weft__http_request_reset(weft_http_request *req)
     req->segs = segs;
     req->held_body = held;
     req->out = out;
-    req->str.len = req->segs.len = req->held_body.len = req->out.len = 0;
+    weft__http_buf_clear(&req->str);
+    weft__http_buf_clear(&req->segs);
+    weft__http_buf_clear(&req->held_body);
+    weft__http_buf_clear(&req->out);
     req->headers = h;
     req->resp = resp;
     weft_http_headers_clear(h);
@@ -216,7 +219,7 @@ int weft__http_request_parse_target(weft_http_request *req, bool connect)
     if (req->host_idx >= 0)
         weft_http_headers_at(req->headers, (size_t)req->host_idx, &name, &host_hdr);
     size_t hlen = host_hdr ? strlen(host_hdr) : 0;
-    if (weft__http_buf_reserve(&req->str, 2 * tlen + hlen + 8) < 0)
+    if (!weft__http_buf_room(&req->str, 2 * tlen + hlen + 8))
         return WEFT_ENOMEM;
     const char *t = req->str.data;
     const char *path = t, *host = NULL;
@@ -247,12 +250,14 @@ int weft__http_request_parse_target(weft_http_request *req, bool connect)
         weft__http_buf_add_str(&req->str, path, plen);
     if (path[plen] == '?') {
         const char *q = path + plen + 1;
-        req->query_off = weft__http_buf_add_str(&req->str, q, strcspn(q, "#"));
+        req->query_off = (long)weft__http_buf_add_str(&req->str, q, strcspn(q, "#"));
     }
     if (host)
-        req->host_off = (size_t)weft__http_buf_add_str(&req->str, host, host_len);
+        req->host_off = weft__http_buf_add_str(&req->str, host, host_len);
     else
-        req->host_off = (size_t)weft__http_buf_add_str(&req->str, host_hdr ? host_hdr : "", hlen);
+        req->host_off = weft__http_buf_add_str(&req->str, host_hdr ? host_hdr : "", hlen);
+    if (req->str.failed)
+        return WEFT_ENOMEM;
     req->rest_off = req->host_off + strlen(req->str.data + req->host_off); /* "" until the walk */
     req->is_head = req->parser_method == HTTP_HEAD;
     return 0;

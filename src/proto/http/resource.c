@@ -314,7 +314,7 @@ static void answer(weft_http_request *req, weft_http_resource *res)
 
 static int add_segment(weft_http_request *req, const char *enc, size_t len)
 {
-    if (weft__http_buf_reserve(&req->str, len + 1) < 0 || weft__http_buf_reserve(&req->segs, 2 * sizeof(size_t)) < 0)
+    if (!weft__http_buf_room(&req->str, len + 1) || !weft__http_buf_room(&req->segs, 2 * sizeof(size_t)))
         return WEFT_ENOMEM;
     size_t off = req->str.len;
     size_t dlen = weft_http_percent_decode(req->str.data + off, enc, len, 0);

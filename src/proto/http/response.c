@@ -34,6 +34,7 @@ static int out_writev(weft_http_request *req, const struct iovec *iov, int n)
         return -ENOTCONN;
     if (req->active)
         return weft_transport_writev(c->t, iov, n);
+    /* Room first: a write that cannot be queued leaves the queued ones whole. */
     size_t total = 0;
     for (int i = 0; i < n; i++)
         total += iov[i].iov_len;
@@ -47,34 +48,30 @@ static int out_writev(weft_http_request *req, const struct iovec *iov, int n)
 
 /* ---- the head ---- */
 
-#define ADD(b, s, n) (rc |= weft__http_buf_append((b), (s), (n)))
-#define ADDL(b, lit) ADD(b, lit, sizeof lit - 1)
-#define ADDS(b, s) ADD(b, s, strlen(s))
-
-static int head_begin(weft__http_buf *b, weft_http_server *s, int status, const char *reason)
+/* The status line and the headers of every response, in b (emptied first;
+ * b->failed says whether memory ran out). */
+static void head_begin(weft__http_buf *b, weft_http_server *s, int status, const char *reason)
 {
-    int rc = 0;
     char code[3] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10), (char)('0' + status % 10)};
-    b->len = 0;
-    ADDL(b, "HTTP/1.1 ");
-    ADD(b, code, 3);
-    ADDL(b, " ");
-    ADDS(b, reason ? reason : weft_http_reason(status));
-    ADDL(b, "\r\nDate: ");
-    ADD(b, weft__http_date(s), WEFT_HTTP_DATE_SIZE - 1);
-    ADDL(b, "\r\n");
+    weft__http_buf_clear(b);
+    weft__http_buf_appends(b, "HTTP/1.1 ");
+    weft__http_buf_append(b, code, 3);
+    weft__http_buf_appends(b, " ");
+    weft__http_buf_appends(b, reason ? reason : weft_http_reason(status));
+    weft__http_buf_appends(b, "\r\nDate: ");
+    weft__http_buf_append(b, weft__http_date(s), WEFT_HTTP_DATE_SIZE - 1);
+    weft__http_buf_appends(b, "\r\n");
     if (s->server_line)
-        ADDS(b, s->server_line);
+        weft__http_buf_appends(b, s->server_line);
     size_t n = s->extra ? weft_http_headers_count(s->extra) : 0;
     for (size_t i = 0; i < n; i++) {
         const char *name, *value;
         weft_http_headers_at(s->extra, i, &name, &value);
-        ADDS(b, name);
-        ADDL(b, ": ");
-        ADDS(b, value);
-        ADDL(b, "\r\n");
+        weft__http_buf_appends(b, name);
+        weft__http_buf_appends(b, ": ");
+        weft__http_buf_appends(b, value);
+        weft__http_buf_appends(b, "\r\n");
     }
-    return rc ? WEFT_ENOMEM : 0;
 }
 
 static bool status_has_body(int status)
@@ -108,7 +105,7 @@ static int build_head(weft_http_request *req, bool finishing, uint64_t body_len)
     /* One pass: each header is copied into the head, and the three that
      * decide the framing are noticed on the way (by length first, so most
      * names cost no comparison). */
-    int rc = head_begin(b, req->server, status, req->reason);
+    head_begin(b, req->server, status, req->reason);
     const char *cl = NULL, *te = NULL, *conn = NULL;
     size_t n = weft_http_headers_count(h);
     for (size_t i = 0; i < n; i++) {
@@ -121,10 +118,10 @@ static int build_head(weft_http_request *req, bool finishing, uint64_t body_len)
             te = value;
         else if (nlen == 10 && !conn && strcasecmp(name, "connection") == 0)
             conn = value;
-        ADD(b, name, nlen);
-        ADDL(b, ": ");
-        ADDS(b, value);
-        ADDL(b, "\r\n");
+        weft__http_buf_append(b, name, nlen);
+        weft__http_buf_appends(b, ": ");
+        weft__http_buf_appends(b, value);
+        weft__http_buf_appends(b, "\r\n");
     }
     bool conn_set = conn != NULL;
     if (conn_set && weft_http_headers_has_token(h, "connection", "close"))
@@ -162,20 +159,20 @@ static int build_head(weft_http_request *req, bool finishing, uint64_t body_len)
         req->keep_alive = false;
     if (add_length) {
         char num[24], *p = weft__http_fmt_u64(num + sizeof num, body_len);
-        ADDL(b, "Content-Length: ");
-        ADD(b, p, (size_t)(num + sizeof num - p));
-        ADDL(b, "\r\n");
+        weft__http_buf_appends(b, "Content-Length: ");
+        weft__http_buf_append(b, p, (size_t)(num + sizeof num - p));
+        weft__http_buf_appends(b, "\r\n");
     }
     if (add_chunked)
-        ADDL(b, "Transfer-Encoding: chunked\r\n");
+        weft__http_buf_appends(b, "Transfer-Encoding: chunked\r\n");
     if (!conn_set) {
         if (!req->keep_alive)
-            ADDL(b, "Connection: close\r\n");
+            weft__http_buf_appends(b, "Connection: close\r\n");
         else if (req->version == 10)
-            ADDL(b, "Connection: keep-alive\r\n");
+            weft__http_buf_appends(b, "Connection: keep-alive\r\n");
     }
-    ADDL(b, "\r\n");
-    if (rc)
+    weft__http_buf_appends(b, "\r\n");
+    if (b->failed)
         return WEFT_ENOMEM;
     req->headers_sent = true;
     return 0;
@@ -558,7 +555,7 @@ bool weft__http_response_activate(weft_http_request *req)
     /* a failed write closes the connection: every request then hears of it */
     if (req->out.len && c->t)
         (void)weft_transport_write(c->t, req->out.data, req->out.len);
-    req->out.len = 0;
+    weft__http_buf_clear(&req->out);
     if (req->resp_done) {
         finalize(req);
         return true;
@@ -576,7 +573,7 @@ void weft__http_response_lost(weft_http_request *req, const weft_failure *why)
     if (p && !req->prod_registered && p->ops->stop)
         p->ops->stop(p); /* (the transport stops the one it holds) */
     req->prod_registered = false;
-    req->out.len = 0;
+    weft__http_buf_clear(&req->out);
     weft_deferred **notify = req->notify;
     size_t n = req->nnotify;
     req->notify = NULL;
@@ -809,8 +806,8 @@ static const weft_producer_ops file_ops = {file_pause, file_resume, file_stop};
 static int send_small_file(weft_http_request *req, int fd, off_t offset, size_t len)
 {
     weft__http_buf *b = &req->conn->small_file;
-    b->len = 0;
-    int rc = weft__http_buf_reserve(b, len);
+    weft__http_buf_clear(b);
+    int rc = weft__http_buf_room(b, len) ? 0 : WEFT_ENOMEM;
     size_t got = 0;
     while (rc == 0 && got < len) {
         ssize_t n = pread(fd, b->data + got, len - got, offset + (off_t)got);
@@ -874,18 +871,18 @@ int weft__http_conn_error_response(weft__http_conn *c, int status, const char *d
 {
     weft__http_buf body = {0}, *b = &c->scratch;
     int rc = weft__http_error_body(&body, status, detail);
-    if (rc == 0)
-        rc = head_begin(b, c->server, status, NULL);
     if (rc == 0) {
         char num[24], *p = weft__http_fmt_u64(num + sizeof num, body.len);
-        ADDL(b, "Content-Type: text/html; charset=utf-8\r\nContent-Length: ");
-        ADD(b, p, (size_t)(num + sizeof num - p));
-        ADDL(b, "\r\nConnection: close\r\n\r\n");
+        head_begin(b, c->server, status, NULL);
+        weft__http_buf_appends(b, "Content-Type: text/html; charset=utf-8\r\nContent-Length: ");
+        weft__http_buf_append(b, p, (size_t)(num + sizeof num - p));
+        weft__http_buf_appends(b, "\r\nConnection: close\r\n\r\n");
+        rc = b->failed ? WEFT_ENOMEM : 0;
     }
     if (rc == 0 && c->t) {
         struct iovec iov[2] = {{b->data, b->len}, {body.data, body.len}};
         rc = weft_transport_writev(c->t, iov, 2);
     }
     weft__http_buf_free(&body);
-    return rc ? (rc < 0 ? rc : WEFT_ENOMEM) : 0;
+    return rc;
 }
