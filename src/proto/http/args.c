@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Argument lists (http_args.h) and the request's: its query parsed on
- * first use. The names and values live in one arena ("name\0value\0" each)
- * and the pairs are offsets into it, as in a header list.
+ * Argument lists (http_args.h), and what a request keeps of its arguments,
+ * forms and cookies (form_int.h), made on first use. The names and values
+ * live in one arena ("name\0value\0" each) and the pairs are offsets into
+ * it, as in a header list.
  */
 #include <string.h>
 
@@ -198,33 +199,4 @@ void weft__http_parsed_free(weft__http_parsed *p)
     weft_http_args_free(p->args);
     weft_http_args_free(p->cookies);
     weft_free(p);
-}
-
-int weft_http_request_args(weft_http_request *req, const weft_http_args **out)
-{
-    *out = NULL;
-    weft__http_parsed *p = weft__http_parsed_of(req);
-    if (!p)
-        return WEFT_ENOMEM;
-    if (!p->args && !p->args_err) {
-        p->args = weft_http_args_new();
-        const char *q = weft_http_request_query(req);
-        int rc = !p->args ? WEFT_ENOMEM : q ? weft_http_args_parse(p->args, q, strlen(q), WEFT_HTTP_ARGS_MAX) : 0;
-        if (rc < 0) {
-            weft_http_args_free(p->args);
-            p->args = NULL;
-            if (rc != WEFT_ENOMEM) /* the query will not change; memory may come back */
-                p->args_err = rc;
-            return rc;
-        }
-    }
-    *out = p->args;
-    return p->args_err;
-}
-
-const char *weft_http_request_arg(weft_http_request *req, const char *name, size_t *len)
-{
-    const weft_http_args *a;
-    weft_http_request_args(req, &a);
-    return weft_http_args_get(a, name, len);
 }

@@ -327,7 +327,7 @@ static void conn_resume(void *arg)
     set_reading(c, true);
 }
 
-void weft__http_conn_schedule_resume(weft__http_conn *c)
+static void schedule_resume(weft__http_conn *c)
 {
     if (c->resume_posted || c->lost || c->dead)
         return;
@@ -335,11 +335,55 @@ void weft__http_conn_schedule_resume(weft__http_conn *c)
     weft__reactor_post(c->server->r, &c->resume_post, conn_resume, c);
 }
 
-void weft__http_conn_body_paused(weft__http_conn *c)
+/* ---- the request body: a fount whose pauses are the connection's reading ---- */
+
+static bool parsing_this(const weft_http_request *req)
 {
-    set_reading(c, false);
-    set_timer(c, WEFT__HT_NONE);
+    return req->conn && req->conn->cur == req;
 }
+
+static void body_pause(weft_fount *f)
+{
+    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
+    if (parsing_this(req)) {
+        set_reading(req->conn, false);
+        set_timer(req->conn, WEFT__HT_NONE);
+    }
+}
+
+static void body_resume(weft_fount *f)
+{
+    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
+    if (parsing_this(req))
+        schedule_resume(req->conn);
+}
+
+static void body_stop(weft_fount *f)
+{
+    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
+    req->body_discard = true;
+    weft__http_buf_clear(&req->held_body);
+    if (parsing_this(req))
+        schedule_resume(req->conn);
+}
+
+/* A drain joined: a client that expects 100 Continue is told to send the
+ * body (RFC 9110 10.1.1), and reading resumes. */
+static void body_flowing_to(weft_fount *f, weft_drain *d)
+{
+    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
+    if (!d || !parsing_this(req))
+        return;
+    if (req->expect_continue && !req->continue_sent && !req->headers_sent) {
+        req->continue_sent = true;
+        if (weft__http_write_100(req) < 0 && req->conn)
+            weft__http_conn_close(req->conn, true);
+    }
+    schedule_resume(req->conn);
+}
+
+static const weft_fount_ops body_ops = {
+    .pause = body_pause, .resume = body_resume, .stop = body_stop, .flowing_to = body_flowing_to};
 
 /* ---- the parser's callbacks ---- */
 
@@ -354,6 +398,7 @@ static int on_message_begin(llhttp_t *p)
     }
     c->cur = req;
     req->parsing = true;
+    req->body.ops = &body_ops;
     c->header_bytes = 0;
     c->nheaders = 0;
     weft__http_buf_clear(&c->field);
@@ -752,7 +797,8 @@ static const llhttp_settings_t settings = {
 
 /* ---- responses going out ---- */
 
-void weft__http_conn_response_done(weft__http_conn *c, weft_http_request *req)
+/* req's response is out whole: the next in the queue may write. */
+static void response_done(weft__http_conn *c, weft_http_request *req)
 {
     while (req) {
         weft__list_remove(&req->link);
@@ -779,7 +825,7 @@ void weft__http_conn_response_done(weft__http_conn *c, weft_http_request *req)
         }
     }
     if (!weft__list_empty(&c->queue)) {
-        weft__http_conn_schedule_resume(c);
+        schedule_resume(c);
         return;
     }
     if (c->no_more) {
@@ -793,19 +839,22 @@ void weft__http_conn_response_done(weft__http_conn *c, weft_http_request *req)
     if (!c->cur)
         set_timer(c, WEFT__HT_IDLE);
     if (c->parser_paused)
-        weft__http_conn_schedule_resume(c);
+        schedule_resume(c);
 }
+
+/* What the requests' side tells the connection (http_int.h). */
+static const weft__http_conn_ops conn_events = {.response_done = response_done, .close = weft__http_conn_close};
 
 /* ---- the protocol ---- */
 
-static void made(weft_protocol *p)
+static void conn_made(weft_protocol *p)
 {
     weft__http_conn *c = (weft__http_conn *)p;
     c->t = p->transport;
     set_timer(c, WEFT__HT_IDLE);
 }
 
-static void received(weft_protocol *p, const void *data, size_t len)
+static void conn_received(weft_protocol *p, const void *data, size_t len)
 {
     weft__http_conn *c = (weft__http_conn *)p;
     if (c->lingering) {
@@ -826,7 +875,7 @@ static void received(weft_protocol *p, const void *data, size_t len)
     feed(c, data, len, false);
 }
 
-static bool eof(weft_protocol *p)
+static bool conn_eof(weft_protocol *p)
 {
     weft__http_conn *c = (weft__http_conn *)p;
     if (c->lingering)
@@ -839,7 +888,7 @@ static bool eof(weft_protocol *p)
     return busy;
 }
 
-static void lost(weft_protocol *p, const weft_failure *why)
+static void conn_lost(weft_protocol *p, const weft_failure *why)
 {
     weft__http_conn *c = (weft__http_conn *)p;
     c->lost = true;
@@ -858,13 +907,14 @@ static void lost(weft_protocol *p, const weft_failure *why)
         req->active = false;
         c->queued--;
         weft__http_request_detach(req, why);
+        weft__http_response_lost(req, why);
         weft__http_request_release(req);
     }
     c->t = NULL;
     weft__list_remove(&c->link);
 }
 
-static void destroy(weft_protocol *p)
+static void conn_destroy(weft_protocol *p)
 {
     weft__http_conn *c = (weft__http_conn *)p;
     if (c->spare)
@@ -878,11 +928,11 @@ static void destroy(weft_protocol *p)
 }
 
 static const weft_protocol_ops conn_ops = {
-    .connection_made = made,
-    .data_received = received,
-    .eof_received = eof,
-    .connection_lost = lost,
-    .destroy = destroy,
+    .connection_made = conn_made,
+    .data_received = conn_received,
+    .eof_received = conn_eof,
+    .connection_lost = conn_lost,
+    .destroy = conn_destroy,
 };
 
 weft_protocol *weft__http_conn_new(weft_http_server *s)
@@ -891,6 +941,7 @@ weft_protocol *weft__http_conn_new(weft_http_server *s)
     if (!c)
         return NULL;
     c->base.ops = &conn_ops;
+    c->ops = &conn_events;
     c->server = s;
     s->refs++;
     weft__list_init(&c->queue);

@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* The request (twisted.web's Request, reading side): what was asked, the
- * body as a fount, and the request's lifetime. */
+/* The request (twisted.web's Request, reading side): what was asked (the
+ * query's arguments too), the body as a fount, and the request's
+ * lifetime. */
 #include <string.h>
 
-#include "weft/tls.h"
+#include "form_int.h"
 #include "http_int.h"
+#include "weft/tls.h"
 
 /* ---- the body fount ---- */
-
-static bool parsing_this(const weft_http_request *req)
-{
-    return req->conn && req->conn->cur == req;
-}
 
 bool weft__http_body_blocked(const weft_http_request *req)
 {
@@ -33,45 +30,6 @@ void weft__http_request_flush_body(weft_http_request *req)
     weft__http_buf_clear(&req->held_body);
     weft_fount_emit(&req->body, req->held_body.data, n);
 }
-
-static void body_pause(weft_fount *f)
-{
-    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
-    if (parsing_this(req))
-        weft__http_conn_body_paused(req->conn);
-}
-
-static void body_resume(weft_fount *f)
-{
-    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
-    if (parsing_this(req))
-        weft__http_conn_schedule_resume(req->conn);
-}
-
-static void body_stop(weft_fount *f)
-{
-    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
-    req->body_discard = true;
-    weft__http_buf_clear(&req->held_body);
-    if (parsing_this(req))
-        weft__http_conn_schedule_resume(req->conn);
-}
-
-static void body_flowing_to(weft_fount *f, weft_drain *d)
-{
-    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
-    if (!d || !parsing_this(req))
-        return;
-    if (req->expect_continue && !req->continue_sent && !req->headers_sent) {
-        req->continue_sent = true;
-        if (weft__http_write_100(req) < 0 && req->conn)
-            weft__http_conn_close(req->conn, true);
-    }
-    weft__http_conn_schedule_resume(req->conn);
-}
-
-static const weft_fount_ops body_ops = {
-    .pause = body_pause, .resume = body_resume, .stop = body_stop, .flowing_to = body_flowing_to};
 
 void weft__http_request_fail_body(weft_http_request *req, int code, const char *what)
 {
@@ -107,13 +65,11 @@ int64_t weft_http_request_content_length(const weft_http_request *req)
 
 static void init(weft_http_request *req)
 {
-    req->body.ops = &body_ops;
     req->status = 200;
     req->handler_done = true; /* no handler holds it until dispatched */
     req->query_off = -1;
     req->host_idx = req->expect_idx = -1;
     req->max_body = req->server->opt.max_body;
-    weft__http_response_init(req);
 }
 
 weft_http_request *weft__http_request_new(weft__http_conn *c)
@@ -203,7 +159,6 @@ void weft__http_request_detach(weft_http_request *req, const weft_failure *why)
         req->parsing = false;
         weft__http_request_fail_body(req, weft_failure_code(why), "the connection was lost");
     }
-    weft__http_response_lost(req, why);
 }
 
 /* ---- what was asked ---- */
@@ -281,6 +236,36 @@ const char *weft_http_request_path(const weft_http_request *req)
 const char *weft_http_request_query(const weft_http_request *req)
 {
     return req->query_off < 0 ? NULL : req->str.data + req->query_off;
+}
+
+/* The query's arguments, parsed at the first call and kept (args.c). */
+int weft_http_request_args(weft_http_request *req, const weft_http_args **out)
+{
+    *out = NULL;
+    weft__http_parsed *p = weft__http_parsed_of(req);
+    if (!p)
+        return WEFT_ENOMEM;
+    if (!p->args && !p->args_err) {
+        p->args = weft_http_args_new();
+        const char *q = weft_http_request_query(req);
+        int rc = !p->args ? WEFT_ENOMEM : q ? weft_http_args_parse(p->args, q, strlen(q), WEFT_HTTP_ARGS_MAX) : 0;
+        if (rc < 0) {
+            weft_http_args_free(p->args);
+            p->args = NULL;
+            if (rc != WEFT_ENOMEM) /* the query will not change; memory may come back */
+                p->args_err = rc;
+            return rc;
+        }
+    }
+    *out = p->args;
+    return p->args_err;
+}
+
+const char *weft_http_request_arg(weft_http_request *req, const char *name, size_t *len)
+{
+    const weft_http_args *a;
+    weft_http_request_args(req, &a);
+    return weft_http_args_get(a, name, len);
 }
 
 int weft_http_request_version(const weft_http_request *req)

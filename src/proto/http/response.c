@@ -261,11 +261,18 @@ static void finalize(weft_http_request *req)
     weft_free(notify);
 }
 
+/* Closes req's connection, if it still has one (http_int.h's close). */
+static void close_conn(weft_http_request *req, bool abort)
+{
+    if (req->conn)
+        req->conn->ops->close(req->conn, abort);
+}
+
 static void complete(weft_http_request *req)
 {
     finalize(req);
     if (req->conn)
-        weft__http_conn_response_done(req->conn, req);
+        req->conn->ops->response_done(req->conn, req);
 }
 
 static int finish_internal(weft_http_request *req)
@@ -281,7 +288,7 @@ static int finish_internal(weft_http_request *req)
         rc = send_body(req, NULL, 0, true, NULL, NULL);
         if (req->has_length && req->resp_sent < req->resp_length && !req->no_body) {
             req->cut = true;
-            weft__http_conn_close(req->conn, false); /* a short body: the client must see the end */
+            close_conn(req, false); /* a short body: the client must see the end */
         }
     }
     req->resp_done = true;
@@ -321,7 +328,7 @@ static int error_internal(weft_http_request *req, int status, const char *detail
 }
 
 /* The handler is done with req. */
-static int handler_done(weft_http_request *req, int rc)
+static int handler_lets_go(weft_http_request *req, int rc)
 {
     req->handler_done = true;
     weft__http_request_release(req);
@@ -332,14 +339,14 @@ int weft_http_reply_finish(weft_http_request *req)
 {
     if (req->handler_done)
         return -EALREADY;
-    return handler_done(req, finish_internal(req));
+    return handler_lets_go(req, finish_internal(req));
 }
 
 int weft_http_reply(weft_http_request *req, int status, const char *content_type, const void *body, size_t len)
 {
     if (req->handler_done)
         return -EALREADY;
-    return handler_done(req, weft__http_respond_internal(req, status, content_type, body, len, false));
+    return handler_lets_go(req, weft__http_respond_internal(req, status, content_type, body, len, false));
 }
 
 int weft_http_reply_error(weft_http_request *req, int status, const char *detail)
@@ -350,25 +357,23 @@ int weft_http_reply_error(weft_http_request *req, int status, const char *detail
     if (req->resp_done) {
         rc = -EALREADY;
     } else if (req->headers_sent) {
-        if (req->conn)
-            weft__http_conn_close(req->conn, false);
+        close_conn(req, false);
         req->resp_done = true;
         rc = 0;
     } else {
         rc = error_internal(req, status, detail);
     }
-    return handler_done(req, rc);
+    return handler_lets_go(req, rc);
 }
 
 void weft_http_reply_abort(weft_http_request *req)
 {
     if (req->handler_done)
         return;
-    if (req->conn)
-        weft__http_conn_close(req->conn, true);
+    close_conn(req, true);
     req->aborted = true;
     req->resp_done = true;
-    handler_done(req, 0);
+    handler_lets_go(req, 0);
 }
 
 /* ---- the public writing calls ---- */
@@ -625,8 +630,10 @@ static void drain_flowing_from(weft_drain *d, weft_fount *f)
     weft_http_request *req = WEFT__CONTAINER_OF(d, weft_http_request, drain);
     if (f) {
         /* (a response fed by a producer already takes no fount's pauses) */
-        if (!req->producer && req->conn && req->conn->t)
+        if (!req->producer && req->conn && req->conn->t) {
+            req->drain_producer.ops = &dprod_ops;
             (void)weft_http_reply_register_producer(req, &req->drain_producer, true);
+        }
     } else if (req->producer == &req->drain_producer) {
         weft_http_reply_unregister_producer(req);
     }
@@ -654,14 +661,8 @@ static const weft_drain_ops drain_ops = {drain_flowing_from, drain_receive, drai
 
 weft_drain *weft_http_reply_drain(weft_http_request *req)
 {
-    return &req->drain;
-}
-
-void weft__http_response_init(weft_http_request *req)
-{
     req->drain.ops = &drain_ops;
-    req->drain_producer.ops = &dprod_ops;
-    req->proxy.ops = &proxy_ops;
+    return &req->drain;
 }
 
 /* ---- files ----
@@ -693,8 +694,8 @@ static void file_end(weft__http_file *f, bool failed)
         f->dead = true; /* the queued run frees it */
     else
         file_free(f);
-    if (failed && req->conn)
-        weft__http_conn_close(req->conn, false);
+    if (failed)
+        close_conn(req, false);
     if (req->finish_after_file) {
         req->finish_after_file = false;
         if (failed)
