@@ -27,12 +27,6 @@ static weft_failure *eof_failure(void)
 
 /* ---- the response body fount ---- */
 
-bool weft__hc_conn_gated(const weft__hc_conn *c)
-{
-    const weft_http_response *r = c->resp;
-    return r && !(r->body.drain && r->body.pauses == 0);
-}
-
 static void kick(void *arg)
 {
     weft__hc_conn *c = arg;
@@ -109,15 +103,6 @@ static void body_stop(weft_fount *f)
         weft__hc_conn_abort(c); /* the end comes with connection_lost */
 }
 
-void weft__hc_body_end(weft_http_response *resp, const weft_failure *f)
-{
-    if (resp->body.drain) {
-        weft_fount_end(&resp->body, f);
-    } else if (!resp->pending_end && !resp->body.ended) {
-        resp->pending_end = weft_failure_ref((weft_failure *)f);
-    }
-}
-
 /* A drain joined: what was held for it can flow, or the end it missed
  * reaches it. */
 static void body_flowing_to(weft_fount *f, weft_drain *d)
@@ -140,30 +125,6 @@ static const weft_fount_ops body_ops = {body_pause, body_resume, body_stop, body
 weft_fount *weft_http_response_body(weft_http_response *resp)
 {
     return &resp->body; /* reading starts when a drain joins it */
-}
-
-void weft_http_response_free(weft_http_response *resp)
-{
-    if (!resp)
-        return;
-    weft__hc_conn *c = resp->conn;
-    if (c) {
-        /* An unread body: the connection cannot be reused. */
-        c->resp = NULL;
-        resp->conn = NULL;
-        weft__hc_conn_abort(c);
-    }
-    if (!resp->body.ended && resp->body.drain) {
-        /* Whoever drains it must hear that nothing more will come. */
-        weft_failure *f = weft_failure_new(WEFT_ECANCELED, "the response was freed");
-        weft_fount_end(&resp->body, f);
-        weft_failure_unref(f);
-    }
-    weft_failure_unref(resp->pending_end);
-    weft_http_headers_free(resp->headers);
-    weft_free(resp->reason);
-    weft_free(resp->url);
-    weft_free(resp);
 }
 
 /* ---- parsing the response ---- */
@@ -368,7 +329,7 @@ static void deliver(weft__hc_conn *c)
         weft_http_response_free(resp);
         return;
     }
-    if (weft__hc_req_wants_redirect(req, resp->status, resp->headers)) {
+    if (req->ops->redirect(req, resp->status, resp->headers)) {
         c->discard = true;
         weft_http_response_free(resp);
         return;
@@ -377,7 +338,7 @@ static void deliver(weft__hc_conn *c)
     req->conn = NULL;
     c->resp = resp;
     resp->conn = c;
-    weft__hc_req_deliver(req, resp);
+    req->ops->deliver(req, resp);
 }
 
 /* A message ended with `left` bytes after it in this read. */
@@ -396,12 +357,12 @@ static void message_done(weft__hc_conn *c, size_t left)
         c->req = NULL;
         c->discard = false;
         if (reuse)
-            weft__hc_pool_release(c);
+            weft__hc_conn_release(c);
         else
             weft__hc_conn_close(c);
         if (req) {
             req->conn = NULL;
-            weft__hc_req_follow(req);
+            req->ops->follow(req);
         }
         return;
     }
@@ -412,7 +373,7 @@ static void message_done(weft__hc_conn *c, size_t left)
     /* Back in the pool before the consumer hears the end, so a request
      * it makes then can have this connection. */
     if (reuse)
-        weft__hc_pool_release(c);
+        weft__hc_conn_release(c);
     else
         weft__hc_conn_close(c);
     if (resp) {
