@@ -186,6 +186,7 @@ struct weft__hc_conn {
     bool keep_alive, eof, eof_pending, read_paused, kick_queued, head;
     /* the response being parsed */
     llhttp_t parser;
+    const char *why; /* why a callback refused it (static text), or NULL */
     size_t head_bytes;
     weft__http_buf field;  /* a header's name, then its value after name_len */
     size_t name_len;

@@ -129,13 +129,21 @@ weft_fount *weft_http_response_body(weft_http_response *resp)
 
 /* ---- parsing the response ---- */
 
+/* Refuses the response being parsed: llhttp stops, and the failure names
+ * why. (Kept on the connection: llhttp puts "User callback error" in place
+ * of the reason a callback that is not a span's sets.) */
+static int refuse(weft__hc_conn *c, const char *why)
+{
+    c->why = why;
+    return HPE_USER;
+}
+
 static int too_big(weft__hc_conn *c, size_t n)
 {
     c->head_bytes += n;
     if (c->head_bytes <= c->max_header_bytes)
         return 0;
-    llhttp_set_error_reason(&c->parser, "response header block too large");
-    return HPE_USER;
+    return refuse(c, "response header block too large");
 }
 
 static int append(weft__hc_conn *c, weft__http_buf *b, const char *at, size_t n)
@@ -143,8 +151,7 @@ static int append(weft__hc_conn *c, weft__http_buf *b, const char *at, size_t n)
     weft__http_buf_append(b, at, n);
     if (!b->failed)
         return 0;
-    llhttp_set_error_reason(&c->parser, "out of memory");
-    return HPE_USER;
+    return refuse(c, "out of memory");
 }
 
 static int on_message_begin(llhttp_t *p)
@@ -157,8 +164,7 @@ static int on_message_begin(llhttp_t *p)
     if (c->headers) {
         weft_http_headers_clear(c->headers);
     } else if (!(c->headers = weft_http_headers_new())) {
-        llhttp_set_error_reason(p, "out of memory");
-        return HPE_USER;
+        return refuse(c, "out of memory");
     }
     return 0;
 }
@@ -208,8 +214,7 @@ static int on_header_value_complete(llhttp_t *p)
     weft__http_buf_clear(&c->field);
     c->name_len = 0;
     if (err < 0) {
-        llhttp_set_error_reason(p, err == WEFT_ENOMEM ? "out of memory" : "malformed header");
-        return HPE_USER;
+        return refuse(c, err == WEFT_ENOMEM ? "out of memory" : "malformed header");
     }
     return 0;
 }
@@ -238,14 +243,6 @@ static weft_http_response *response_new(weft__hc_conn *c)
     return resp;
 }
 
-/* A Content-Length past int64_t: read as -1 it would pass for a body of
- * unknown length. (Refused in on_headers_complete, whose error reason
- * llhttp replaces by its own: protocol_error names it.) */
-static bool length_overflows(const llhttp_t *p)
-{
-    return (p->flags & F_CONTENT_LENGTH) && p->content_length > INT64_MAX;
-}
-
 static int on_headers_complete(llhttp_t *p)
 {
     weft__hc_conn *c = p->data;
@@ -254,24 +251,22 @@ static int on_headers_complete(llhttp_t *p)
         return err;
     int status = p->status_code;
     if (p->http_major != 1) {
-        llhttp_set_error_reason(p, "not an HTTP/1 response");
-        return HPE_USER;
+        return refuse(c, "not an HTTP/1 response");
     }
     if (status == 101 || status < 100) {
-        llhttp_set_error_reason(p, status == 101 ? "an upgrade nobody asked for" : "bad status code");
-        return HPE_USER;
+        return refuse(c, status == 101 ? "an upgrade nobody asked for" : "bad status code");
     }
     if (status < 200) {
         c->interim = true; /* 100 Continue, 103 Early Hints...: skipped */
         return 1;
     }
-    if (length_overflows(p))
-        return HPE_USER;
+    /* Past int64_t, read as -1 it would pass for a length not given. */
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > INT64_MAX)
+        return refuse(c, "the response's Content-Length is too large");
     c->in_trailers = true;
     weft_http_response *resp = response_new(c);
     if (!resp) {
-        llhttp_set_error_reason(p, "out of memory");
-        return HPE_USER;
+        return refuse(c, "out of memory");
     }
     bool bodyless = c->head || status == 204 || status == 304 ||
                     ((p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED) && p->content_length == 0);
@@ -385,10 +380,13 @@ static void message_done(weft__hc_conn *c, size_t left)
 
 static void protocol_error(weft__hc_conn *c, llhttp_errno_t e)
 {
-    const char *why = length_overflows(&c->parser) ? "the response's Content-Length is too large"
-                                                     : llhttp_get_error_reason(&c->parser);
+    if (c->why) {
+        weft__hc_conn_fail(c, weft_failure_new(WEFT_EHTTP, "malformed HTTP response: %s", c->why));
+        return;
+    }
+    const char *why = llhttp_get_error_reason(&c->parser);
     weft__hc_conn_fail(c, weft_failure_new(WEFT_EHTTP, "malformed HTTP response: %s (%s)", why ? why : "?",
-                                  llhttp_errno_name(e)));
+                                           llhttp_errno_name(e)));
 }
 
 static void hold(weft__hc_conn *c, const char *data, size_t len)
@@ -461,4 +459,5 @@ void weft__hc_conn_parse_start(weft__hc_conn *c)
 {
     llhttp_init(&c->parser, HTTP_RESPONSE, &settings);
     c->parser.data = c;
+    c->why = NULL;
 }
