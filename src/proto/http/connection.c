@@ -167,6 +167,7 @@ static void conn_refuse(weft__http_conn *c, int status, const char *detail, int 
     set_timer(c, WEFT__HT_NONE);
     weft_http_request *req = c->cur;
     c->cur = NULL;
+    bool head = req && req->is_head; /* (its method known, once its target started) */
     if (req && req->dispatched) {
         req->keep_alive = false;
         if (status && !req->headers_sent && !req->resp_done) {
@@ -183,11 +184,12 @@ static void conn_refuse(weft__http_conn *c, int status, const char *detail, int 
         drop_parsed(req, code, NULL);
     if (weft__list_empty(&c->queue)) {
         if (status && c->t)
-            weft__http_conn_error_response(c, status, detail);
+            weft__http_conn_error_response(c, status, detail, head);
         weft__http_conn_close(c, false);
     } else {
         c->final_status = status;
         c->final_detail = detail;
+        c->final_head = head;
     }
 }
 
@@ -421,6 +423,7 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 {
     weft__http_conn *c = p->data;
     weft_http_request *req = c->cur;
+    req->is_head = p->method == HTTP_HEAD; /* the method is known once the target starts */
     if (req->str.len + len > c->server->opt.max_uri) {
         conn_refuse(c, 414, "The request's target is too long.", WEFT_EHTTP);
         return HPE_USER;
@@ -830,7 +833,7 @@ static void response_done(weft__http_conn *c, weft_http_request *req)
     }
     if (c->no_more) {
         if (c->final_status && c->t)
-            weft__http_conn_error_response(c, c->final_status, c->final_detail);
+            weft__http_conn_error_response(c, c->final_status, c->final_detail, c->final_head);
         c->final_status = 0;
         if (!c->cur)
             weft__http_conn_close(c, false);

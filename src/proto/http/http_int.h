@@ -120,6 +120,7 @@ struct weft__http_conn {
     size_t tail_len;
     int final_status; /* an error page to send once the queue is empty */
     const char *final_detail;
+    bool final_head; /* its request was a HEAD: the page's head alone */
     weft__http_buf scratch; /* a response head being built */
     weft__http_buf small_file; /* a small file read to go out with its head */
     weft_timer timer;
@@ -218,8 +219,9 @@ int weft__http_respond_internal(weft_http_request *req, int status, const char *
 bool weft__http_response_activate(weft_http_request *req);
 void weft__http_response_lost(weft_http_request *req, const weft_failure *why);
 int weft__http_write_100(weft_http_request *req);
-/* A whole response with no request object (refused before dispatch). */
-int weft__http_conn_error_response(weft__http_conn *c, int status, const char *detail);
+/* A whole response with no request object (refused before dispatch); for
+ * a HEAD (head), the page's head alone (RFC 9110 9.3.2). */
+int weft__http_conn_error_response(weft__http_conn *c, int status, const char *detail, bool head);
 
 /* headers.c */
 /* Whether s (len bytes) is an RFC 9110 token: a header name, a method. */

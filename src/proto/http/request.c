@@ -214,7 +214,6 @@ int weft__http_request_parse_target(weft_http_request *req, bool connect)
     if (req->str.failed)
         return WEFT_ENOMEM;
     req->rest_off = req->host_off + strlen(req->str.data + req->host_off); /* "" until the walk */
-    req->is_head = req->parser_method == HTTP_HEAD;
     return 0;
 }
 

@@ -868,7 +868,7 @@ int weft_http_reply_send_file(weft_http_request *req, int fd, off_t offset, uint
     return rc;
 }
 
-int weft__http_conn_error_response(weft__http_conn *c, int status, const char *detail)
+int weft__http_conn_error_response(weft__http_conn *c, int status, const char *detail, bool head)
 {
     weft__http_buf body = {0}, *b = &c->scratch;
     int rc = weft__http_error_body(&body, status, detail);
@@ -882,7 +882,7 @@ int weft__http_conn_error_response(weft__http_conn *c, int status, const char *d
     }
     if (rc == 0 && c->t) {
         struct iovec iov[2] = {{b->data, b->len}, {body.data, body.len}};
-        rc = weft_transport_writev(c->t, iov, 2);
+        rc = weft_transport_writev(c->t, iov, head ? 1 : 2);
     }
     weft__http_buf_free(&body);
     return rc;
