@@ -1283,3 +1283,52 @@ WEFT_TEST(http_server, quiesce_closes_idle_connections_now_and_busy_ones_after_t
     weft_string_transport_free(idle);
     fx_close(&f);
 }
+
+/* ---- a Content-Length the server cannot frame by ---- */
+
+static void bad_length(void *arg, weft_http_request *req)
+{
+    int *rc = arg;
+    weft_http_reply_set_header(req, "Content-Length", "12abc");
+    *rc = weft_http_reply(req, 200, "text/plain", "hello", 5);
+}
+
+static void bad_length_streamed(void *arg, weft_http_request *req)
+{
+    int *rc = arg;
+    weft_http_reply_set_header(req, "Content-Length", "-1");
+    rc[1] = weft_http_reply_write(req, "hello", 5);
+    rc[2] = weft_http_reply_write(req, " again", 6);
+    weft_http_reply_finish(req);
+}
+
+/* Issue 10: a handler's Content-Length that is not a number (as a proxy
+ * would copy an upstream's) left its response unanswered, the connection
+ * hanging or reset. The server answers 500 in its place where the head has
+ * not gone out, drops what the handler writes after, and goes on. */
+WEFT_TEST(http_server, an_unparsable_content_length_is_answered_500)
+{
+    int rc[3] = {0, 0, 0};
+    fx f;
+    weft_http_resource *root = weft_http_resource_new();
+    weft_http_resource_on(root, "GET", hello, NULL);
+    weft_http_resource_put_child(root, "a", leaf_with("GET", bad_length, rc));
+    weft_http_resource_put_child(root, "b", leaf_with("*", bad_length_streamed, rc));
+    fx_open(&f, root, NULL);
+    fx_send(&f, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+                "HEAD /b HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert_eq(rc[0], WEFT_EINVAL);
+    cr_assert_eq(rc[1], WEFT_EINVAL);
+    cr_assert_eq(rc[2], 0, "written after the 500, dropped: %d", rc[2]);
+    const char *out = fx_out(&f);
+    cr_assert_eq(count_of(out, "HTTP/1.1 500 Internal Server Error\r\n"), 3, "%s", out);
+    cr_assert_null(strstr(out, "12abc"), "%s", out);
+    cr_assert_null(strstr(out, "hello"), "%s", out);
+    cr_assert_null(strstr(out, "again"), "%s", out);
+    cr_assert(strstr(out, "Hello, World!"), "the connection goes on: %s", out);
+    /* the HEAD's 500 is its head alone: the next response follows it */
+    const char *third = strstr(strstr(strstr(out, " 500 ") + 1, " 500 ") + 1, " 500 ");
+    cr_assert(third && strstr(third, "\r\n\r\nHTTP/1.1 200 OK"), "%s", out);
+    cr_assert_not(fx_state(&f).abort_called);
+    fx_close(&f);
+}

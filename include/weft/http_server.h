@@ -164,7 +164,10 @@ WEFT_API int weft_http_reply_status(const weft_http_request *req);
 /* The response headers, to change until the headers go out (then NULL).
  * Date, Server, Connection, Content-Length and Transfer-Encoding are the
  * server's business unless set here; a Content-Length set here is kept and
- * the body must match it (a shorter body closes the connection). */
+ * the body must match it (a shorter body closes the connection). One that
+ * is not a decimal number cannot frame the response: a 500 page goes out
+ * in its place, the call that would have sent the headers returns
+ * WEFT_EINVAL, and what is written after is dropped. */
 WEFT_API weft_http_headers *weft_http_reply_headers(weft_http_request *req);
 /* add / set on the response headers. */
 WEFT_API int weft_http_reply_add_header(weft_http_request *req, const char *name, const char *value);

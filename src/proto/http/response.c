@@ -180,6 +180,35 @@ static int build_head(weft_http_request *req, bool finishing, uint64_t body_len)
 
 /* ---- the body ---- */
 
+/*
+ * The handler's headers cannot frame its response (a Content-Length that
+ * is not a number, as a proxy might copy an upstream's): a 500 page goes
+ * out in its place, whole, and what the handler writes after is dropped.
+ * Returns WEFT_EINVAL for the handler, or why the page could not go.
+ */
+static int answer_unframable(weft_http_request *req)
+{
+    weft__http_buf body = {0};
+    weft_free(req->reason);
+    req->reason = NULL;
+    req->status = 500;
+    weft_http_headers_clear(req->resp);
+    int rc = weft__http_error_body(&body, 500, "The response's Content-Length is malformed.");
+    if (rc == 0)
+        rc = weft_http_headers_set(req->resp, "Content-Type", "text/html; charset=utf-8");
+    if (rc == 0)
+        rc = build_head(req, true, body.len);
+    if (rc == 0) {
+        weft__http_buf *head = &req->conn->scratch;
+        struct iovec iov[2] = {{head->data, head->len}, {body.data, body.len}};
+        rc = out_writev(req, iov, req->no_body ? 1 : 2);
+        req->resp_sent = req->resp_length;
+        req->no_body = true;
+    }
+    weft__http_buf_free(&body);
+    return rc < 0 ? rc : WEFT_EINVAL;
+}
+
 /* Writes the head if it has not gone, then data framed, then (finishing)
  * the end of the body. With release, data is borrowed when it is large
  * enough to be worth it. */
@@ -193,7 +222,7 @@ static int send_body(weft_http_request *req, const void *data, size_t len, bool 
     int n = 0, rc;
     if (!req->headers_sent) {
         if ((rc = build_head(req, finishing, len)) < 0)
-            return rc;
+            return rc == WEFT_EINVAL ? answer_unframable(req) : rc;
         iov[n++] = (struct iovec){c->scratch.data, c->scratch.len};
     }
     if (req->no_body)
