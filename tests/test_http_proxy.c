@@ -512,10 +512,19 @@ WEFT_TEST(http_proxy, dot_segments_are_resolved_below_the_mount_point_or_refused
     cr_assert_eq(status_of(&g, "/pub/a/../b/%2e/c", text, sizeof text), 200, "%s", text);
     cr_assert(strstr(text, "GET /public/b/c\n"), "%s", text);
     cr_assert_eq(g.up.echoed, 1);
-    static const char *const climbing[] = {"/pub/../headers", "/pub/%2e%2e/headers", "/pub/x/.%2E/../headers",
-                                           "/up/../../etc/passwd"};
+    /* Dots that lead out of the mount point are resolved before the walk
+     * (http_resource.h): the path is /headers, which is not the proxy's
+     * (404 here); above the root, 400. */
+    static const struct {
+        const char *path;
+        int status;
+    } climbing[] = {
+        {"/pub/../headers", 404}, {"/pub/%2e%2e/headers", 404}, {"/pub/x/.%2E/../headers", 404},
+        {"/up/../../etc/passwd", 400},
+    };
     for (size_t i = 0; i < sizeof climbing / sizeof *climbing; i++)
-        cr_assert_eq(status_of(&g, climbing[i], text, sizeof text), 400, "%s: %s", climbing[i], text);
+        cr_assert_eq(status_of(&g, climbing[i].path, text, sizeof text), climbing[i].status, "%s: %s",
+                     climbing[i].path, text);
     cr_assert_eq(g.up.echoed, 1, "no climbing request reached the upstream");
     rig_close(&g);
 }

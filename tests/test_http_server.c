@@ -1332,3 +1332,72 @@ WEFT_TEST(http_server, an_unparsable_content_length_is_answered_500)
     cr_assert_not(fx_state(&f).abort_called);
     fx_close(&f);
 }
+
+/* ---- one path however it is spelt ---- */
+
+static void reply_target(weft_http_request *req, int *asked)
+{
+    (*asked)++;
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "path=%s target=%s rest=%s n=%zu", weft_http_request_path(req),
+                     weft_http_request_target(req), weft_http_request_rest(req),
+                     weft_http_request_postpath_count(req));
+    for (size_t i = 0; i < weft_http_request_postpath_count(req); i++) {
+        size_t len;
+        const char *seg = weft_http_request_postpath(req, i, &len);
+        n += snprintf(buf + n, sizeof buf - (size_t)n, " [%.*s]", (int)len, seg);
+    }
+    weft_http_reply(req, 200, "text/plain", buf, (size_t)n);
+}
+
+static void at_g(void *arg, weft_http_request *req)
+{
+    reply_target(req, arg);
+}
+
+/* Issue 10: the resource walk takes a path as RFC 3986 normalises it
+ * (section 6.2.2, as nginx does before it matches locations): the escapes
+ * of unreserved characters decoded (6.2.2.2), the others' hex digits in
+ * upper case (6.2.2.1), the dot segments removed (6.2.2.3, by section
+ * 5.2.4's remove_dot_segments). Equivalent paths reach the same resource
+ * (RFC 9110 4.2.3); one whose ".." climbs above the root, or with a '%'
+ * that starts no escape, is 400. */
+WEFT_TEST(http_server, the_walk_takes_the_normalised_path)
+{
+    int asked = 0;
+    weft_http_resource *root = weft_http_resource_new();
+    weft_http_resource *a = weft_http_resource_new();
+    cr_assert_eq(weft_http_resource_put_child(a, "g", leaf_with("GET", at_g, &asked)), 0);
+    cr_assert_eq(weft_http_resource_put_child(root, "a", a), 0);
+    fx f;
+    fx_open(&f, root, NULL);
+    /* RFC 3986 5.2.4's own example: "/a/b/c/./../../g" is "/a/g" */
+    fx_send(&f, "GET /a/b/c/./../../g HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert(strstr(fx_out(&f), "path=/a/g target=/a/b/c/./../../g rest= n=0"), "%s", fx_out(&f));
+    /* dots however spelt, unreserved escapes decoded, "%2f" kept (upper
+     * case) as one segment's '/' */
+    fx_send(&f, "GET /a/%2E%2e/a/x/.%2e/%67/%7Euser/a%2fb HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert(strstr(fx_out(&f), "path=/a/g/~user/a%2Fb target=/a/%2E%2e/a/x/.%2e/%67/%7Euser/a%2fb rest=/~user/a%2Fb "
+                                 "n=2 [~user] [a/b]"),
+              "%s", fx_out(&f));
+    cr_assert_eq(asked, 2);
+    static const char *const refused[] = {
+        "GET /.. HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /a/../../a/g HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /a/%2e%2e/%2E%2E/a/g HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /a/g%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /a/g% HTTP/1.1\r\nHost: x\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        fx_close(&f);
+        root = weft_http_resource_new();
+        a = weft_http_resource_new();
+        cr_assert_eq(weft_http_resource_put_child(a, "g", leaf_with("GET", at_g, &asked)), 0);
+        cr_assert_eq(weft_http_resource_put_child(root, "a", a), 0);
+        fx_open(&f, root, NULL);
+        fx_send(&f, refused[i]);
+        cr_assert(strncmp(fx_out(&f), "HTTP/1.1 400 ", 13) == 0, "%s-> %s", refused[i], fx_out(&f));
+    }
+    cr_assert_eq(asked, 2, "no refused path reached a handler");
+    fx_close(&f);
+}

@@ -98,8 +98,11 @@ WEFT_API const char *weft_http_request_method(const weft_http_request *req);
 /* The target as received ("/a%20b?x=1", or "http://host/a" in absolute
  * form, or "*"). */
 WEFT_API const char *weft_http_request_target(const weft_http_request *req);
-/* The path of the target, still percent-encoded, without the query: "/a%20b"
- * (for an absolute-form target, the path part; "*" for OPTIONS *). */
+/* The path of the target, without the query: "/a%20b" (for an absolute-form
+ * target, the path part; "*" for OPTIONS *). Still percent-encoded, and
+ * once the resource tree has walked it (when a handler runs) normalised as
+ * http_resource.h says: "/a/./b/../%7Ec" is "/a/~c" (the target keeps what
+ * was sent). */
 WEFT_API const char *weft_http_request_path(const weft_http_request *req);
 /* What follows '?', or NULL when there is no '?'. */
 WEFT_API const char *weft_http_request_query(const weft_http_request *req);

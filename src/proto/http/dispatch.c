@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A request's walk down the resource tree (twisted.web.resource's
- * getChildForRequest, then render): the path split into decoded segments
- * once, children first, then a leaf or a child function; the handler for
- * the method run (a coroutine on its own stack), or the error page that
- * stands for one.
+ * getChildForRequest, then render): the path normalised, split into
+ * decoded segments once, children first, then a leaf or a child function;
+ * the handler for the method run (a coroutine on its own stack), or the
+ * error page that stands for one.
  */
 #include <string.h>
 
@@ -156,8 +156,21 @@ void weft__http_dispatch(weft_http_request *req)
         weft_http_reply_error(req, 400, "The request's target is malformed.");
         return;
     }
+    /* One path however it was spelt, before any resource sees it, as nginx
+     * does before it matches its locations (RFC 3986 6.2.2; path.c): in
+     * place, as the path everything after the walk reads. */
+    size_t path_off = req->path_off, plen = strlen(path);
+    bool climbed;
+    if (weft__http_path_normalize(req->str.data + path_off, &plen, &climbed) < 0) {
+        weft_http_reply_error(req, 400, "The path has a malformed %-escape.");
+        return;
+    }
+    if (climbed) {
+        weft_http_reply_error(req, 400, "The path climbs above the root.");
+        return;
+    }
+    req->str.data[path_off + plen] = '\0';
     /* Split and decode every segment once; the walk then moves an index. */
-    size_t path_off = req->path_off;
     const char *p = path + 1;
     for (;;) {
         size_t len = strcspn(p, "/");

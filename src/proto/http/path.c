@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Path normalisation (RFC 3986 section 6.2.2): the one place where dot
- * segments are taken out of a path, for the reverse proxy's targets and the
- * client's resolved Locations. A pure function over bytes, in place: both
+ * segments are taken out of a path, for the server's resource walk (so
+ * also the reverse proxy's targets) and the client's resolved Locations. A pure function over bytes, in place: both
  * steps only ever shorten the path.
  */
 #include "http_int.h"
