@@ -136,6 +136,25 @@ static int add_segment(weft_http_request *req, const char *enc, size_t len)
     return 0;
 }
 
+/* One path however it was spelt, before any resource sees it, as nginx
+ * does before it matches its locations (RFC 3986 6.2.2; path.c): in place,
+ * as the path everything after the walk reads. Returns why it is refused,
+ * or NULL. */
+static const char *normalise(weft_http_request *req)
+{
+    char *path = req->str.data + req->path_off;
+    if (!strpbrk(path, "%.")) /* nothing to do, as for most paths */
+        return NULL;
+    size_t len = strlen(path);
+    bool climbed;
+    if (weft__http_path_normalize(path, &len, &climbed) < 0)
+        return "The path has a malformed %-escape.";
+    if (climbed)
+        return "The path climbs above the root.";
+    path[len] = '\0';
+    return NULL;
+}
+
 void weft__http_dispatch(weft_http_request *req)
 {
     weft_http_resource *res = req->server->root;
@@ -156,21 +175,13 @@ void weft__http_dispatch(weft_http_request *req)
         weft_http_reply_error(req, 400, "The request's target is malformed.");
         return;
     }
-    /* One path however it was spelt, before any resource sees it, as nginx
-     * does before it matches its locations (RFC 3986 6.2.2; path.c): in
-     * place, as the path everything after the walk reads. */
-    size_t path_off = req->path_off, plen = strlen(path);
-    bool climbed;
-    if (weft__http_path_normalize(req->str.data + path_off, &plen, &climbed) < 0) {
-        weft_http_reply_error(req, 400, "The path has a malformed %-escape.");
+    const char *refused = normalise(req);
+    if (refused) {
+        weft_http_reply_error(req, 400, refused);
         return;
     }
-    if (climbed) {
-        weft_http_reply_error(req, 400, "The path climbs above the root.");
-        return;
-    }
-    req->str.data[path_off + plen] = '\0';
     /* Split and decode every segment once; the walk then moves an index. */
+    size_t path_off = req->path_off;
     const char *p = path + 1;
     for (;;) {
         size_t len = strcspn(p, "/");

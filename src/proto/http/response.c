@@ -186,6 +186,9 @@ static int build_head(weft_http_request *req, bool finishing, uint64_t body_len)
  * out in its place, whole, and what the handler writes after is dropped.
  * Returns WEFT_EINVAL for the handler, or why the page could not go.
  */
+static int send_body(weft_http_request *req, const void *data, size_t len, bool finishing, weft_destroy_fn release,
+                     void *arg);
+
 static int answer_unframable(weft_http_request *req)
 {
     weft__http_buf body = {0};
@@ -196,15 +199,9 @@ static int answer_unframable(weft_http_request *req)
     int rc = weft__http_error_body(&body, 500, "The response's Content-Length is malformed.");
     if (rc == 0)
         rc = weft_http_headers_set(req->resp, "Content-Type", "text/html; charset=utf-8");
-    if (rc == 0)
-        rc = build_head(req, true, body.len);
-    if (rc == 0) {
-        weft__http_buf *head = &req->conn->scratch;
-        struct iovec iov[2] = {{head->data, head->len}, {body.data, body.len}};
-        rc = out_writev(req, iov, req->no_body ? 1 : 2);
-        req->resp_sent = req->resp_length;
-        req->no_body = true;
-    }
+    if (rc == 0) /* (send_body again, with headers that frame the page) */
+        rc = send_body(req, body.data, body.len, true, NULL, NULL);
+    req->no_body = true;
     weft__http_buf_free(&body);
     return rc < 0 ? rc : WEFT_EINVAL;
 }
