@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "weft/alloc.h"
+#include "weft/http_percent.h"
 #include "weft/http_static.h"
 #include "weft/reactor.h"
 #include "weft/testing.h"
@@ -257,7 +258,7 @@ static void open_checked(const char *path)
     char *dec = malloc(len + 1);
     if (!dec)
         abort();
-    size_t dlen = weft__http_percent_decode(dec, path, len);
+    size_t dlen = weft_http_percent_decode(dec, path, len, 0);
     for (size_t i = 0; i < dlen;) {
         size_t j = i;
         while (j < dlen && dec[j] != '/')
