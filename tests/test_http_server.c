@@ -1401,3 +1401,77 @@ WEFT_TEST(http_server, the_walk_takes_the_normalised_path)
     cr_assert_eq(asked, 2, "no refused path reached a handler");
     fx_close(&f);
 }
+
+/* ---- pipelined requests when the connection is to end ---- */
+
+typedef struct held2 {
+    weft_http_request *req[2];
+    int n;
+} held2;
+
+static void hold_two(void *arg, weft_http_request *req)
+{
+    held2 *h = arg;
+    cr_assert_lt(h->n, 2);
+    h->req[h->n++] = req;
+}
+
+/* The responses marked by bodies[] came in this order, and only the last
+ * says "Connection: close" (RFC 9112 9.6: the server closes after sending
+ * it); the ones before it keep the connection. */
+static void expect_in_order(const char *out, const char *const *bodies, size_t n)
+{
+    const char *at = out;
+    for (size_t i = 0; i + 1 < n; i++) {
+        const char *next = strstr(at, bodies[i]);
+        cr_assert(next, "%s missing, or out of order: %s", bodies[i], out);
+        at = next + strlen(bodies[i]);
+    }
+    const char *close = strstr(out, "Connection: close\r\n");
+    cr_assert(close && close > at, "only the last response says close: %s", out);
+    cr_assert(strstr(at, bodies[n - 1]), "%s missing, or out of order: %s", bodies[n - 1], out);
+}
+
+/* Issue 10 (found with the HEAD refusal): a bad request pipelined behind
+ * requests still unanswered made their responses say "Connection: close",
+ * so the connection closed after the first of them: the others' responses
+ * and the 400 owed were never sent. */
+WEFT_TEST(http_server, a_refused_pipelined_request_gets_its_400_after_the_responses_before_it)
+{
+    held2 h = {0};
+    fx f;
+    fx_open(&f, leaf_with("GET", hold_two, &h), NULL);
+    fx_send(&f, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /3 HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n");
+    cr_assert_eq(h.n, 2);
+    cr_assert_eq(weft_http_reply(h.req[0], 200, "text/plain", "one", 3), 0);
+    cr_assert_eq(weft_http_reply(h.req[1], 200, "text/plain", "two", 3), 0);
+    weft_reactor_iterate(f.r, 0);
+    static const char *const order[] = {"\r\n\r\none", "\r\n\r\ntwo", "HTTP/1.1 400 Bad Request\r\n"};
+    expect_in_order(fx_out(&f), order, 3);
+    /* (half-closed first: the client's further bytes are read out, so that
+     * no reset destroys the 400 unread) */
+    cr_assert(fx_state(&f).write_eof_called || fx_state(&f).lose_called, "closed after the 400");
+    fx_close(&f);
+}
+
+/* The same at a graceful stop: every request asked before it is answered,
+ * and the last response closes. */
+WEFT_TEST(http_server, quiesce_answers_every_pipelined_request_before_closing)
+{
+    held2 h = {0};
+    fx f;
+    fx_open(&f, leaf_with("GET", hold_two, &h), NULL);
+    fx_send(&f, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert_eq(h.n, 2);
+    weft_http_server_quiesce(f.s);
+    cr_assert_eq(weft_http_reply(h.req[0], 200, "text/plain", "one", 3), 0);
+    weft_reactor_iterate(f.r, 0);
+    cr_assert_not(fx_state(&f).lose_called, "the second response is still owed");
+    cr_assert_eq(weft_http_reply(h.req[1], 200, "text/plain", "two", 3), 0);
+    weft_reactor_iterate(f.r, 0);
+    static const char *const order[] = {"\r\n\r\none", "\r\n\r\ntwo"};
+    expect_in_order(fx_out(&f), order, 2);
+    cr_assert(fx_state(&f).lose_called, "then it closes");
+    fx_close(&f);
+}

@@ -808,7 +808,10 @@ static void response_done(weft__http_conn *c, weft_http_request *req)
         req->in_queue = false;
         req->active = false;
         c->queued--;
-        bool keep_alive = req->keep_alive && !c->server->stopping;
+        /* (quiesced: after the last response owed, which may have said
+         * keep-alive before the server was told to stop) */
+        bool last = weft__list_empty(&c->queue) && !c->final_status;
+        bool keep_alive = req->keep_alive && !(c->server->stopping && last);
         if (req->parsing) {
             /* The handler is done with a body it did not read: drop it. */
             req->body_discard = true;

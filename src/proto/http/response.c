@@ -155,7 +155,11 @@ static int build_head(weft_http_request *req, bool finishing, uint64_t body_len)
         if ((req->expect_continue && !req->continue_sent) || long_unread)
             req->keep_alive = false;
     }
-    if (c->no_more || req->server->stopping)
+    /* The connection ends (refused, half-closed, quiesced): its last
+     * response says so and closes it (RFC 9112 9.6); one with responses
+     * still to come after it, or an error page, leaves that to them. */
+    bool last = req->link.next == &c->queue && !c->final_status;
+    if ((c->no_more || req->server->stopping) && last)
         req->keep_alive = false;
     if (add_length) {
         char num[24], *p = weft__http_fmt_u64(num + sizeof num, body_len);
