@@ -730,6 +730,58 @@ WEFT_TEST(http_client, malformed_responses)
     teardown(&fx);
 }
 
+/* Responses that cannot be read, each for its own reason. */
+static void h_unreadable(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body,
+                         size_t bl)
+{
+    (void)s, (void)m, (void)head, (void)body, (void)bl;
+    if (strcmp(path, "/bad-header") == 0)
+        reply(c, "HTTP/1.1 200 OK\r\nBad Header\r\n\r\n");
+    else if (strcmp(path, "/http2") == 0)
+        reply(c, "HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    else if (strcmp(path, "/ssh") == 0)
+        reply(c, "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+    else if (strcmp(path, "/upgrade") == 0)
+        reply(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    else if (strcmp(path, "/status") == 0)
+        reply(c, "HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n");
+    else if (strcmp(path, "/obs-text-name") == 0)
+        reply(c, "HTTP/1.1 200 OK\r\nX\x80Y: a\r\nContent-Length: 0\r\n\r\n");
+    else if (strcmp(path, "/empty-name") == 0)
+        reply(c, "HTTP/1.1 200 OK\r\n: nameless\r\nContent-Length: 0\r\n\r\n");
+    else if (strcmp(path, "/huge-length") == 0)
+        reply(c, "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775808\r\n\r\n");
+}
+
+/* llhttp puts its own "User callback error" in place of the reason a
+ * callback gives when it refuses: the failure must name the real one. */
+WEFT_TEST(http_client, unreadable_response_failure_says_why)
+{
+    fixture fx;
+    setup(&fx, h_unreadable, NULL);
+    static const struct {
+        const char *path, *why;
+    } cases[] = {
+        {"/bad-header", "Invalid header token"},
+        {"/http2", "not an HTTP/1 response"},
+        {"/ssh", "Expected HTTP/"},
+        {"/upgrade", "an upgrade nobody asked for"},
+        {"/status", "bad status code"},
+        {"/obs-text-name", "Invalid header token"},
+        {"/empty-name", "malformed header"},
+        {"/huge-length", "Content-Length is too large"},
+    };
+    char why[512];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int code = await_failure(fx.r, weft_http_agent_request(fx.a, "GET", url(&fx, cases[i].path), NULL, NULL, 0),
+                                 why, sizeof why);
+        cr_assert_eq(code, WEFT_EHTTP, "%s: %s", cases[i].path, why);
+        cr_assert(strstr(why, "malformed HTTP response: ") && strstr(why, cases[i].why), "%s: %s", cases[i].path, why);
+        cr_assert_null(strstr(why, "callback error"), "%s: %s", cases[i].path, why);
+    }
+    teardown(&fx);
+}
+
 static void h_interim(srv *s, sconn *c, const char *m, const char *path, const char *head, const char *body,
                       size_t bl)
 {

@@ -14,6 +14,7 @@ typedef struct fx {
     weft_string_transport *st;
     weft_test_log log;
     int handled;
+    weft_http_request *held;
 } fx;
 
 static void hello(void *arg, weft_http_request *req)
@@ -54,6 +55,15 @@ static void big(void *arg, weft_http_request *req)
     weft_http_reply(req, 200, "application/octet-stream", body, sizeof body);
 }
 
+/* Starts the response and keeps the request, for the test to finish. */
+static void hold(void *arg, weft_http_request *req)
+{
+    fx *f = arg;
+    f->handled++;
+    f->held = req;
+    cr_assert_eq(weft_http_reply_write(req, "he", 2), 0);
+}
+
 static void fx_open(fx *f, const weft_http_server_options *o)
 {
     memset(f, 0, sizeof *f);
@@ -67,6 +77,9 @@ static void fx_open(fx *f, const weft_http_server_options *o)
     weft_http_resource *b = weft_http_resource_new();
     weft_http_resource_on(b, "GET", big, f);
     weft_http_resource_put_child(root, "big", b);
+    weft_http_resource *h = weft_http_resource_new();
+    weft_http_resource_on(h, "GET", hold, f);
+    weft_http_resource_put_child(root, "hold", h);
     f->s = weft_http_server_new(f->r, root, o);
     weft_factory *fac = weft_http_server_factory(f->s);
     cr_assert_eq(weft_string_transport_new(f->r, fac->ops->build(fac, NULL), NULL, NULL, &f->st), 0);
@@ -304,6 +317,32 @@ WEFT_TEST(http_hostile, error_after_pipelined_requests_waits_its_turn)
     const char *ok = strstr(out, "HTTP/1.1 200 OK"), *bad = strstr(out, "HTTP/1.1 400 Bad Request");
     cr_assert(ok && bad && ok < bad, "%s", out);
     cr_assert_eq(f.handled, 1);
+    fx_close(&f);
+}
+
+/* Issue 10: a HEAD refused before dispatch, while an earlier response is
+ * still being written, gets its error page's head once that response is
+ * out, and no body (RFC 9110 9.3.2). */
+WEFT_TEST(http_hostile, a_refused_head_waiting_its_turn_gets_no_body)
+{
+    fx f;
+    fx_open(&f, NULL);
+    static const char req[] = "GET /hold HTTP/1.1\r\nHost: x\r\n\r\nHEAD / HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n";
+    fx_send(&f, req, sizeof req - 1);
+    cr_assert_not_null(f.held);
+    size_t len;
+    const char *out = weft_string_transport_value(f.st, &len);
+    cr_assert_null(strstr(out, "HTTP/1.1 400"), "the 400 waits for the held response: %s", out);
+    cr_assert_eq(weft_http_reply_write(f.held, "ld", 2), 0);
+    cr_assert_eq(weft_http_reply_finish(f.held), 0);
+    for (int i = 0; i < 3; i++)
+        weft_reactor_iterate(f.r, 0);
+    out = weft_string_transport_value(f.st, &len);
+    const char *bad = strstr(out, "HTTP/1.1 400 Bad Request\r\n");
+    cr_assert(bad && bad > strstr(out, "\r\n0\r\n\r\n"), "%s", out);
+    cr_assert(strstr(bad, "\r\nContent-Length: "), "%s", out);
+    const char *end = strstr(bad, "\r\n\r\n");
+    cr_assert(end && end + 4 == out + len, "nothing may follow the 400's head: %s", out);
     fx_close(&f);
 }
 

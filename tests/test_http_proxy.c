@@ -512,10 +512,19 @@ WEFT_TEST(http_proxy, dot_segments_are_resolved_below_the_mount_point_or_refused
     cr_assert_eq(status_of(&g, "/pub/a/../b/%2e/c", text, sizeof text), 200, "%s", text);
     cr_assert(strstr(text, "GET /public/b/c\n"), "%s", text);
     cr_assert_eq(g.up.echoed, 1);
-    static const char *const climbing[] = {"/pub/../headers", "/pub/%2e%2e/headers", "/pub/x/.%2E/../headers",
-                                           "/up/../../etc/passwd"};
+    /* Dots that lead out of the mount point are resolved before the walk
+     * (http_resource.h): the path is /headers, which is not the proxy's
+     * (404 here); above the root, 400. */
+    static const struct {
+        const char *path;
+        int status;
+    } climbing[] = {
+        {"/pub/../headers", 404}, {"/pub/%2e%2e/headers", 404}, {"/pub/x/.%2E/../headers", 404},
+        {"/up/../../etc/passwd", 400},
+    };
     for (size_t i = 0; i < sizeof climbing / sizeof *climbing; i++)
-        cr_assert_eq(status_of(&g, climbing[i], text, sizeof text), 400, "%s: %s", climbing[i], text);
+        cr_assert_eq(status_of(&g, climbing[i].path, text, sizeof text), climbing[i].status, "%s: %s",
+                     climbing[i].path, text);
     cr_assert_eq(g.up.echoed, 1, "no climbing request reached the upstream");
     rig_close(&g);
 }
@@ -565,4 +574,29 @@ WEFT_TEST(http_proxy, an_upstream_content_length_above_int64_max_is_a_502, .time
     weft_result_free(res);
     rig_close(&g);
     cr_assert_eq(status, 502, "the client got %s", what);
+}
+
+/* Issue 10: a Content-Length the front server could not frame its
+ * response by never reaches it from an upstream: the proxy's agent refuses
+ * the upstream's response first, and the client gets 502 - for a GET and
+ * for a HEAD, whose response has no body to check the length against. */
+WEFT_TEST(http_proxy, an_upstream_content_length_that_is_not_a_number_is_a_502, .timeout = 60)
+{
+    rig g;
+    rig_open(&g, 0, 0);
+    g.huge.response = "HTTP/1.1 200 OK\r\nContent-Length: 12abc\r\n\r\nabc";
+    static const char *const methods[] = {"GET", "HEAD"};
+    for (size_t i = 0; i < 2; i++) {
+        char url[256];
+        snprintf(url, sizeof url, "%s/huge/x", g.base);
+        weft_deferred *d = weft_http_agent_request(g.client, methods[i], url, NULL, NULL, 0);
+        cr_assert_eq(weft_reactor_run_until(g.r, d, 20), 0);
+        weft_result res;
+        cr_assert_eq(weft_deferred_take(d, &res), 0);
+        weft_deferred_unref(d);
+        cr_assert_not(weft_failed(res), "%s: the client's request failed", methods[i]);
+        cr_assert_eq(weft_http_response_status(res.value), 502, "%s", methods[i]);
+        weft_result_free(res);
+    }
+    rig_close(&g);
 }

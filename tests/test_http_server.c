@@ -1283,3 +1283,195 @@ WEFT_TEST(http_server, quiesce_closes_idle_connections_now_and_busy_ones_after_t
     weft_string_transport_free(idle);
     fx_close(&f);
 }
+
+/* ---- a Content-Length the server cannot frame by ---- */
+
+static void bad_length(void *arg, weft_http_request *req)
+{
+    int *rc = arg;
+    weft_http_reply_set_header(req, "Content-Length", "12abc");
+    *rc = weft_http_reply(req, 200, "text/plain", "hello", 5);
+}
+
+static void bad_length_streamed(void *arg, weft_http_request *req)
+{
+    int *rc = arg;
+    weft_http_reply_set_header(req, "Content-Length", "-1");
+    rc[1] = weft_http_reply_write(req, "hello", 5);
+    rc[2] = weft_http_reply_write(req, " again", 6);
+    weft_http_reply_finish(req);
+}
+
+/* Issue 10: a handler's Content-Length that is not a number (as a proxy
+ * would copy an upstream's) left its response unanswered, the connection
+ * hanging or reset. The server answers 500 in its place where the head has
+ * not gone out, drops what the handler writes after, and goes on. */
+WEFT_TEST(http_server, an_unparsable_content_length_is_answered_500)
+{
+    int rc[3] = {0, 0, 0};
+    fx f;
+    weft_http_resource *root = weft_http_resource_new();
+    weft_http_resource_on(root, "GET", hello, NULL);
+    weft_http_resource_put_child(root, "a", leaf_with("GET", bad_length, rc));
+    weft_http_resource_put_child(root, "b", leaf_with("*", bad_length_streamed, rc));
+    fx_open(&f, root, NULL);
+    fx_send(&f, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+                "HEAD /b HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert_eq(rc[0], WEFT_EINVAL);
+    cr_assert_eq(rc[1], WEFT_EINVAL);
+    cr_assert_eq(rc[2], 0, "written after the 500, dropped: %d", rc[2]);
+    const char *out = fx_out(&f);
+    cr_assert_eq(count_of(out, "HTTP/1.1 500 Internal Server Error\r\n"), 3, "%s", out);
+    cr_assert_null(strstr(out, "12abc"), "%s", out);
+    cr_assert_null(strstr(out, "hello"), "%s", out);
+    cr_assert_null(strstr(out, "again"), "%s", out);
+    cr_assert(strstr(out, "Hello, World!"), "the connection goes on: %s", out);
+    /* the HEAD's 500 is its head alone: the next response follows it */
+    const char *third = strstr(strstr(strstr(out, " 500 ") + 1, " 500 ") + 1, " 500 ");
+    cr_assert(third && strstr(third, "\r\n\r\nHTTP/1.1 200 OK"), "%s", out);
+    cr_assert_not(fx_state(&f).abort_called);
+    fx_close(&f);
+}
+
+/* ---- one path however it is spelt ---- */
+
+static void reply_target(weft_http_request *req, int *asked)
+{
+    (*asked)++;
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "path=%s target=%s rest=%s n=%zu", weft_http_request_path(req),
+                     weft_http_request_target(req), weft_http_request_rest(req),
+                     weft_http_request_postpath_count(req));
+    for (size_t i = 0; i < weft_http_request_postpath_count(req); i++) {
+        size_t len;
+        const char *seg = weft_http_request_postpath(req, i, &len);
+        n += snprintf(buf + n, sizeof buf - (size_t)n, " [%.*s]", (int)len, seg);
+    }
+    weft_http_reply(req, 200, "text/plain", buf, (size_t)n);
+}
+
+static void at_g(void *arg, weft_http_request *req)
+{
+    reply_target(req, arg);
+}
+
+/* Issue 10: the resource walk takes a path as RFC 3986 normalises it
+ * (section 6.2.2, as nginx does before it matches locations): the escapes
+ * of unreserved characters decoded (6.2.2.2), the others' hex digits in
+ * upper case (6.2.2.1), the dot segments removed (6.2.2.3, by section
+ * 5.2.4's remove_dot_segments). Equivalent paths reach the same resource
+ * (RFC 9110 4.2.3); one whose ".." climbs above the root, or with a '%'
+ * that starts no escape, is 400. */
+WEFT_TEST(http_server, the_walk_takes_the_normalised_path)
+{
+    int asked = 0;
+    weft_http_resource *root = weft_http_resource_new();
+    weft_http_resource *a = weft_http_resource_new();
+    cr_assert_eq(weft_http_resource_put_child(a, "g", leaf_with("GET", at_g, &asked)), 0);
+    cr_assert_eq(weft_http_resource_put_child(root, "a", a), 0);
+    fx f;
+    fx_open(&f, root, NULL);
+    /* RFC 3986 5.2.4's own example: "/a/b/c/./../../g" is "/a/g" */
+    fx_send(&f, "GET /a/b/c/./../../g HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert(strstr(fx_out(&f), "path=/a/g target=/a/b/c/./../../g rest= n=0"), "%s", fx_out(&f));
+    /* dots however spelt, unreserved escapes decoded, "%2f" kept (upper
+     * case) as one segment's '/' */
+    fx_send(&f, "GET /a/%2E%2e/a/x/.%2e/%67/%7Euser/a%2fb HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert(strstr(fx_out(&f), "path=/a/g/~user/a%2Fb target=/a/%2E%2e/a/x/.%2e/%67/%7Euser/a%2fb rest=/~user/a%2Fb "
+                                 "n=2 [~user] [a/b]"),
+              "%s", fx_out(&f));
+    cr_assert_eq(asked, 2);
+    static const char *const refused[] = {
+        "GET /.. HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /a/../../a/g HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /a/%2e%2e/%2E%2E/a/g HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /a/g%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /a/g% HTTP/1.1\r\nHost: x\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        fx_close(&f);
+        root = weft_http_resource_new();
+        a = weft_http_resource_new();
+        cr_assert_eq(weft_http_resource_put_child(a, "g", leaf_with("GET", at_g, &asked)), 0);
+        cr_assert_eq(weft_http_resource_put_child(root, "a", a), 0);
+        fx_open(&f, root, NULL);
+        fx_send(&f, refused[i]);
+        cr_assert(strncmp(fx_out(&f), "HTTP/1.1 400 ", 13) == 0, "%s-> %s", refused[i], fx_out(&f));
+    }
+    cr_assert_eq(asked, 2, "no refused path reached a handler");
+    fx_close(&f);
+}
+
+/* ---- pipelined requests when the connection is to end ---- */
+
+typedef struct held2 {
+    weft_http_request *req[2];
+    int n;
+} held2;
+
+static void hold_two(void *arg, weft_http_request *req)
+{
+    held2 *h = arg;
+    cr_assert_lt(h->n, 2);
+    h->req[h->n++] = req;
+}
+
+/* The responses marked by bodies[] came in this order, and only the last
+ * says "Connection: close" (RFC 9112 9.6: the server closes after sending
+ * it); the ones before it keep the connection. */
+static void expect_in_order(const char *out, const char *const *bodies, size_t n)
+{
+    const char *at = out;
+    for (size_t i = 0; i + 1 < n; i++) {
+        const char *next = strstr(at, bodies[i]);
+        cr_assert(next, "%s missing, or out of order: %s", bodies[i], out);
+        at = next + strlen(bodies[i]);
+    }
+    const char *close = strstr(out, "Connection: close\r\n");
+    cr_assert(close && close > at, "only the last response says close: %s", out);
+    cr_assert(strstr(at, bodies[n - 1]), "%s missing, or out of order: %s", bodies[n - 1], out);
+}
+
+/* Issue 10 (found with the HEAD refusal): a bad request pipelined behind
+ * requests still unanswered made their responses say "Connection: close",
+ * so the connection closed after the first of them: the others' responses
+ * and the 400 owed were never sent. */
+WEFT_TEST(http_server, a_refused_pipelined_request_gets_its_400_after_the_responses_before_it)
+{
+    held2 h = {0};
+    fx f;
+    fx_open(&f, leaf_with("GET", hold_two, &h), NULL);
+    fx_send(&f, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /3 HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n");
+    cr_assert_eq(h.n, 2);
+    cr_assert_eq(weft_http_reply(h.req[0], 200, "text/plain", "one", 3), 0);
+    cr_assert_eq(weft_http_reply(h.req[1], 200, "text/plain", "two", 3), 0);
+    weft_reactor_iterate(f.r, 0);
+    static const char *const order[] = {"\r\n\r\none", "\r\n\r\ntwo", "HTTP/1.1 400 Bad Request\r\n"};
+    expect_in_order(fx_out(&f), order, 3);
+    /* (half-closed first: the client's further bytes are read out, so that
+     * no reset destroys the 400 unread) */
+    cr_assert(fx_state(&f).write_eof_called || fx_state(&f).lose_called, "closed after the 400");
+    fx_close(&f);
+}
+
+/* The same at a graceful stop: every request asked before it is answered,
+ * and the last response closes. */
+WEFT_TEST(http_server, quiesce_answers_every_pipelined_request_before_closing)
+{
+    held2 h = {0};
+    fx f;
+    fx_open(&f, leaf_with("GET", hold_two, &h), NULL);
+    fx_send(&f, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert_eq(h.n, 2);
+    weft_http_server_quiesce(f.s);
+    cr_assert_eq(weft_http_reply(h.req[0], 200, "text/plain", "one", 3), 0);
+    weft_reactor_iterate(f.r, 0);
+    cr_assert_not(fx_state(&f).lose_called, "the second response is still owed");
+    cr_assert_eq(weft_http_reply(h.req[1], 200, "text/plain", "two", 3), 0);
+    weft_reactor_iterate(f.r, 0);
+    static const char *const order[] = {"\r\n\r\none", "\r\n\r\ntwo"};
+    expect_in_order(fx_out(&f), order, 2);
+    cr_assert(fx_state(&f).lose_called, "then it closes");
+    fx_close(&f);
+}

@@ -808,10 +808,12 @@ WEFT_TEST(http_static, no_way_out, .timeout = 60)
     site st;
     site_new(&st, NULL);
     char secret[128];
+    /* climbing above the root: refused by the walk before the static
+     * resource sees it (http_resource.h) */
     snprintf(secret, sizeof secret, "/../%s", strrchr(st.s.outside, '/') + 1);
-    cr_assert_eq(status_of_get(&st, secret), 404, "..");
+    cr_assert_eq(status_of_get(&st, secret), 400, "..");
     snprintf(secret, sizeof secret, "/%%2e%%2e/%s", strrchr(st.s.outside, '/') + 1);
-    cr_assert_eq(status_of_get(&st, secret), 404, "%%2e%%2e");
+    cr_assert_eq(status_of_get(&st, secret), 400, "%%2e%%2e");
     snprintf(secret, sizeof secret, "/%%2e%%2e%%2F%s", strrchr(st.s.outside, '/') + 1);
     cr_assert_eq(status_of_get(&st, secret), 404, "%%2F inside a segment");
     cr_assert_eq(status_of_get(&st, "/plain%2Fzeta.txt"), 404, "%%2F, even leading inside");

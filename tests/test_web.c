@@ -422,3 +422,62 @@ WEFT_TEST(web, sigterm_mid_static_body_or_mid_headers_is_a_clean_exit, .timeout 
     stop_mid_request(&web, fd);
     remove_tree(&t);
 }
+
+/* ---- refusals over a raw socket ---- */
+
+/* Reads until the server closes (or fails after 20 s); returns the bytes. */
+static size_t read_to_close(int fd, char *buf, size_t size)
+{
+    size_t got = 0;
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        cr_assert_gt(poll(&p, 1, 20000), 0, "waiting for the close; got %.*s", (int)got, buf);
+        ssize_t n = read(fd, buf + got, size - 1 - got);
+        cr_assert_geq(n, 0);
+        if (n == 0)
+            break;
+        got += (size_t)n;
+        cr_assert_lt(got, size - 1, "more than expected: %.*s", (int)got, buf);
+    }
+    buf[got] = '\0';
+    return got;
+}
+
+/* Issue 10: a HEAD request refused before it reached a handler got the
+ * error page's body. "The HEAD method is identical to GET except that the
+ * server MUST NOT send content in the response" (RFC 9110 9.3.2): the head
+ * a GET would get, Content-Length included, and nothing after it. */
+WEFT_TEST(web, a_head_request_refused_before_dispatch_gets_no_body, .timeout = 60)
+{
+    tree t;
+    make_tree(&t);
+    char *argv[] = {WEFT_CLI_PATH, "web", "--listen", "tcp:0:interface=127.0.0.1", "--path", t.dir, NULL};
+    weft_test_proc web;
+    weft_test_proc_spawn(&web, argv);
+    int port = weft_test_proc_port(&web);
+    static const char *const refused[] = {
+        "HEAD /hello.txt HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",             /* 400, llhttp's */
+        "HEAD /hello.txt HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",                /* 400, weft's */
+        "HEAD /hello.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", /* 501 */
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        int fd = connect_to(port);
+        send_text(fd, refused[i]);
+        char buf[4096];
+        size_t n = read_to_close(fd, buf, sizeof buf);
+        close(fd);
+        cr_assert(strncmp(buf, "HTTP/1.1 40", 11) == 0 || strncmp(buf, "HTTP/1.1 501 ", 13) == 0, "%s", buf);
+        cr_assert(strstr(buf, "\r\nContent-Length: "), "%s", buf);
+        const char *end = strstr(buf, "\r\n\r\n");
+        cr_assert(end && end + 4 == buf + n, "case %zu: nothing may follow the head: %s", i, buf);
+    }
+    /* a GET refused the same way still gets its page */
+    int fd = connect_to(port);
+    send_text(fd, "GET /hello.txt HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n");
+    char buf[4096];
+    read_to_close(fd, buf, sizeof buf);
+    close(fd);
+    cr_assert(strstr(buf, "\r\n\r\n<!DOCTYPE html>") || strstr(buf, "\r\n\r\n<html>"), "%s", buf);
+    cr_assert_eq(weft_test_proc_finish(&web, SIGTERM), 0, "%s", web.text);
+    remove_tree(&t);
+}

@@ -6,11 +6,12 @@
  * query, so a proxy mounted at /api with path "" sends /api/users?x=1 as
  * /users?x=1. Bodies stream both ways with backpressure.
  *
+ * The rest is the resource walk's, from a path normalised before any
+ * resource sees it (http_resource.h): /api/a/../b goes as /b, and
+ * /api/../x is not the proxy's at all but /x's, so no dot segment can take
+ * a request out from under the mount point on the upstream.
+ *
  * What the proxy changes on the way:
- * - the rest is normalised first (RFC 3986: escapes of unreserved
- *   characters decoded, dot segments removed): /api/a/../b goes as /b, and
- *   a rest that climbs above the mount point (/api/../x, /api/%2e%2e/x) or
- *   holds a malformed %-escape gets 400 and is never forwarded;
  * - hop-by-hop headers (Connection and the headers it names, Keep-Alive,
  *   Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) are dropped
  *   both ways, and so are Proxy-Authorization (the client's credentials for

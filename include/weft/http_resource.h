@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The resource tree (twisted.web.resource): each resource has children by
- * path segment and a handler per method. A request's path is split on '/',
- * each segment percent-decoded, and walked from the root: a child put
+ * path segment and a handler per method. A request's path is normalised
+ * first, as nginx does before it matches locations (RFC 3986 6.2.2: escapes
+ * of unreserved characters decoded, the others' hex digits in upper case,
+ * dot segments removed by 5.2.4's remove_dot_segments; 400 for a ".." that
+ * climbs above the root, or a '%' that starts no escape), so that however a
+ * path is spelt it reaches one resource and no resource sees "." or "..".
+ * It is then split on '/', each segment percent-decoded ("%2F" decodes
+ * inside its segment), and walked from the root: a child put
  * under the next segment takes over (children are looked up first, even
  * below a leaf, as Twisted's getChildWithDefault does, so a proxy can be
  * mounted under a static directory); otherwise a resource marked leaf takes

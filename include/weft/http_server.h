@@ -98,8 +98,11 @@ WEFT_API const char *weft_http_request_method(const weft_http_request *req);
 /* The target as received ("/a%20b?x=1", or "http://host/a" in absolute
  * form, or "*"). */
 WEFT_API const char *weft_http_request_target(const weft_http_request *req);
-/* The path of the target, still percent-encoded, without the query: "/a%20b"
- * (for an absolute-form target, the path part; "*" for OPTIONS *). */
+/* The path of the target, without the query: "/a%20b" (for an absolute-form
+ * target, the path part; "*" for OPTIONS *). Still percent-encoded, and
+ * once the resource tree has walked it (when a handler runs) normalised as
+ * http_resource.h says: "/a/./b/../%7Ec" is "/a/~c" (the target keeps what
+ * was sent). */
 WEFT_API const char *weft_http_request_path(const weft_http_request *req);
 /* What follows '?', or NULL when there is no '?'. */
 WEFT_API const char *weft_http_request_query(const weft_http_request *req);
@@ -164,7 +167,10 @@ WEFT_API int weft_http_reply_status(const weft_http_request *req);
 /* The response headers, to change until the headers go out (then NULL).
  * Date, Server, Connection, Content-Length and Transfer-Encoding are the
  * server's business unless set here; a Content-Length set here is kept and
- * the body must match it (a shorter body closes the connection). */
+ * the body must match it (a shorter body closes the connection). One that
+ * is not a decimal number cannot frame the response: a 500 page goes out
+ * in its place, the call that would have sent the headers returns
+ * WEFT_EINVAL, and what is written after is dropped. */
 WEFT_API weft_http_headers *weft_http_reply_headers(weft_http_request *req);
 /* add / set on the response headers. */
 WEFT_API int weft_http_reply_add_header(weft_http_request *req, const char *name, const char *value);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Argument lists (http_args.h) and the request's: its query parsed on
- * first use. The names and values live in one arena ("name\0value\0" each)
- * and the pairs are offsets into it, as in a header list.
+ * Argument lists (http_args.h), and what a request keeps of its arguments,
+ * forms and cookies (form_int.h), made on first use. The names and values
+ * live in one arena ("name\0value\0" each) and the pairs are offsets into
+ * it, as in a header list.
  */
 #include <string.h>
 
@@ -94,9 +95,9 @@ int weft_http_args_add(weft_http_args *a, const char *name, size_t name_len, con
     if (name_len > SIZE_MAX / 2 - 2 || value_len > SIZE_MAX / 2 || reserve(a, 1, name_len + value_len + 2) < 0)
         return WEFT_ENOMEM;
     pair *q = &a->pairs[a->n++];
-    q->name = (size_t)weft__http_buf_add_str(&a->arena, name, name_len);
+    q->name = weft__http_buf_add_str(&a->arena, name, name_len);
     q->name_len = name_len;
-    q->value = (size_t)weft__http_buf_add_str(&a->arena, value, value_len);
+    q->value = weft__http_buf_add_str(&a->arena, value, value_len);
     q->value_len = value_len;
     return 0;
 }
@@ -162,13 +163,11 @@ char *weft_http_args_encode(const weft_http_args *a, size_t *len)
 {
     weft__http_buf b = {0};
     weft__http_buf_add(&b, "", 0);
-    for (size_t i = 0; a && i < a->n && !b.failed; i++) {
+    for (size_t i = 0; a && i < a->n; i++) {
         const pair *q = &a->pairs[i];
         /* '&', the name, '=', the value: escapes at most triple */
-        if (weft__http_buf_reserve(&b, 3 * (q->name_len + q->value_len) + 3) < 0) {
-            b.failed = true;
+        if (!weft__http_buf_room(&b, 3 * (q->name_len + q->value_len) + 3))
             break;
-        }
         if (i)
             b.data[b.len++] = '&';
         b.len += weft_http_percent_encode(b.data + b.len, 3 * q->name_len + 1, a->arena.data + q->name, q->name_len,
@@ -200,33 +199,4 @@ void weft__http_parsed_free(weft__http_parsed *p)
     weft_http_args_free(p->args);
     weft_http_args_free(p->cookies);
     weft_free(p);
-}
-
-int weft_http_request_args(weft_http_request *req, const weft_http_args **out)
-{
-    *out = NULL;
-    weft__http_parsed *p = weft__http_parsed_of(req);
-    if (!p)
-        return WEFT_ENOMEM;
-    if (!p->args && !p->args_err) {
-        p->args = weft_http_args_new();
-        const char *q = weft_http_request_query(req);
-        int rc = !p->args ? WEFT_ENOMEM : q ? weft_http_args_parse(p->args, q, strlen(q), WEFT_HTTP_ARGS_MAX) : 0;
-        if (rc < 0) {
-            weft_http_args_free(p->args);
-            p->args = NULL;
-            if (rc != WEFT_ENOMEM) /* the query will not change; memory may come back */
-                p->args_err = rc;
-            return rc;
-        }
-    }
-    *out = p->args;
-    return p->args_err;
-}
-
-const char *weft_http_request_arg(weft_http_request *req, const char *name, size_t *len)
-{
-    const weft_http_args *a;
-    weft_http_request_args(req, &a);
-    return weft_http_args_get(a, name, len);
 }

@@ -25,11 +25,28 @@ int weft__http_buf_reserve(weft__http_buf *b, size_t more)
     return 0;
 }
 
-long weft__http_buf_add_str(weft__http_buf *b, const void *p, size_t n)
+static void fail(weft__http_buf *b)
 {
-    if (weft__http_buf_reserve(b, n + 1) < 0)
-        return WEFT_ENOMEM;
-    long off = (long)b->len;
+    b->failed = true;
+    /* Full from now on: every append takes the slow path, and does nothing. */
+    b->cap = b->len;
+}
+
+bool weft__http_buf_grow(weft__http_buf *b, size_t more)
+{
+    if (b->failed)
+        return false;
+    if (weft__http_buf_reserve(b, more) == 0)
+        return true;
+    fail(b);
+    return false;
+}
+
+size_t weft__http_buf_add_str(weft__http_buf *b, const void *p, size_t n)
+{
+    size_t off = b->len;
+    if (!weft__http_buf_room(b, n + 1))
+        return off;
     if (n)
         memcpy(b->data + b->len, p, n);
     b->data[b->len + n] = 0;
@@ -45,12 +62,8 @@ void weft__http_buf_free(weft__http_buf *b)
 
 void weft__http_buf_add(weft__http_buf *b, const void *p, size_t n)
 {
-    if (b->failed)
+    if (!weft__http_buf_room(b, n + 1))
         return;
-    if (weft__http_buf_reserve(b, n + 1) < 0) {
-        b->failed = true;
-        return;
-    }
     if (n)
         memcpy(b->data + b->len, p, n);
     b->len += n;
@@ -83,12 +96,12 @@ void weft__http_buf_add_html(weft__http_buf *b, const char *s, size_t n)
 
 void weft__http_buf_add_url(weft__http_buf *b, const char *s, size_t n)
 {
-    if (b->failed)
-        return;
-    if (n > SIZE_MAX / 3 - 1 || weft__http_buf_reserve(b, 3 * n + 1) < 0) {
-        b->failed = true;
+    if (n > SIZE_MAX / 3 - 1) {
+        fail(b);
         return;
     }
+    if (!weft__http_buf_room(b, 3 * n + 1))
+        return;
     b->len += weft_http_percent_encode(b->data + b->len, 3 * n + 1, s, n, WEFT_HTTP_PERCENT_UNRESERVED);
 }
 

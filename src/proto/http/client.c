@@ -15,8 +15,6 @@
 #include "weft/deferred.h"
 #include "weft/error.h"
 
-#define REQ_OF(n) WEFT__CONTAINER_OF(n, weft__hc_req, link)
-
 weft_http_agent *weft_http_agent_new(weft_reactor *r, const weft_http_agent_options *opts)
 {
     weft_http_agent *a = weft_calloc(1, sizeof *a);
@@ -61,7 +59,7 @@ void weft_http_agent_free(weft_http_agent *a)
     a->closing = true;
     weft__list *n;
     while ((n = a->reqs.next) != &a->reqs) {
-        weft__hc_req *req = REQ_OF(n);
+        weft__hc_req *req = WEFT__CONTAINER_OF(n, weft__hc_req, link);
         weft_deferred *d = weft_deferred_ref(req->d);
         weft_deferred_cancel(d); /* the canceller frees req */
         weft_deferred_unref(d);
@@ -74,6 +72,16 @@ void weft_http_agent_free(weft_http_agent *a)
 }
 
 /* ---- requests ---- */
+
+static void req_deliver(weft__hc_req *req, weft_http_response *resp);
+static void req_fail(weft__hc_req *req, weft_failure *f);
+static void req_stale(weft__hc_req *req, weft_failure *f);
+static bool req_redirect(weft__hc_req *req, int status, const weft_http_headers *h);
+static void req_follow(weft__hc_req *req);
+
+/* What the pool and the connections tell a request (client_int.h). */
+static const weft__hc_req_ops req_ops = {
+    .redirect = req_redirect, .deliver = req_deliver, .follow = req_follow, .fail = req_fail, .stale = req_stale};
 
 static void req_free(weft__hc_req *req)
 {
@@ -121,7 +129,8 @@ static void free_response(void *resp)
     weft_http_response_free(resp);
 }
 
-void weft__hc_req_deliver(weft__hc_req *req, weft_http_response *resp)
+/* The request's Deferred fires with resp, or fails with f; req is freed. */
+static void req_deliver(weft__hc_req *req, weft_http_response *resp)
 {
     resp->url = weft_strdup(req->url ? req->url : req->target);
     weft_deferred *d = req_finish(req);
@@ -134,7 +143,7 @@ void weft__hc_req_deliver(weft__hc_req *req, weft_http_response *resp)
     weft_deferred_unref(d);
 }
 
-void weft__hc_req_fail(weft__hc_req *req, weft_failure *f)
+static void req_fail(weft__hc_req *req, weft_failure *f)
 {
     weft_deferred *d = req_finish(req);
     weft_deferred_errback(d, f);
@@ -151,13 +160,16 @@ static bool idempotent(const char *m)
     return false;
 }
 
-bool weft__hc_req_may_retry(const weft__hc_req *req)
+/* A pooled connection closed as it was reused, before a byte of the
+ * response: the request goes again on a fresh one if it may (Twisted's
+ * _shouldRetry: idempotent, no body, not retried yet), or fails with f. */
+static void req_stale(weft__hc_req *req, weft_failure *f)
 {
-    return !req->retried && !req->has_body && idempotent(req->method);
-}
-
-void weft__hc_req_retry(weft__hc_req *req)
-{
+    if (req->retried || req->has_body || !idempotent(req->method)) {
+        req_fail(req, f);
+        return;
+    }
+    weft_failure_unref(f);
     req->retried = true;
     weft__hc_pool_acquire(req->pool, req, true);
 }
@@ -172,13 +184,13 @@ static void dispatch(weft__hc_req *req)
          * keeps the sessions that let later handshakes resume. */
         weft_tls_options o = {.trust_roots = a->o.trust_roots};
         if (weft_tls_client_context_new(&o, &a->tls, &err) < 0) {
-            weft__hc_req_fail(req, err ? err : weft_failure_new(WEFT_ENOMEM, "out of memory"));
+            req_fail(req, err ? err : weft_failure_new(WEFT_ENOMEM, "out of memory"));
             return;
         }
     }
     weft__hc_pool *p = weft__hc_pool_get(a, req, &err);
     if (!p) {
-        weft__hc_req_fail(req, err);
+        req_fail(req, err);
         return;
     }
     weft__hc_pool_acquire(p, req, false);
@@ -239,6 +251,7 @@ static weft__hc_req *req_new(weft_http_agent *a, const char *method, const weft_
         return NULL;
     weft__list_init(&req->link);
     weft__list_init(&req->wait_link);
+    req->ops = &req_ops;
     req->a = a;
     req->body = body;
     req->has_body = body != NULL;
@@ -286,7 +299,7 @@ weft_deferred *weft_http_agent_request(weft_http_agent *a, const char *method, c
     int err = aim_at_url(req, url);
     if (err < 0) {
         weft_deferred *d = weft_deferred_ref(req->d);
-        weft__hc_req_fail(req, err == WEFT_EINVAL ? weft_failure_new(err, "bad URL '%s'", url)
+        req_fail(req, err == WEFT_EINVAL ? weft_failure_new(err, "bad URL '%s'", url)
                                                    : weft_failure_new(err, "out of memory"));
         return d;
     }
@@ -314,7 +327,7 @@ weft_deferred *weft_http_agent_request_to(weft_http_agent *a, const char *endpoi
     req->target = weft_strdup(target);
     if (!req->host || !req->endpoint || !req->key || !req->target) {
         weft_deferred *d = weft_deferred_ref(req->d);
-        weft__hc_req_fail(req, weft_failure_new(WEFT_ENOMEM, "out of memory"));
+        req_fail(req, weft_failure_new(WEFT_ENOMEM, "out of memory"));
         return d;
     }
     return launch(req);
@@ -337,7 +350,8 @@ static bool same_origin(const char *a, const char *b)
     return same;
 }
 
-bool weft__hc_req_wants_redirect(weft__hc_req *req, int status, const weft_http_headers *h)
+/* For a 3xx: whether to follow it, recording where (RedirectAgent). */
+static bool req_redirect(weft__hc_req *req, int status, const weft_http_headers *h)
 {
     if (!req->redirects_left)
         return false;
@@ -386,7 +400,8 @@ bool weft__hc_req_wants_redirect(weft__hc_req *req, int status, const weft_http_
     return true;
 }
 
-void weft__hc_req_follow(weft__hc_req *req)
+/* The 3xx's body has been skipped: go where it said. */
+static void req_follow(weft__hc_req *req)
 {
     char *to = req->redirect_to, *method = req->redirect_method;
     req->redirect_to = req->redirect_method = NULL;
@@ -414,7 +429,7 @@ void weft__hc_req_follow(weft__hc_req *req)
     }
     weft_free(to);
     if (err < 0) {
-        weft__hc_req_fail(req, weft_failure_new(err, "following a redirect: %s", weft_strerror(err)));
+        req_fail(req, weft_failure_new(err, "following a redirect: %s", weft_strerror(err)));
         return;
     }
     dispatch(req);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One client connection: connecting (with our own TLS for https URLs),
- * its timers, writing requests (the body flowing in from a fount, framed
- * by Content-Length or chunked), and its life as a protocol. Reading the
- * responses is client_read.c's.
+ * One client connection as the pool drives it: connecting (with our own
+ * TLS for https URLs), writing requests (the body flowing in from a fount,
+ * framed by Content-Length or chunked), and its life as a protocol.
+ * Reading the responses is client_read.c's; how exchanges end,
+ * client_end.c's.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,141 +19,7 @@
 #include "weft/transport.h"
 #include "weft/wrapper.h"
 
-#define CONN(p) WEFT__CONTAINER_OF(p, weft__hc_conn, base)
-
-void weft__hc_conn_unref(weft__hc_conn *c)
-{
-    if (--c->refs > 0)
-        return;
-    weft__http_buf_free(&c->field);
-    weft__http_buf_free(&c->reason);
-    weft__http_buf_free(&c->stash);
-    weft_http_headers_free(c->headers);
-    if (c->pending)
-        weft_http_response_free(c->pending);
-    weft_free(c);
-}
-
-bool weft__hc_conn_open(const weft__hc_conn *c)
-{
-    return c->t && !c->lost && !weft_transport_disconnecting(c->t);
-}
-
-void weft__hc_conn_timer_stop(weft__hc_conn *c)
-{
-    weft_timer_cancel(c->r, c->timer);
-    c->timer = (weft_timer){0};
-}
-
-void weft__hc_conn_close(weft__hc_conn *c)
-{
-    weft__hc_conn_timer_stop(c);
-    if (c->t)
-        weft_transport_lose_connection(c->t);
-}
-
-void weft__hc_conn_abort(weft__hc_conn *c)
-{
-    weft__hc_conn_timer_stop(c);
-    if (c->t)
-        weft_transport_abort_connection(c->t);
-}
-
-/* ---- ends: of the request, of the response body ---- */
-
-/* The request waiting on c fails (the failure's reference passes). */
-static void fail_request(weft__hc_conn *c, weft_failure *f)
-{
-    weft__hc_req *req = c->req;
-    c->req = NULL;
-    c->discard = false;
-    if (req) {
-        req->conn = NULL;
-        weft__hc_req_fail(req, f);
-    } else {
-        weft_failure_unref(f);
-    }
-}
-
-/* The streaming body ends with f (borrowed); the response is unlinked. */
-void weft__hc_conn_end_body(weft__hc_conn *c, const weft_failure *f)
-{
-    weft_http_response *resp = c->resp;
-    c->resp = NULL;
-    if (!resp)
-        return;
-    resp->conn = NULL;
-    weft__hc_body_end(resp, f);
-}
-
-/* Something went wrong with the exchange under way: whoever waits hears
- * f (the reference passes), and the connection is dropped. */
-void weft__hc_conn_fail(weft__hc_conn *c, weft_failure *f)
-{
-    weft__hc_conn_abort(c); /* first, so that whoever hears finds it closing */
-    weft__hc_conn_end_body(c, f);
-    fail_request(c, weft_failure_ref(f));
-    weft_failure_unref(f);
-}
-
-/* ---- timers ---- */
-
-static void response_timed_out(void *arg)
-{
-    weft__hc_conn *c = arg;
-    c->timer = (weft_timer){0};
-    weft__hc_conn_fail(c, weft_failure_new(WEFT_ETIMEDOUT, "no response from the server within %g s",
-                                           c->response_timeout));
-}
-
-/* Waiting on the server: from the end of the request to the end of the
- * response, unless the body's consumer is the one holding things up. */
-void weft__hc_conn_timer_arm(weft__hc_conn *c)
-{
-    if (!c->req && !c->resp)
-        return; /* idle: its own timer runs */
-    weft__hc_conn_timer_stop(c);
-    if (c->response_timeout <= 0 || !weft__hc_conn_open(c) || c->up_active || weft__hc_conn_gated(c))
-        return;
-    if (weft_call_later(c->r, c->response_timeout, response_timed_out, c, &c->timer) < 0)
-        weft__hc_conn_fail(c, weft_failure_new(WEFT_ENOMEM, "out of memory setting the response timeout"));
-}
-
-static void idle_expired(void *arg)
-{
-    weft__hc_conn *c = arg;
-    c->timer = (weft_timer){0};
-    weft__hc_pool_remove(c);
-    weft__hc_conn_close(c);
-}
-
-void weft__hc_conn_set_idle(weft__hc_conn *c, double idle_timeout)
-{
-    weft__hc_conn_timer_stop(c);
-    if (weft_call_later(c->r, idle_timeout, idle_expired, c, &c->timer) < 0) {
-        weft__hc_pool_remove(c);
-        weft__hc_conn_close(c);
-    }
-}
-
 /* ---- the request body: a drain on the upload fount ---- */
-
-#define CONN_OF_UP(d) WEFT__CONTAINER_OF(d, weft__hc_conn, up)
-#define CONN_OF_PROD(p) WEFT__CONTAINER_OF(p, weft__hc_conn, prod)
-
-/* Lets go of the body fount, stopping it, wherever the upload stands. */
-void weft__hc_conn_upload_abandon(weft__hc_conn *c)
-{
-    weft_fount *f = c->up.fount;
-    if (c->up_active && c->t)
-        weft_transport_unregister_producer(c->t);
-    c->up_active = false;
-    if (!f)
-        return;
-    f->drain = NULL;
-    c->up.fount = NULL;
-    weft_fount_stop(f);
-}
 
 static void upload_fail(weft__hc_conn *c, weft_failure *f)
 {
@@ -162,7 +29,7 @@ static void upload_fail(weft__hc_conn *c, weft_failure *f)
 
 static void up_receive(weft_drain *d, const void *data, size_t len)
 {
-    weft__hc_conn *c = CONN_OF_UP(d);
+    weft__hc_conn *c = WEFT__CONTAINER_OF(d, weft__hc_conn, up);
     if (!len || !weft__hc_conn_open(c))
         return;
     int err;
@@ -185,7 +52,7 @@ static void up_receive(weft_drain *d, const void *data, size_t len)
 
 static void up_flow_stopped(weft_drain *d, const weft_failure *reason)
 {
-    weft__hc_conn *c = CONN_OF_UP(d);
+    weft__hc_conn *c = WEFT__CONTAINER_OF(d, weft__hc_conn, up);
     if (!c->up_active)
         return;
     if (c->t)
@@ -211,21 +78,21 @@ static const weft_drain_ops up_ops = {NULL, up_receive, up_flow_stopped};
 
 static void prod_pause(weft_producer *p)
 {
-    weft__hc_conn *c = CONN_OF_PROD(p);
+    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, prod);
     if (c->up.fount)
         weft_fount_pause(c->up.fount);
 }
 
 static void prod_resume(weft_producer *p)
 {
-    weft__hc_conn *c = CONN_OF_PROD(p);
+    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, prod);
     if (c->up.fount)
         weft_fount_resume(c->up.fount);
 }
 
 static void prod_stop(weft_producer *p)
 {
-    weft__hc_conn *c = CONN_OF_PROD(p);
+    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, prod);
     c->up_active = false; /* the transport is letting go of us already */
     weft__hc_conn_upload_abandon(c);
 }
@@ -335,7 +202,7 @@ static void conn_ready(weft__hc_conn *c);
 
 static void p_made(weft_protocol *p)
 {
-    weft__hc_conn *c = CONN(p);
+    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, base);
     c->t = p->transport;
     c->made = true;
     if (c->failed) {
@@ -348,7 +215,7 @@ static void p_made(weft_protocol *p)
 
 static void p_data(weft_protocol *p, const void *data, size_t len)
 {
-    weft__hc_conn *c = CONN(p);
+    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, base);
     c->got_bytes = true;
     weft__hc_conn_timer_arm(c);
     weft__hc_conn_feed(c, data, len, false);
@@ -356,7 +223,7 @@ static void p_data(weft_protocol *p, const void *data, size_t len)
 
 static bool p_eof(weft_protocol *p)
 {
-    weft__hc_conn *c = CONN(p);
+    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, base);
     c->eof = true;
     if (weft__hc_conn_gated(c) || c->stash.len) {
         c->eof_pending = true;
@@ -378,14 +245,15 @@ static weft_failure *lost_failure(const weft_failure *reason, int clean_code, co
 
 static void p_lost(weft_protocol *p, const weft_failure *reason)
 {
-    weft__hc_conn *c = CONN(p);
+    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, base);
     c->lost = true;
     c->t = NULL;
     weft__hc_conn_timer_stop(c);
     weft__hc_conn_upload_abandon(c);
     weft__hc_req *req = c->req;
-    bool retry = req && c->reused && !c->got_bytes && weft__hc_req_may_retry(req);
-    weft__hc_pool_remove(c);
+    /* a pooled connection the server closed as we reused it */
+    bool stale = c->reused && !c->got_bytes;
+    weft__hc_conn_uncount(c);
     if (c->resp) {
         weft_failure *f = lost_failure(reason, WEFT_EHTTP, "in the middle of the body");
         weft__hc_conn_end_body(c, f);
@@ -393,19 +261,19 @@ static void p_lost(weft_protocol *p, const weft_failure *reason)
     }
     if (!c->req)
         return;
-    if (retry) {
-        /* The server closed a pooled connection as we reused it. */
+    weft_failure *f = lost_failure(reason, -ECONNRESET, "before the response");
+    if (stale) {
         c->req = NULL;
         req->conn = NULL;
-        weft__hc_req_retry(req);
+        req->ops->stale(req, f);
         return;
     }
-    fail_request(c, lost_failure(reason, -ECONNRESET, "before the response"));
+    weft__hc_conn_fail_request(c, f);
 }
 
 static void p_destroy(weft_protocol *p)
 {
-    weft__hc_conn *c = CONN(p);
+    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, base);
     c->wrapper = NULL; /* it goes first, and takes us with it */
     weft__hc_conn_unref(c);
 }
@@ -414,12 +282,10 @@ static const weft_protocol_ops conn_ops = {p_made, p_data, p_eof, p_lost, p_dest
 
 /* ---- connecting ---- */
 
-#define CONN_OF_FACTORY(f) WEFT__CONTAINER_OF(f, weft__hc_conn, factory)
-
 static weft_protocol *f_build(weft_factory *f, const weft_address *peer)
 {
     (void)peer;
-    weft__hc_conn *c = CONN_OF_FACTORY(f);
+    weft__hc_conn *c = WEFT__CONTAINER_OF(f, weft__hc_conn, factory);
     if (c->built || c->failed)
         return NULL;
     if (c->pool && c->pool->tls) {
@@ -441,7 +307,7 @@ static void conn_ready(weft__hc_conn *c)
         c->req = NULL;
         weft__hc_conn_start(c, req);
     } else {
-        weft__hc_pool_release(c);
+        weft__hc_conn_release(c); /* its request went meanwhile */
     }
 }
 
@@ -485,8 +351,8 @@ static weft_result connect_failed(void *arg, weft_result r)
         weft_transport_abort_connection(c->wrapper->transport);
     else if (c->t)
         weft_transport_abort_connection(c->t);
-    weft__hc_pool_remove(c);
-    fail_request(c, f);
+    weft__hc_conn_uncount(c);
+    weft__hc_conn_fail_request(c, f);
     weft__hc_conn_unref(c);
     return weft_none();
 }
@@ -540,7 +406,7 @@ int weft__hc_conn_connect(weft__hc_pool *p, weft__hc_req *req)
         weft_deferred_cancel(d);
         weft_deferred_unref(c->connecting);
         c->connecting = NULL;
-        weft__hc_pool_remove(c);
+        weft__hc_conn_uncount(c);
         c->req = NULL;
         req->conn = NULL;
         weft_deferred_unref(d);

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The HTTP client's private parts, shared by its files:
- *   url.c          URLs: parsing, resolving a Location, endpoint strings
+ * The HTTP client's private parts, shared by its files, each calling only
+ * those below it:
  *   client.c       the agent, requests (redirects, retries), response getters
  *   pool.c         persistent connections per destination
- *   client_conn.c  one connection: connecting, timers, writing requests
+ *   client_conn.c  one connection: connecting, writing requests, its protocol
  *   client_read.c  reading responses with llhttp, the response body fount
+ *   client_end.c   how a connection's exchanges end: closing, failing,
+ *                  timers, the end of a body and of a response
+ *   url.c          URLs: parsing, resolving a Location, endpoint strings
+ * What goes up (a response for the request, a connection free again for
+ * the pool) goes through the tables below, which client.c and pool.c
+ * install.
  *
  * Ownership: the agent owns its pools and its live requests; a pool counts
  * its connections but each connection frees itself (refcounted: one
@@ -61,6 +67,30 @@ char *weft__hc_endpoint_host(const char *endpoint);
 
 typedef struct weft__hc_pool weft__hc_pool;
 typedef struct weft__hc_conn weft__hc_conn;
+typedef struct weft__hc_req weft__hc_req;
+
+/* What the pool and the connections tell the request they serve. */
+typedef struct weft__hc_req_ops {
+    /* For a 3xx: whether the request follows it (recording where); its
+     * body is then skipped, and follow called at its end. */
+    bool (*redirect)(weft__hc_req *req, int status, const weft_http_headers *h);
+    /* The response's head is in: it passes to the request, which is freed. */
+    void (*deliver)(weft__hc_req *req, weft_http_response *resp);
+    void (*follow)(weft__hc_req *req);
+    /* The request fails (f's reference passes), and is freed. */
+    void (*fail)(weft__hc_req *req, weft_failure *f);
+    /* A pooled connection closed as it was reused, before any response:
+     * go again on a new connection where allowed, else fail with f. */
+    void (*stale)(weft__hc_req *req, weft_failure *f);
+} weft__hc_req_ops;
+
+/* What a connection tells its pool. */
+typedef struct weft__hc_pool_ops {
+    /* A response ended with keep-alive: c may serve another request. */
+    void (*release)(weft__hc_conn *c);
+    /* c is gone, or never came: no longer counted. */
+    void (*remove)(weft__hc_conn *c);
+} weft__hc_pool_ops;
 
 struct weft_http_agent {
     weft_reactor *r;
@@ -71,7 +101,8 @@ struct weft_http_agent {
     bool closing;
 };
 
-typedef struct weft__hc_req {
+struct weft__hc_req {
+    const weft__hc_req_ops *ops;
     weft__list link;      /* in the agent's reqs */
     weft__list wait_link; /* in its pool's waiting list, when waiting */
     weft_timer queue_timer; /* while waiting, with a queue_timeout */
@@ -90,7 +121,7 @@ typedef struct weft__hc_req {
     bool redirect_target_only; /* request_to: a relative Location */
     unsigned redirects_left;
     char *redirect_to, *redirect_method; /* while a 3xx body is skipped */
-} weft__hc_req;
+};
 
 struct weft_http_response {
     weft_fount body;
@@ -104,27 +135,11 @@ struct weft_http_response {
     weft_result content;       /* the body, read by weft_http_agent_fetch */
 };
 
-/* Ends the body with f (borrowed), now or, with no drain yet, once one
- * joins (so that it hears how, not just that, the body ended). */
-void weft__hc_body_end(weft_http_response *resp, const weft_failure *f);
-
-/* Whether a failed request may go again on a new connection (Twisted's
- * _shouldRetry: idempotent, no body, not retried yet). */
-bool weft__hc_req_may_retry(const weft__hc_req *req);
-/* The request goes again on a fresh connection. */
-void weft__hc_req_retry(weft__hc_req *req);
-/* Fires the request's Deferred with the response (which passes to it) or
- * the failure (whose reference passes too), and frees the request. */
-void weft__hc_req_deliver(weft__hc_req *req, weft_http_response *resp);
-void weft__hc_req_fail(weft__hc_req *req, weft_failure *f);
-/* For a 3xx: whether to follow it; if so records where (and returns true). */
-bool weft__hc_req_wants_redirect(weft__hc_req *req, int status, const weft_http_headers *h);
-/* The skipped 3xx is over: go where it said. */
-void weft__hc_req_follow(weft__hc_req *req);
 
 /* ---- pools (pool.c) ---- */
 
 struct weft__hc_pool {
+    const weft__hc_pool_ops *ops;
     weft__list link; /* in the agent's pools */
     weft_http_agent *a;
     char *key;
@@ -144,10 +159,6 @@ weft__hc_pool *weft__hc_pool_get(weft_http_agent *a, const weft__hc_req *req, we
 void weft__hc_pool_acquire(weft__hc_pool *p, weft__hc_req *req, bool fresh);
 /* A waiting request gives up its place (and its queue timer). */
 void weft__hc_pool_unqueue(weft__hc_req *req);
-/* A connection finished a response and may be reused. */
-void weft__hc_pool_release(weft__hc_conn *c);
-/* A connection is gone (or never came): uncount it, serve the queue. */
-void weft__hc_pool_remove(weft__hc_conn *c);
 /* The agent goes: close idle connections, orphan busy ones, free pools. */
 void weft__hc_pools_free(weft_http_agent *a);
 
@@ -176,6 +187,7 @@ struct weft__hc_conn {
     bool keep_alive, eof, eof_pending, read_paused, kick_queued, head;
     /* the response being parsed */
     llhttp_t parser;
+    const char *why; /* why a callback refused it (static text), or NULL */
     size_t head_bytes;
     weft__http_buf field;  /* a header's name, then its value after name_len */
     size_t name_len;
@@ -192,28 +204,45 @@ struct weft__hc_conn {
     bool up_active, up_chunked;
 };
 
-/* Between client_conn.c and client_read.c: */
+/* client_end.c */
 bool weft__hc_conn_open(const weft__hc_conn *c);
 void weft__hc_conn_unref(weft__hc_conn *c);
+void weft__hc_conn_close(weft__hc_conn *c);
 void weft__hc_conn_abort(weft__hc_conn *c);
 /* The exchange under way fails: whoever waits hears f (the reference
  * passes), and the connection is dropped. */
 void weft__hc_conn_fail(weft__hc_conn *c, weft_failure *f);
+/* The request waiting on c fails (f's reference passes); c is left as it
+ * is. */
+void weft__hc_conn_fail_request(weft__hc_conn *c, weft_failure *f);
+/* Ends the body with f (borrowed), now or, with no drain yet, once one
+ * joins (so that it hears how, not just that, the body ended). */
+void weft__hc_body_end(weft_http_response *resp, const weft_failure *f);
 /* The streaming body ends with f (borrowed); the response is unlinked. */
 void weft__hc_conn_end_body(weft__hc_conn *c, const weft_failure *f);
+/* Lets go of the request body's fount, stopping it. */
 void weft__hc_conn_upload_abandon(weft__hc_conn *c);
+/* Whether the body's consumer is not taking bytes (no drain, paused). */
+bool weft__hc_conn_gated(const weft__hc_conn *c);
 /* The response timer: armed while the server owes us bytes. */
 void weft__hc_conn_timer_arm(weft__hc_conn *c);
 void weft__hc_conn_timer_stop(weft__hc_conn *c);
+/* Idle in the pool: the idle timer on, or closes. */
+void weft__hc_conn_set_idle(weft__hc_conn *c, double idle_timeout);
+/* To the pool (pool.c's table): the response over with keep-alive (an
+ * orphan, whose agent has gone, closes instead); gone. */
+void weft__hc_conn_release(weft__hc_conn *c);
+void weft__hc_conn_uncount(weft__hc_conn *c);
+
+/* client_read.c */
 /* A fresh parser for the next response. */
 void weft__hc_conn_parse_start(weft__hc_conn *c);
 /* Parses bytes read (resumed: run llhttp even on none, after a pause). */
 void weft__hc_conn_feed(weft__hc_conn *c, const char *data, size_t len, bool resumed);
 /* The server's EOF, once what was held before it is parsed. */
 void weft__hc_conn_finish_eof(weft__hc_conn *c);
-/* Whether the body's consumer is not taking bytes (no drain, paused). */
-bool weft__hc_conn_gated(const weft__hc_conn *c);
 
+/* client_conn.c */
 /* Connects for req (counted in p). 0 or WEFT_ENOMEM. */
 int weft__hc_conn_connect(weft__hc_pool *p, weft__hc_req *req);
 /* Sends req on the connection (connected and free). */
@@ -221,8 +250,5 @@ void weft__hc_conn_start(weft__hc_conn *c, weft__hc_req *req);
 /* A request gives up its connection (cancelled): close it, or abandon
  * the connect. */
 void weft__hc_conn_abandon(weft__hc_conn *c);
-/* The pool put it aside: idle timer on, or closes. */
-void weft__hc_conn_set_idle(weft__hc_conn *c, double idle_timeout);
-void weft__hc_conn_close(weft__hc_conn *c);
 
 #endif

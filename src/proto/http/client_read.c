@@ -27,14 +27,6 @@ static weft_failure *eof_failure(void)
 
 /* ---- the response body fount ---- */
 
-#define RESP_OF(f) WEFT__CONTAINER_OF(f, weft_http_response, body)
-
-bool weft__hc_conn_gated(const weft__hc_conn *c)
-{
-    const weft_http_response *r = c->resp;
-    return r && !(r->body.drain && r->body.pauses == 0);
-}
-
 static void kick(void *arg)
 {
     weft__hc_conn *c = arg;
@@ -87,7 +79,7 @@ static void schedule_kick(weft__hc_conn *c)
 
 static void body_pause(weft_fount *f)
 {
-    weft__hc_conn *c = RESP_OF(f)->conn;
+    weft__hc_conn *c = WEFT__CONTAINER_OF(f, weft_http_response, body)->conn;
     if (c && weft__hc_conn_open(c)) {
         weft__hc_conn_timer_stop(c);
         if (!c->read_paused) {
@@ -99,32 +91,23 @@ static void body_pause(weft_fount *f)
 
 static void body_resume(weft_fount *f)
 {
-    weft__hc_conn *c = RESP_OF(f)->conn;
+    weft__hc_conn *c = WEFT__CONTAINER_OF(f, weft_http_response, body)->conn;
     if (c)
         schedule_kick(c);
 }
 
 static void body_stop(weft_fount *f)
 {
-    weft__hc_conn *c = RESP_OF(f)->conn;
+    weft__hc_conn *c = WEFT__CONTAINER_OF(f, weft_http_response, body)->conn;
     if (c)
         weft__hc_conn_abort(c); /* the end comes with connection_lost */
-}
-
-void weft__hc_body_end(weft_http_response *resp, const weft_failure *f)
-{
-    if (resp->body.drain) {
-        weft_fount_end(&resp->body, f);
-    } else if (!resp->pending_end && !resp->body.ended) {
-        resp->pending_end = weft_failure_ref((weft_failure *)f);
-    }
 }
 
 /* A drain joined: what was held for it can flow, or the end it missed
  * reaches it. */
 static void body_flowing_to(weft_fount *f, weft_drain *d)
 {
-    weft_http_response *resp = RESP_OF(f);
+    weft_http_response *resp = WEFT__CONTAINER_OF(f, weft_http_response, body);
     if (!d)
         return;
     if (resp->pending_end) {
@@ -144,60 +127,44 @@ weft_fount *weft_http_response_body(weft_http_response *resp)
     return &resp->body; /* reading starts when a drain joins it */
 }
 
-void weft_http_response_free(weft_http_response *resp)
-{
-    if (!resp)
-        return;
-    weft__hc_conn *c = resp->conn;
-    if (c) {
-        /* An unread body: the connection cannot be reused. */
-        c->resp = NULL;
-        resp->conn = NULL;
-        weft__hc_conn_abort(c);
-    }
-    if (!resp->body.ended && resp->body.drain) {
-        /* Whoever drains it must hear that nothing more will come. */
-        weft_failure *f = weft_failure_new(WEFT_ECANCELED, "the response was freed");
-        weft_fount_end(&resp->body, f);
-        weft_failure_unref(f);
-    }
-    weft_failure_unref(resp->pending_end);
-    weft_result_free(resp->content);
-    weft_http_headers_free(resp->headers);
-    weft_free(resp->reason);
-    weft_free(resp->url);
-    weft_free(resp);
-}
-
 /* ---- parsing the response ---- */
+
+/* Refuses the response being parsed: llhttp stops, and the failure names
+ * why. (Kept on the connection: llhttp puts "User callback error" in place
+ * of the reason a callback that is not a span's sets.) */
+static int refuse(weft__hc_conn *c, const char *why)
+{
+    c->why = why;
+    return HPE_USER;
+}
 
 static int too_big(weft__hc_conn *c, size_t n)
 {
     c->head_bytes += n;
     if (c->head_bytes <= c->max_header_bytes)
         return 0;
-    llhttp_set_error_reason(&c->parser, "response header block too large");
-    return HPE_USER;
+    return refuse(c, "response header block too large");
 }
 
 static int append(weft__hc_conn *c, weft__http_buf *b, const char *at, size_t n)
 {
-    if (weft__http_buf_append(b, at, n) == 0)
+    weft__http_buf_append(b, at, n);
+    if (!b->failed)
         return 0;
-    llhttp_set_error_reason(&c->parser, "out of memory");
-    return HPE_USER;
+    return refuse(c, "out of memory");
 }
 
 static int on_message_begin(llhttp_t *p)
 {
     weft__hc_conn *c = p->data;
-    c->field.len = c->reason.len = c->name_len = 0;
+    weft__http_buf_clear(&c->field);
+    weft__http_buf_clear(&c->reason);
+    c->name_len = 0;
     c->in_trailers = false;
     if (c->headers) {
         weft_http_headers_clear(c->headers);
     } else if (!(c->headers = weft_http_headers_new())) {
-        llhttp_set_error_reason(p, "out of memory");
-        return HPE_USER;
+        return refuse(c, "out of memory");
     }
     return 0;
 }
@@ -244,10 +211,10 @@ static int on_header_value_complete(llhttp_t *p)
     while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
         vlen--;
     int err = weft_http_headers_addn(c->headers, name, c->name_len, v, vlen);
-    c->field.len = c->name_len = 0;
+    weft__http_buf_clear(&c->field);
+    c->name_len = 0;
     if (err < 0) {
-        llhttp_set_error_reason(p, err == WEFT_ENOMEM ? "out of memory" : "malformed header");
-        return HPE_USER;
+        return refuse(c, err == WEFT_ENOMEM ? "out of memory" : "malformed header");
     }
     return 0;
 }
@@ -276,14 +243,6 @@ static weft_http_response *response_new(weft__hc_conn *c)
     return resp;
 }
 
-/* A Content-Length past int64_t: read as -1 it would pass for a body of
- * unknown length. (Refused in on_headers_complete, whose error reason
- * llhttp replaces by its own: protocol_error names it.) */
-static bool length_overflows(const llhttp_t *p)
-{
-    return (p->flags & F_CONTENT_LENGTH) && p->content_length > INT64_MAX;
-}
-
 static int on_headers_complete(llhttp_t *p)
 {
     weft__hc_conn *c = p->data;
@@ -292,24 +251,22 @@ static int on_headers_complete(llhttp_t *p)
         return err;
     int status = p->status_code;
     if (p->http_major != 1) {
-        llhttp_set_error_reason(p, "not an HTTP/1 response");
-        return HPE_USER;
+        return refuse(c, "not an HTTP/1 response");
     }
     if (status == 101 || status < 100) {
-        llhttp_set_error_reason(p, status == 101 ? "an upgrade nobody asked for" : "bad status code");
-        return HPE_USER;
+        return refuse(c, status == 101 ? "an upgrade nobody asked for" : "bad status code");
     }
     if (status < 200) {
         c->interim = true; /* 100 Continue, 103 Early Hints...: skipped */
         return 1;
     }
-    if (length_overflows(p))
-        return HPE_USER;
+    /* Past int64_t, read as -1 it would pass for a length not given. */
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > INT64_MAX)
+        return refuse(c, "the response's Content-Length is too large");
     c->in_trailers = true;
     weft_http_response *resp = response_new(c);
     if (!resp) {
-        llhttp_set_error_reason(p, "out of memory");
-        return HPE_USER;
+        return refuse(c, "out of memory");
     }
     bool bodyless = c->head || status == 204 || status == 304 ||
                     ((p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED) && p->content_length == 0);
@@ -367,7 +324,7 @@ static void deliver(weft__hc_conn *c)
         weft_http_response_free(resp);
         return;
     }
-    if (weft__hc_req_wants_redirect(req, resp->status, resp->headers)) {
+    if (req->ops->redirect(req, resp->status, resp->headers)) {
         c->discard = true;
         weft_http_response_free(resp);
         return;
@@ -376,7 +333,7 @@ static void deliver(weft__hc_conn *c)
     req->conn = NULL;
     c->resp = resp;
     resp->conn = c;
-    weft__hc_req_deliver(req, resp);
+    req->ops->deliver(req, resp);
 }
 
 /* A message ended with `left` bytes after it in this read. */
@@ -395,12 +352,12 @@ static void message_done(weft__hc_conn *c, size_t left)
         c->req = NULL;
         c->discard = false;
         if (reuse)
-            weft__hc_pool_release(c);
+            weft__hc_conn_release(c);
         else
             weft__hc_conn_close(c);
         if (req) {
             req->conn = NULL;
-            weft__hc_req_follow(req);
+            req->ops->follow(req);
         }
         return;
     }
@@ -411,7 +368,7 @@ static void message_done(weft__hc_conn *c, size_t left)
     /* Back in the pool before the consumer hears the end, so a request
      * it makes then can have this connection. */
     if (reuse)
-        weft__hc_pool_release(c);
+        weft__hc_conn_release(c);
     else
         weft__hc_conn_close(c);
     if (resp) {
@@ -423,16 +380,20 @@ static void message_done(weft__hc_conn *c, size_t left)
 
 static void protocol_error(weft__hc_conn *c, llhttp_errno_t e)
 {
-    const char *why = length_overflows(&c->parser) ? "the response's Content-Length is too large"
-                                                     : llhttp_get_error_reason(&c->parser);
+    if (c->why) {
+        weft__hc_conn_fail(c, weft_failure_new(WEFT_EHTTP, "malformed HTTP response: %s", c->why));
+        return;
+    }
+    const char *why = llhttp_get_error_reason(&c->parser);
     weft__hc_conn_fail(c, weft_failure_new(WEFT_EHTTP, "malformed HTTP response: %s (%s)", why ? why : "?",
-                                  llhttp_errno_name(e)));
+                                           llhttp_errno_name(e)));
 }
 
 static void hold(weft__hc_conn *c, const char *data, size_t len)
 {
     weft__hc_conn_timer_stop(c);
-    if (weft__http_buf_append(&c->stash, data, len) < 0) {
+    weft__http_buf_append(&c->stash, data, len);
+    if (c->stash.failed) {
         weft__hc_conn_fail(c, weft_failure_new(WEFT_ENOMEM, "out of memory holding a response"));
         return;
     }
@@ -498,4 +459,5 @@ void weft__hc_conn_parse_start(weft__hc_conn *c)
 {
     llhttp_init(&c->parser, HTTP_RESPONSE, &settings);
     c->parser.data = c;
+    c->why = NULL;
 }

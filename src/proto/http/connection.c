@@ -16,8 +16,6 @@
 
 #include "http_int.h"
 
-#define CONN_OF(parser) ((weft__http_conn *)(parser)->data)
-
 /* After refusing a request: how long, and how much, the client's further
  * bytes are read and dropped before the close, so that its kernel does not
  * answer them with a reset that destroys the error response unread. */
@@ -169,6 +167,7 @@ static void conn_refuse(weft__http_conn *c, int status, const char *detail, int 
     set_timer(c, WEFT__HT_NONE);
     weft_http_request *req = c->cur;
     c->cur = NULL;
+    bool head = req && req->is_head; /* (its method known, once its target started) */
     if (req && req->dispatched) {
         req->keep_alive = false;
         if (status && !req->headers_sent && !req->resp_done) {
@@ -185,11 +184,12 @@ static void conn_refuse(weft__http_conn *c, int status, const char *detail, int 
         drop_parsed(req, code, NULL);
     if (weft__list_empty(&c->queue)) {
         if (status && c->t)
-            weft__http_conn_error_response(c, status, detail);
+            weft__http_conn_error_response(c, status, detail, head);
         weft__http_conn_close(c, false);
     } else {
         c->final_status = status;
         c->final_detail = detail;
+        c->final_head = head;
     }
 }
 
@@ -231,6 +231,12 @@ static void remember_tail(weft__http_conn *c, const char *data, size_t used)
     c->tail_len = keep + used;
 }
 
+static void drop_held(weft__http_conn *c)
+{
+    weft__http_buf_clear(&c->held);
+    c->held_off = 0;
+}
+
 static void feed(weft__http_conn *c, const char *data, size_t len, bool from_held)
 {
     bool at_start = c->cur == NULL;
@@ -241,7 +247,7 @@ static void feed(weft__http_conn *c, const char *data, size_t len, bool from_hel
     remember_tail(c, data, e == HPE_OK ? len : (size_t)(llhttp_get_error_pos(&c->parser) - data));
     if (e == HPE_OK) {
         if (from_held)
-            c->held.len = c->held_off = 0;
+            drop_held(c);
         return;
     }
     if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
@@ -250,18 +256,21 @@ static void feed(weft__http_conn *c, const char *data, size_t len, bool from_hel
         c->parser_paused = true;
         set_reading(c, false);
         if (c->no_more) {
-            c->held.len = c->held_off = 0;
+            drop_held(c);
             return;
         }
         size_t used = (size_t)(llhttp_get_error_pos(&c->parser) - data);
         if (from_held) {
             c->held_off += used;
-        } else if (weft__http_buf_append(&c->held, data + used, len - used) < 0) {
-            conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
-            return;
+        } else {
+            weft__http_buf_append(&c->held, data + used, len - used);
+            if (c->held.failed) {
+                conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
+                return;
+            }
         }
         if (c->held_off == c->held.len)
-            c->held.len = c->held_off = 0;
+            drop_held(c);
         return;
     }
     parse_error(c, e, data, len, at_start);
@@ -320,7 +329,7 @@ static void conn_resume(void *arg)
     set_reading(c, true);
 }
 
-void weft__http_conn_schedule_resume(weft__http_conn *c)
+static void schedule_resume(weft__http_conn *c)
 {
     if (c->resume_posted || c->lost || c->dead)
         return;
@@ -328,17 +337,61 @@ void weft__http_conn_schedule_resume(weft__http_conn *c)
     weft__reactor_post(c->server->r, &c->resume_post, conn_resume, c);
 }
 
-void weft__http_conn_body_paused(weft__http_conn *c)
+/* ---- the request body: a fount whose pauses are the connection's reading ---- */
+
+static bool parsing_this(const weft_http_request *req)
 {
-    set_reading(c, false);
-    set_timer(c, WEFT__HT_NONE);
+    return req->conn && req->conn->cur == req;
 }
+
+static void body_pause(weft_fount *f)
+{
+    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
+    if (parsing_this(req)) {
+        set_reading(req->conn, false);
+        set_timer(req->conn, WEFT__HT_NONE);
+    }
+}
+
+static void body_resume(weft_fount *f)
+{
+    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
+    if (parsing_this(req))
+        schedule_resume(req->conn);
+}
+
+static void body_stop(weft_fount *f)
+{
+    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
+    req->body_discard = true;
+    weft__http_buf_clear(&req->held_body);
+    if (parsing_this(req))
+        schedule_resume(req->conn);
+}
+
+/* A drain joined: a client that expects 100 Continue is told to send the
+ * body (RFC 9110 10.1.1), and reading resumes. */
+static void body_flowing_to(weft_fount *f, weft_drain *d)
+{
+    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
+    if (!d || !parsing_this(req))
+        return;
+    if (req->expect_continue && !req->continue_sent && !req->headers_sent) {
+        req->continue_sent = true;
+        if (weft__http_write_100(req) < 0 && req->conn)
+            weft__http_conn_close(req->conn, true);
+    }
+    schedule_resume(req->conn);
+}
+
+static const weft_fount_ops body_ops = {
+    .pause = body_pause, .resume = body_resume, .stop = body_stop, .flowing_to = body_flowing_to};
 
 /* ---- the parser's callbacks ---- */
 
 static int on_message_begin(llhttp_t *p)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     weft_http_request *req = c->spare;
     c->spare = NULL;
     if (!req && !(req = weft__http_request_new(c))) {
@@ -347,9 +400,11 @@ static int on_message_begin(llhttp_t *p)
     }
     c->cur = req;
     req->parsing = true;
+    req->body.ops = &body_ops;
     c->header_bytes = 0;
     c->nheaders = 0;
-    c->field.len = c->value.len = 0;
+    weft__http_buf_clear(&c->field);
+    weft__http_buf_clear(&c->value);
     set_timer(c, WEFT__HT_HEADER);
     return 0;
 }
@@ -366,15 +421,17 @@ static int count_header_bytes(weft__http_conn *c, size_t len)
 
 static int on_url(llhttp_t *p, const char *at, size_t len)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     weft_http_request *req = c->cur;
+    req->is_head = p->method == HTTP_HEAD; /* the method is known once the target starts */
     if (req->str.len + len > c->server->opt.max_uri) {
         conn_refuse(c, 414, "The request's target is too long.", WEFT_EHTTP);
         return HPE_USER;
     }
     if (count_header_bytes(c, len))
         return HPE_USER;
-    if (weft__http_buf_append(&req->str, at, len) < 0) {
+    weft__http_buf_append(&req->str, at, len);
+    if (req->str.failed) {
         conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
         return HPE_USER;
     }
@@ -383,8 +440,9 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 
 static int on_url_complete(llhttp_t *p)
 {
-    weft__http_conn *c = CONN_OF(p);
-    if (weft__http_buf_append(&c->cur->str, "", 1) < 0) {
+    weft__http_conn *c = p->data;
+    weft__http_buf_append(&c->cur->str, "", 1);
+    if (c->cur->str.failed) {
         conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
         return -1;
     }
@@ -394,15 +452,16 @@ static int on_url_complete(llhttp_t *p)
 static int on_version(llhttp_t *p, const char *at, size_t len)
 {
     (void)at;
-    return count_header_bytes(CONN_OF(p), len + 12);
+    return count_header_bytes(p->data, len + 12);
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     if (count_header_bytes(c, len))
         return HPE_USER;
-    if (weft__http_buf_append(&c->field, at, len) < 0) {
+    weft__http_buf_append(&c->field, at, len);
+    if (c->field.failed) {
         conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
         return HPE_USER;
     }
@@ -426,7 +485,7 @@ static bool folded(const weft__http_conn *c, const char *at)
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     if (count_header_bytes(c, len))
         return HPE_USER;
     /* An empty value (RFC 9110 5.5 allows one) comes as an empty span at
@@ -437,7 +496,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
         conn_refuse(c, 400, "Folded header lines (obs-fold) are not accepted.", WEFT_EHTTP);
         return HPE_USER;
     }
-    if (weft__http_buf_append(&c->value, at, len) < 0) {
+    weft__http_buf_append(&c->value, at, len);
+    if (c->value.failed) {
         conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
         return HPE_USER;
     }
@@ -527,7 +587,7 @@ static bool host_ok(const char *h, size_t len)
 
 static int on_header_value_complete(llhttp_t *p)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     weft_http_request *req = c->cur;
     c->header_bytes += 4;
     /* field-line = field-name ":" OWS field-value OWS (RFC 9112 5): llhttp
@@ -539,7 +599,8 @@ static int on_header_value_complete(llhttp_t *p)
         return -1;
     }
     if (req->dispatched) { /* a trailer: counted, not kept */
-        c->field.len = c->value.len = 0;
+        weft__http_buf_clear(&c->field);
+        weft__http_buf_clear(&c->value);
         return 0;
     }
     /* The headers weft itself looks at, noted as they pass. */
@@ -560,7 +621,8 @@ static int on_header_value_complete(llhttp_t *p)
     }
     int rc = weft_http_headers_addn(req->headers, c->field.data ? c->field.data : "", c->field.len,
                                     c->value.data ? c->value.data : "", c->value.len);
-    c->field.len = c->value.len = 0;
+    weft__http_buf_clear(&c->field);
+    weft__http_buf_clear(&c->value);
     if (rc < 0) {
         conn_refuse(c, rc == WEFT_ENOMEM ? 503 : 400, "A header is malformed.", WEFT_EHTTP);
         return -1;
@@ -570,7 +632,7 @@ static int on_header_value_complete(llhttp_t *p)
 
 static int on_headers_complete(llhttp_t *p)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     weft_http_request *req = c->cur;
     const char *bad = NULL;
     int status = 400;
@@ -654,7 +716,7 @@ static int on_headers_complete(llhttp_t *p)
  * bytes are read. */
 static int on_chunk_header(llhttp_t *p)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     weft_http_request *req = c->cur;
     if (req && p->content_length > req->max_body - req->body_received) {
         conn_refuse(c, 413, "The request's body is too large.", -EMSGSIZE);
@@ -665,7 +727,7 @@ static int on_chunk_header(llhttp_t *p)
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     weft_http_request *req = c->cur;
     if (len == 0) /* llhttp flushing an open span over no input */
         return 0;
@@ -678,7 +740,8 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     if (req->body_discard || req->body.ended)
         return 0;
     if (!req->body.drain || req->body.pauses) {
-        if (weft__http_buf_append(&req->held_body, at, len) < 0) {
+        weft__http_buf_append(&req->held_body, at, len);
+        if (req->held_body.failed) {
             conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
             return HPE_USER;
         }
@@ -697,7 +760,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 
 static int on_message_complete(llhttp_t *p)
 {
-    weft__http_conn *c = CONN_OF(p);
+    weft__http_conn *c = p->data;
     weft_http_request *req = c->cur;
     if (!req)
         return 0;
@@ -737,18 +800,22 @@ static const llhttp_settings_t settings = {
 
 /* ---- responses going out ---- */
 
-void weft__http_conn_response_done(weft__http_conn *c, weft_http_request *req)
+/* req's response is out whole: the next in the queue may write. */
+static void response_done(weft__http_conn *c, weft_http_request *req)
 {
     while (req) {
         weft__list_remove(&req->link);
         req->in_queue = false;
         req->active = false;
         c->queued--;
-        bool keep_alive = req->keep_alive && !c->server->stopping;
+        /* (quiesced: after the last response owed, which may have said
+         * keep-alive before the server was told to stop) */
+        bool last = weft__list_empty(&c->queue) && !c->final_status;
+        bool keep_alive = req->keep_alive && !(c->server->stopping && last);
         if (req->parsing) {
             /* The handler is done with a body it did not read: drop it. */
             req->body_discard = true;
-            req->held_body.len = 0;
+            weft__http_buf_clear(&req->held_body);
         }
         weft__http_request_release(req);
         req = NULL;
@@ -764,12 +831,12 @@ void weft__http_conn_response_done(weft__http_conn *c, weft_http_request *req)
         }
     }
     if (!weft__list_empty(&c->queue)) {
-        weft__http_conn_schedule_resume(c);
+        schedule_resume(c);
         return;
     }
     if (c->no_more) {
         if (c->final_status && c->t)
-            weft__http_conn_error_response(c, c->final_status, c->final_detail);
+            weft__http_conn_error_response(c, c->final_status, c->final_detail, c->final_head);
         c->final_status = 0;
         if (!c->cur)
             weft__http_conn_close(c, false);
@@ -778,19 +845,22 @@ void weft__http_conn_response_done(weft__http_conn *c, weft_http_request *req)
     if (!c->cur)
         set_timer(c, WEFT__HT_IDLE);
     if (c->parser_paused)
-        weft__http_conn_schedule_resume(c);
+        schedule_resume(c);
 }
+
+/* What the requests' side tells the connection (http_int.h). */
+static const weft__http_conn_ops conn_events = {.response_done = response_done, .close = weft__http_conn_close};
 
 /* ---- the protocol ---- */
 
-static void made(weft_protocol *p)
+static void conn_made(weft_protocol *p)
 {
     weft__http_conn *c = (weft__http_conn *)p;
     c->t = p->transport;
     set_timer(c, WEFT__HT_IDLE);
 }
 
-static void received(weft_protocol *p, const void *data, size_t len)
+static void conn_received(weft_protocol *p, const void *data, size_t len)
 {
     weft__http_conn *c = (weft__http_conn *)p;
     if (c->lingering) {
@@ -803,14 +873,15 @@ static void received(weft_protocol *p, const void *data, size_t len)
         return;
     if (c->parser_paused || c->held.len > c->held_off) {
         /* Delivered while pausing took effect: parsed when resumed. */
-        if (weft__http_buf_append(&c->held, data, len) < 0)
+        weft__http_buf_append(&c->held, data, len);
+        if (c->held.failed)
             conn_refuse(c, 503, "Out of memory.", WEFT_ENOMEM);
         return;
     }
     feed(c, data, len, false);
 }
 
-static bool eof(weft_protocol *p)
+static bool conn_eof(weft_protocol *p)
 {
     weft__http_conn *c = (weft__http_conn *)p;
     if (c->lingering)
@@ -823,7 +894,7 @@ static bool eof(weft_protocol *p)
     return busy;
 }
 
-static void lost(weft_protocol *p, const weft_failure *why)
+static void conn_lost(weft_protocol *p, const weft_failure *why)
 {
     weft__http_conn *c = (weft__http_conn *)p;
     c->lost = true;
@@ -842,13 +913,14 @@ static void lost(weft_protocol *p, const weft_failure *why)
         req->active = false;
         c->queued--;
         weft__http_request_detach(req, why);
+        weft__http_response_lost(req, why);
         weft__http_request_release(req);
     }
     c->t = NULL;
     weft__list_remove(&c->link);
 }
 
-static void destroy(weft_protocol *p)
+static void conn_destroy(weft_protocol *p)
 {
     weft__http_conn *c = (weft__http_conn *)p;
     if (c->spare)
@@ -862,11 +934,11 @@ static void destroy(weft_protocol *p)
 }
 
 static const weft_protocol_ops conn_ops = {
-    .connection_made = made,
-    .data_received = received,
-    .eof_received = eof,
-    .connection_lost = lost,
-    .destroy = destroy,
+    .connection_made = conn_made,
+    .data_received = conn_received,
+    .eof_received = conn_eof,
+    .connection_lost = conn_lost,
+    .destroy = conn_destroy,
 };
 
 weft_protocol *weft__http_conn_new(weft_http_server *s)
@@ -875,6 +947,7 @@ weft_protocol *weft__http_conn_new(weft_http_server *s)
     if (!c)
         return NULL;
     c->base.ops = &conn_ops;
+    c->ops = &conn_events;
     c->server = s;
     s->refs++;
     weft__list_init(&c->queue);

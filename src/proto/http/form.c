@@ -65,8 +65,6 @@ struct form {
     bool kick_armed;
 };
 
-#define FORM_OF(d) WEFT__CONTAINER_OF(d, form, d)
-
 /* ---- failing and concluding ---- */
 
 static void fail_with(form *f, weft_failure *why, bool answer)
@@ -201,8 +199,10 @@ static void pump(form *f)
         long r = feed(f, left ? f->held.data + f->held_off : "", left);
         if (r >= 0) {
             f->held_off += (size_t)r;
-            if (f->held_off == f->held.len)
-                f->held.len = f->held_off = 0;
+            if (f->held_off == f->held.len) {
+                weft__http_buf_clear(&f->held);
+                f->held_off = 0;
+            }
         }
     }
     if (!f->failure && !f->held.len) {
@@ -319,12 +319,11 @@ static int mp_begin(void *arg, const weft__http_mp_part *mp)
         p->f.ops = &part_ops;
         p->form = f;
         p->headers = weft_http_headers_copy(mp->headers);
-        p->name = (size_t)weft__http_buf_add_str(&p->strs, mp->name, strlen(mp->name));
-        p->filename = (size_t)weft__http_buf_add_str(&p->strs, mp->filename, strlen(mp->filename));
-        p->content_type = mp->content_type ? weft__http_buf_add_str(&p->strs, mp->content_type,
-                                                                      strlen(mp->content_type))
-                                           : -1;
-        if (!p->headers || (long)p->name < 0 || (long)p->filename < 0 || p->content_type == WEFT_ENOMEM) {
+        p->name = weft__http_buf_add_str(&p->strs, mp->name, strlen(mp->name));
+        p->filename = weft__http_buf_add_str(&p->strs, mp->filename, strlen(mp->filename));
+        p->content_type =
+            mp->content_type ? (long)weft__http_buf_add_str(&p->strs, mp->content_type, strlen(mp->content_type)) : -1;
+        if (!p->headers || p->strs.failed) {
             part_free(p);
             return refuse(f, WEFT_ENOMEM, NULL);
         }
@@ -338,8 +337,9 @@ static int mp_begin(void *arg, const weft__http_mp_part *mp)
     if (n > f->o.max_field_bytes - f->field_bytes)
         return refuse(f, -EMSGSIZE, "the form's fields are too large");
     f->field_bytes += n;
-    f->field.len = 0;
-    if (weft__http_buf_add_str(&f->field, mp->name, n) < 0)
+    weft__http_buf_clear(&f->field);
+    weft__http_buf_add_str(&f->field, mp->name, n);
+    if (f->field.failed)
         return refuse(f, WEFT_ENOMEM, NULL);
     f->field_name = n;
     f->in_field = true;
@@ -355,7 +355,8 @@ static int mp_data(void *arg, const char *data, size_t len)
         if (len > f->o.max_field_bytes - f->field_bytes)
             return refuse(f, -EMSGSIZE, "the form's fields are too large");
         f->field_bytes += len;
-        if (weft__http_buf_append(&f->field, data, len) < 0)
+        weft__http_buf_append(&f->field, data, len);
+        if (f->field.failed)
             return refuse(f, WEFT_ENOMEM, NULL);
         return 0;
     }
@@ -399,23 +400,28 @@ static const weft__http_mp_ops mp_ops = {mp_begin, mp_data, mp_end};
 
 static void form_receive(weft_drain *d, const void *data, size_t len)
 {
-    form *f = FORM_OF(d);
+    form *f = WEFT__CONTAINER_OF(d, form, d);
     if (f->over || f->failure)
         return;
     f->busy++;
     if (f->kind == KIND_URLENCODED) {
-        if (len > f->o.max_field_bytes - f->body.len)
+        if (len > f->o.max_field_bytes - f->body.len) {
             refuse(f, -EMSGSIZE, "the form's fields are too large");
-        else if (weft__http_buf_append(&f->body, data, len) < 0)
-            refuse(f, WEFT_ENOMEM, NULL);
+        } else {
+            weft__http_buf_append(&f->body, data, len);
+            if (f->body.failed)
+                refuse(f, WEFT_ENOMEM, NULL);
+        }
     } else if (f->held.len) {
-        if (weft__http_buf_append(&f->held, data, len) < 0)
+        weft__http_buf_append(&f->held, data, len);
+        if (f->held.failed)
             refuse(f, WEFT_ENOMEM, NULL);
     } else {
         long r = feed(f, data, len);
         if (r >= 0 && (size_t)r < len) {
             f->held_off = 0;
-            if (weft__http_buf_append(&f->held, (const char *)data + r, len - (size_t)r) < 0)
+            weft__http_buf_append(&f->held, (const char *)data + r, len - (size_t)r);
+            if (f->held.failed)
                 refuse(f, WEFT_ENOMEM, NULL);
             else
                 pause_up(f);
@@ -427,7 +433,7 @@ static void form_receive(weft_drain *d, const void *data, size_t len)
 
 static void form_stopped(weft_drain *d, const weft_failure *reason)
 {
-    form *f = FORM_OF(d);
+    form *f = WEFT__CONTAINER_OF(d, form, d);
     f->d.fount = NULL;
     if (f->over)
         return;

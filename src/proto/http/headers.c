@@ -41,7 +41,7 @@ void weft_http_headers_free(weft_http_headers *h)
 
 void weft_http_headers_clear(weft_http_headers *h)
 {
-    h->arena.len = 0;
+    weft__http_buf_clear(&h->arena);
     h->n = 0;
 }
 

@@ -31,6 +31,30 @@
 /* The Server header and the agent's User-Agent: the version CMake builds. */
 #define WEFT__HTTP_SERVER_NAME "weft/" WEFT_VERSION_STRING
 
+/* The sizes the server's files tune by, each chosen here once. */
+enum {
+    /* A file read by the server itself (a chunked body, a transport that
+     * cannot sendfile) goes in pieces of this: the transport's high-water
+     * mark (transport.h), so that one piece fills what the transport holds
+     * before it pauses the reading. */
+    WEFT__HTTP_FILE_PIECE = 64 * 1024,
+    /* Files up to this are read at once and written with the head in one
+     * write: cheaper than sendfile's own system calls and a packet of its
+     * own for the head. */
+    WEFT__HTTP_SMALL_FILE = 16 * 1024,
+    /* Body bytes written borrowed are lent to the transport from this size
+     * up; below it a copy costs less than keeping track of the loan. */
+    WEFT__HTTP_BORROW_MIN = 16 * 1024,
+    /* Up to this much still to come, a request body nobody reads is read
+     * and dropped so that the connection can be kept (a socket buffer's
+     * worth, often in already); past it, reading what nobody wants costs
+     * more than the client's next connection, and this one is closed. */
+    WEFT__HTTP_DROP_MAX = 64 * 1024,
+    /* A request whose response buffer grew past this is freed, not kept as
+     * the connection's spare: the usual response buffers far less (only a
+     * response waiting behind a pipelined one buffers at all). */
+    WEFT__HTTP_SPARE_MAX = 64 * 1024,
+};
 
 struct weft_http_server {
     weft_factory factory;
@@ -55,8 +79,22 @@ typedef struct weft__http_conn weft__http_conn;
  * nothing. */
 enum { WEFT__HT_NONE, WEFT__HT_IDLE, WEFT__HT_HEADER, WEFT__HT_BODY, WEFT__HT_LINGER, WEFT__HT_SEND };
 
+/*
+ * What a request's side (request.c, response.c) tells the connection that
+ * carries it. The connection drives its requests and their responses; they
+ * call back up only through this table, which it installs.
+ */
+typedef struct weft__http_conn_ops {
+    /* req's response is over and handed to the transport whole: the next
+     * one in the queue may write. */
+    void (*response_done)(weft__http_conn *c, weft_http_request *req);
+    /* Closes the connection once what is written has gone (abort: now). */
+    void (*close)(weft__http_conn *c, bool abort);
+} weft__http_conn_ops;
+
 struct weft__http_conn {
     weft_protocol base;
+    const weft__http_conn_ops *ops;
     weft_http_server *server;
     weft_transport *t; /* NULL once the connection is gone */
     llhttp_t parser;
@@ -82,6 +120,7 @@ struct weft__http_conn {
     size_t tail_len;
     int final_status; /* an error page to send once the queue is empty */
     const char *final_detail;
+    bool final_head; /* its request was a HEAD: the page's head alone */
     weft__http_buf scratch; /* a response head being built */
     weft__http_buf small_file; /* a small file read to go out with its head */
     weft_timer timer;
@@ -144,17 +183,13 @@ struct weft_http_request {
     struct weft__http_parsed *parsed; /* args and cookies, made on demand (form_int.h) */
 };
 
-/* server.c */
+/* server_ref.c */
 const char *weft__http_date(weft_http_server *s);
 void weft__http_server_unref(weft_http_server *s);
 
-/* connection.c */
+/* connection.c: for the server, which makes and closes its connections. */
 weft_protocol *weft__http_conn_new(weft_http_server *s);
-void weft__http_conn_response_done(weft__http_conn *c, weft_http_request *req);
-void weft__http_conn_schedule_resume(weft__http_conn *c);
 void weft__http_conn_close(weft__http_conn *c, bool abort);
-/* A body fount was paused: stop reading. */
-void weft__http_conn_body_paused(weft__http_conn *c);
 
 /* request.c */
 weft_http_request *weft__http_request_new(weft__http_conn *c);
@@ -184,9 +219,9 @@ int weft__http_respond_internal(weft_http_request *req, int status, const char *
 bool weft__http_response_activate(weft_http_request *req);
 void weft__http_response_lost(weft_http_request *req, const weft_failure *why);
 int weft__http_write_100(weft_http_request *req);
-/* A whole response with no request object (refused before dispatch). */
-int weft__http_conn_error_response(weft__http_conn *c, int status, const char *detail);
-void weft__http_response_init(weft_http_request *req);
+/* A whole response with no request object (refused before dispatch); for
+ * a HEAD (head), the page's head alone (RFC 9110 9.3.2). */
+int weft__http_conn_error_response(weft__http_conn *c, int status, const char *detail, bool head);
 
 /* headers.c */
 /* Whether s (len bytes) is an RFC 9110 token: a header name, a method. */
@@ -198,7 +233,40 @@ int weft__http_error_body(weft__http_buf *out, int status, const char *detail);
 /* access_log.c */
 void weft__http_access_log(weft_http_request *req);
 
-/* resource.c */
+/* resource.c: the tree, as its owner built it */
+typedef struct weft__http_child {
+    char *name;
+    size_t len;
+    weft_http_resource *res;
+} weft__http_child;
+
+typedef struct weft__http_handler {
+    char *method;
+    weft_http_handler_fn fn; /* or, when NULL: */
+    weft_http_coro_fn coro;
+    void *arg;
+} weft__http_handler;
+
+struct weft_http_resource {
+    weft__http_child *children;
+    size_t nchildren, children_cap;
+    weft__http_handler *handlers;
+    size_t nhandlers;
+    bool leaf;
+    weft_http_child_fn child_fn;
+    void *child_arg;
+    weft_destroy_fn destroy;
+    void *destroy_arg;
+};
+
+/* The child named by seg (len bytes), or NULL. */
+weft_http_resource *weft__http_resource_find(const weft_http_resource *parent, const char *seg, size_t len);
+/* weft_http_resource_put_child by length. */
+int weft__http_resource_put(weft_http_resource *parent, const char *seg, size_t len, weft_http_resource *child);
+/* The handler set for exactly `method` ("*" included), or NULL. */
+const weft__http_handler *weft__http_resource_handler(const weft_http_resource *res, const char *method);
+
+/* dispatch.c: walks req down the server's tree and runs what answers it. */
 void weft__http_dispatch(weft_http_request *req);
 
 /* client_conn.c: whether `name` is a hop-by-hop field of the message whose

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "static_int.h"
@@ -131,7 +132,10 @@ static int slurp(const char *path, char **out, size_t *len)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    size_t cap = 64 * 1024, n = 0;
+    /* Room for the whole file and the 0-byte read that ends it (a file
+     * growing meanwhile, or one whose size is not known, grows the buffer). */
+    struct stat st;
+    size_t cap = fstat(fd, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, n = 0;
     char *buf = weft_malloc(cap);
     int err = buf ? 0 : WEFT_ENOMEM;
     while (!err) {

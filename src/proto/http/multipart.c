@@ -213,8 +213,7 @@ static size_t scan(weft__http_mp *m, const char *p, size_t n, bool *found, int *
 static long parse_headers(weft__http_mp *m, weft__http_mp_part *part)
 {
     weft_http_headers_clear(m->headers);
-    m->strs.len = 0;
-    m->strs.failed = false;
+    weft__http_buf_clear(&m->strs);
     const char *p = m->head.data, *end = m->head.data + m->head.len - 2;
     while (p < end) {
         /* each line ends "\r\n" (headers_in made sure); a CR before that
@@ -276,7 +275,8 @@ static long headers_in(weft__http_mp *m, const char *p, size_t n, bool *done)
         size_t take = nl ? (size_t)(nl - (p + i)) + 1 : n - i;
         if (take > m->lim.max_header_bytes - m->head.len)
             return fail(m, WEFT_EHTTP, "a part's headers are too large");
-        if (weft__http_buf_append(&m->head, p + i, take) < 0)
+        weft__http_buf_append(&m->head, p + i, take);
+        if (m->head.failed)
             return fail(m, WEFT_ENOMEM, NULL);
         i += take;
         if (!nl)
@@ -325,7 +325,8 @@ static long after_in(weft__http_mp *m, const char *p, size_t n)
             if (m->parts++ >= m->lim.max_parts)
                 return fail(m, -E2BIG, "too many parts in the form");
             m->state = S_HEADERS;
-            m->head.len = m->line_start = 0;
+            weft__http_buf_clear(&m->head);
+            m->line_start = 0;
             return (long)i + 1;
         }
     }

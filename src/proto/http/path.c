@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Path normalisation (RFC 3986 section 6.2.2): the one place where dot
- * segments are taken out of a path, for the reverse proxy's targets and the
- * client's resolved Locations. A pure function over bytes, in place: both
+ * segments are taken out of a path, for the server's resource walk (so
+ * also the reverse proxy's targets) and the client's resolved Locations. A pure function over bytes, in place: both
  * steps only ever shorten the path.
  */
 #include "http_int.h"
@@ -81,12 +81,25 @@ static size_t remove_dots(char *p, size_t n, bool *climbed)
     }
 }
 
+/* Whether there is nothing to do: no escape, no segment starting with a
+ * dot. (Most paths; a look at each byte costs less than the two passes.) */
+static bool plain(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '%' || (p[i] == '.' && (i == 0 || p[i - 1] == '/')))
+            return false;
+    return true;
+}
+
 int weft__http_path_normalize(char *path, size_t *len, bool *climbed)
 {
     bool above = false;
-    int rc = decode_unreserved(path, len);
-    if (rc == 0)
-        *len = remove_dots(path, *len, &above);
+    int rc = 0;
+    if (!plain(path, *len)) {
+        rc = decode_unreserved(path, len);
+        if (rc == 0)
+            *len = remove_dots(path, *len, &above);
+    }
     if (climbed)
         *climbed = above;
     return rc;

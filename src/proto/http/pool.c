@@ -13,15 +13,17 @@
 #include "weft/alloc.h"
 #include "weft/error.h"
 
-#define CONN_OF(n, member) WEFT__CONTAINER_OF(n, weft__hc_conn, member)
-#define REQ_OF(n) WEFT__CONTAINER_OF(n, weft__hc_req, wait_link)
-#define POOL_OF(n) WEFT__CONTAINER_OF(n, weft__hc_pool, link)
+static void pool_release(weft__hc_conn *c);
+static void pool_remove(weft__hc_conn *c);
+
+/* What a connection tells its pool (client_int.h). */
+static const weft__hc_pool_ops pool_ops = {.release = pool_release, .remove = pool_remove};
 
 weft__hc_pool *weft__hc_pool_get(weft_http_agent *a, const weft__hc_req *req, weft_failure **err)
 {
     *err = NULL;
     for (weft__list *n = a->pools.next; n != &a->pools; n = n->next) {
-        weft__hc_pool *p = POOL_OF(n);
+        weft__hc_pool *p = WEFT__CONTAINER_OF(n, weft__hc_pool, link);
         if (strcmp(p->key, req->key) == 0)
             return p;
     }
@@ -42,6 +44,7 @@ weft__hc_pool *weft__hc_pool_get(weft_http_agent *a, const weft__hc_req *req, we
         weft_free(p);
         return NULL;
     }
+    p->ops = &pool_ops;
     p->a = a;
     p->tls = req->tls;
     weft__list_init(&p->conns);
@@ -61,21 +64,21 @@ static void queue_timed_out(void *arg)
     req->queue_timer = (weft_timer){0};
     weft_failure *busy = weft_failure_new(WEFT_EBUSY, "all %u connections to %s are busy", p->a->o.max_per_host,
                                           p->key);
-    weft__hc_req_fail(req, weft_failure_wrap(busy, WEFT_ETIMEDOUT, "no connection came free within %g s",
+    req->ops->fail(req, weft_failure_wrap(busy, WEFT_ETIMEDOUT, "no connection came free within %g s",
                                              p->a->o.queue_timeout));
 }
 
 static void start_connect(weft__hc_pool *p, weft__hc_req *req)
 {
     if (weft__hc_conn_connect(p, req) < 0)
-        weft__hc_req_fail(req, weft_failure_new(WEFT_ENOMEM, "out of memory connecting to %s", p->key));
+        req->ops->fail(req, weft_failure_new(WEFT_ENOMEM, "out of memory connecting to %s", p->key));
 }
 
 void weft__hc_pool_acquire(weft__hc_pool *p, weft__hc_req *req, bool fresh)
 {
     req->pool = p;
     if (!fresh && !weft__list_empty(&p->idle)) {
-        weft__hc_conn *c = CONN_OF(weft__list_pop_front(&p->idle), idle_link);
+        weft__hc_conn *c = WEFT__CONTAINER_OF(weft__list_pop_front(&p->idle), weft__hc_conn, idle_link);
         p->nidle--;
         c->idle = false;
         weft__hc_conn_start(c, req);
@@ -87,15 +90,15 @@ void weft__hc_pool_acquire(weft__hc_pool *p, weft__hc_req *req, bool fresh)
     }
     if (fresh && !weft__list_empty(&p->idle)) {
         /* Make room: an idle connection is worth less than a retry. */
-        weft__hc_conn *c = CONN_OF(p->idle.prev, idle_link);
-        weft__hc_pool_remove(c);
+        weft__hc_conn *c = WEFT__CONTAINER_OF(p->idle.prev, weft__hc_conn, idle_link);
+        pool_remove(c);
         weft__hc_conn_close(c);
         start_connect(p, req);
         return;
     }
     double limit = p->a->o.queue_timeout;
     if (limit > 0 && weft_call_later(p->a->r, limit, queue_timed_out, req, &req->queue_timer) < 0) {
-        weft__hc_req_fail(req, weft_failure_new(WEFT_ENOMEM, "out of memory setting the queue timeout"));
+        req->ops->fail(req, weft_failure_new(WEFT_ENOMEM, "out of memory setting the queue timeout"));
         return;
     }
     req->waiting = true;
@@ -116,15 +119,17 @@ static weft__hc_req *next_waiting(weft__hc_pool *p)
 {
     if (weft__list_empty(&p->waiting))
         return NULL;
-    weft__hc_req *req = REQ_OF(p->waiting.next);
+    weft__hc_req *req = WEFT__CONTAINER_OF(p->waiting.next, weft__hc_req, wait_link);
     weft__hc_pool_unqueue(req);
     return req;
 }
 
-void weft__hc_pool_release(weft__hc_conn *c)
+/* A connection's response ended with keep-alive: it serves the next in
+ * line, or waits idle. */
+static void pool_release(weft__hc_conn *c)
 {
     weft__hc_pool *p = c->pool;
-    if (!p || p->a->closing) {
+    if (p->a->closing) {
         weft__hc_conn_close(c);
         return;
     }
@@ -134,7 +139,7 @@ void weft__hc_pool_release(weft__hc_conn *c)
         return;
     }
     if (p->nidle >= p->a->o.max_idle) {
-        weft__hc_pool_remove(c);
+        pool_remove(c);
         weft__hc_conn_close(c);
         return;
     }
@@ -159,11 +164,11 @@ static void serve_waiting(weft__hc_pool *p)
     }
 }
 
-void weft__hc_pool_remove(weft__hc_conn *c)
+/* A connection is gone (or never came): uncounted, it makes room for a
+ * request in line. */
+static void pool_remove(weft__hc_conn *c)
 {
     weft__hc_pool *p = c->pool;
-    if (!p)
-        return;
     c->pool = NULL;
     if (c->counted) {
         c->counted = false;
@@ -182,10 +187,10 @@ void weft__hc_pools_free(weft_http_agent *a)
 {
     weft__list *n;
     while ((n = weft__list_pop_front(&a->pools))) {
-        weft__hc_pool *p = POOL_OF(n);
+        weft__hc_pool *p = WEFT__CONTAINER_OF(n, weft__hc_pool, link);
         weft__list *cn;
         while ((cn = weft__list_pop_front(&p->conns))) {
-            weft__hc_conn *c = CONN_OF(cn, link);
+            weft__hc_conn *c = WEFT__CONTAINER_OF(cn, weft__hc_conn, link);
             bool idle = c->idle;
             c->counted = false;
             if (idle) {

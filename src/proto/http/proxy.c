@@ -10,9 +10,10 @@
  * zero-delay timer: the upstream response may only be freed once the
  * client's fount has returned from telling the drain it ended.
  *
- * The path is normalised before it goes (path.c): an upstream resolves
- * "..", so a proxy forwarding /pub/../private as /public/../private would
- * hand out what lies beside its mount point.
+ * The path it forwards has no dot segment (the walk normalised it,
+ * dispatch.c): an upstream resolves "..", so a proxy forwarding
+ * /pub/../private as /public/../private would hand out what lies beside its
+ * mount point.
  */
 #include <stdint.h>
 #include <string.h>
@@ -140,37 +141,22 @@ static weft_result request_finished(void *arg, weft_result result)
     return weft_none();
 }
 
-/* path + the rest normalised + ?query, never empty: in *out (the
- * caller's). 0, WEFT_ENOMEM, or WEFT_EINVAL with *why when the request is
- * to be refused with 400. The rest is normalised on its own, so a ".."
- * climbing out of it is one that would leave the mount point. */
-static int upstream_target(const proxy *p, weft_http_request *req, char **out, const char **why)
+/* path + the rest + ?query, never empty; NULL when out of memory. The
+ * rest is the walk's, normalised (dispatch.c): no dot segment in it can
+ * take the upstream's path out from under `path`. */
+static char *upstream_target(const proxy *p, weft_http_request *req)
 {
-    const char *query = weft_http_request_query(req), *rest = weft_http_request_rest(req);
+    const char *query = weft_http_request_query(req);
     weft__http_buf t = {0};
     weft__http_buf_adds(&t, p->path);
-    size_t at = t.len, len = strlen(rest);
-    bool climbed = false;
-    weft__http_buf_add(&t, rest, len);
-    *out = NULL;
-    if (t.failed) {
-        weft__http_buf_free(&t);
-        return WEFT_ENOMEM;
-    }
-    if (weft__http_path_normalize(t.data + at, &len, &climbed) < 0 || climbed) {
-        *why = climbed ? "The path climbs above the proxy's mount point." : "The path has a malformed %-escape.";
-        weft__http_buf_free(&t);
-        return WEFT_EINVAL;
-    }
-    t.len = at + len;
-    t.data[t.len] = '\0';
+    weft__http_buf_adds(&t, weft_http_request_rest(req));
     if (t.len == 0)
         weft__http_buf_adds(&t, "/");
     if (query) {
         weft__http_buf_adds(&t, "?");
         weft__http_buf_adds(&t, query);
     }
-    return (*out = weft__http_buf_take(&t)) ? 0 : WEFT_ENOMEM;
+    return weft__http_buf_take(&t);
 }
 
 static int forwarded_headers(weft_http_request *req, weft_http_headers *h)
@@ -212,12 +198,7 @@ static int forwarded_headers(weft_http_request *req, weft_http_headers *h)
 static void proxy_handle(void *arg, weft_http_request *req)
 {
     proxy *p = arg;
-    char *target;
-    const char *why;
-    if (upstream_target(p, req, &target, &why) == WEFT_EINVAL) {
-        weft_http_reply_error(req, 400, why);
-        return;
-    }
+    char *target = upstream_target(p, req);
     forward *f = weft_calloc(1, sizeof *f);
     weft_http_headers *h = weft_http_headers_new();
     weft_deferred *finished = NULL;

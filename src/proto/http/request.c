@@ -1,19 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* The request (twisted.web's Request, reading side): what was asked, the
- * body as a fount, and the request's lifetime. */
+/* The request (twisted.web's Request, reading side): what was asked (the
+ * query's arguments too), the body as a fount, and the request's
+ * lifetime. */
 #include <string.h>
 
-#include "weft/tls.h"
+#include "form_int.h"
 #include "http_int.h"
-
-#define REQ_OF_BODY(f) WEFT__CONTAINER_OF(f, weft_http_request, body)
+#include "weft/tls.h"
 
 /* ---- the body fount ---- */
-
-static bool parsing_this(const weft_http_request *req)
-{
-    return req->conn && req->conn->cur == req;
-}
 
 bool weft__http_body_blocked(const weft_http_request *req)
 {
@@ -25,59 +20,20 @@ bool weft__http_body_blocked(const weft_http_request *req)
 void weft__http_request_flush_body(weft_http_request *req)
 {
     if (req->body_discard || req->body.ended) {
-        req->held_body.len = 0;
+        weft__http_buf_clear(&req->held_body);
         return;
     }
     if (!req->held_body.len || !req->body.drain || req->body.pauses)
         return;
     size_t n = req->held_body.len;
     /* emptied first: the drain may pause, and a pause must not re-send */
-    req->held_body.len = 0;
+    weft__http_buf_clear(&req->held_body);
     weft_fount_emit(&req->body, req->held_body.data, n);
 }
 
-static void body_pause(weft_fount *f)
-{
-    weft_http_request *req = REQ_OF_BODY(f);
-    if (parsing_this(req))
-        weft__http_conn_body_paused(req->conn);
-}
-
-static void body_resume(weft_fount *f)
-{
-    weft_http_request *req = REQ_OF_BODY(f);
-    if (parsing_this(req))
-        weft__http_conn_schedule_resume(req->conn);
-}
-
-static void body_stop(weft_fount *f)
-{
-    weft_http_request *req = REQ_OF_BODY(f);
-    req->body_discard = true;
-    req->held_body.len = 0;
-    if (parsing_this(req))
-        weft__http_conn_schedule_resume(req->conn);
-}
-
-static void body_flowing_to(weft_fount *f, weft_drain *d)
-{
-    weft_http_request *req = REQ_OF_BODY(f);
-    if (!d || !parsing_this(req))
-        return;
-    if (req->expect_continue && !req->continue_sent && !req->headers_sent) {
-        req->continue_sent = true;
-        if (weft__http_write_100(req) < 0 && req->conn)
-            weft__http_conn_close(req->conn, true);
-    }
-    weft__http_conn_schedule_resume(req->conn);
-}
-
-static const weft_fount_ops body_ops = {
-    .pause = body_pause, .resume = body_resume, .stop = body_stop, .flowing_to = body_flowing_to};
-
 void weft__http_request_fail_body(weft_http_request *req, int code, const char *what)
 {
-    req->held_body.len = 0;
+    weft__http_buf_clear(&req->held_body);
     if (req->body.ended)
         return;
     weft_failure *f = weft_failure_new(code, "%s", what);
@@ -109,13 +65,11 @@ int64_t weft_http_request_content_length(const weft_http_request *req)
 
 static void init(weft_http_request *req)
 {
-    req->body.ops = &body_ops;
     req->status = 200;
     req->handler_done = true; /* no handler holds it until dispatched */
     req->query_off = -1;
     req->host_idx = req->expect_idx = -1;
     req->max_body = req->server->opt.max_body;
-    weft__http_response_init(req);
 }
 
 weft_http_request *weft__http_request_new(weft__http_conn *c)
@@ -156,7 +110,10 @@ void weft__http_request_reset(weft_http_request *req)
     req->segs = segs;
     req->held_body = held;
     req->out = out;
-    req->str.len = req->segs.len = req->held_body.len = req->out.len = 0;
+    weft__http_buf_clear(&req->str);
+    weft__http_buf_clear(&req->segs);
+    weft__http_buf_clear(&req->held_body);
+    weft__http_buf_clear(&req->out);
     req->headers = h;
     req->resp = resp;
     weft_http_headers_clear(h);
@@ -187,8 +144,7 @@ void weft__http_request_release(weft_http_request *req)
     weft__http_conn *c = req->conn;
     if (c && c->spare == req)
         return;
-    /* A response buffer grown past the usual is not worth keeping. */
-    if (c && !c->lost && !c->spare && !req->server->freeing && req->out.cap <= 64 * 1024) {
+    if (c && !c->lost && !c->spare && !req->server->freeing && req->out.cap <= WEFT__HTTP_SPARE_MAX) {
         weft__http_request_reset(req);
         c->spare = req;
         return;
@@ -203,7 +159,6 @@ void weft__http_request_detach(weft_http_request *req, const weft_failure *why)
         req->parsing = false;
         weft__http_request_fail_body(req, weft_failure_code(why), "the connection was lost");
     }
-    weft__http_response_lost(req, why);
 }
 
 /* ---- what was asked ---- */
@@ -219,7 +174,7 @@ int weft__http_request_parse_target(weft_http_request *req, bool connect)
     if (req->host_idx >= 0)
         weft_http_headers_at(req->headers, (size_t)req->host_idx, &name, &host_hdr);
     size_t hlen = host_hdr ? strlen(host_hdr) : 0;
-    if (weft__http_buf_reserve(&req->str, 2 * tlen + hlen + 8) < 0)
+    if (!weft__http_buf_room(&req->str, 2 * tlen + hlen + 8))
         return WEFT_ENOMEM;
     const char *t = req->str.data;
     const char *path = t, *host = NULL;
@@ -250,14 +205,15 @@ int weft__http_request_parse_target(weft_http_request *req, bool connect)
         weft__http_buf_add_str(&req->str, path, plen);
     if (path[plen] == '?') {
         const char *q = path + plen + 1;
-        req->query_off = weft__http_buf_add_str(&req->str, q, strcspn(q, "#"));
+        req->query_off = (long)weft__http_buf_add_str(&req->str, q, strcspn(q, "#"));
     }
     if (host)
-        req->host_off = (size_t)weft__http_buf_add_str(&req->str, host, host_len);
+        req->host_off = weft__http_buf_add_str(&req->str, host, host_len);
     else
-        req->host_off = (size_t)weft__http_buf_add_str(&req->str, host_hdr ? host_hdr : "", hlen);
+        req->host_off = weft__http_buf_add_str(&req->str, host_hdr ? host_hdr : "", hlen);
+    if (req->str.failed)
+        return WEFT_ENOMEM;
     req->rest_off = req->host_off + strlen(req->str.data + req->host_off); /* "" until the walk */
-    req->is_head = req->parser_method == HTTP_HEAD;
     return 0;
 }
 
@@ -279,6 +235,36 @@ const char *weft_http_request_path(const weft_http_request *req)
 const char *weft_http_request_query(const weft_http_request *req)
 {
     return req->query_off < 0 ? NULL : req->str.data + req->query_off;
+}
+
+/* The query's arguments, parsed at the first call and kept (args.c). */
+int weft_http_request_args(weft_http_request *req, const weft_http_args **out)
+{
+    *out = NULL;
+    weft__http_parsed *p = weft__http_parsed_of(req);
+    if (!p)
+        return WEFT_ENOMEM;
+    if (!p->args && !p->args_err) {
+        p->args = weft_http_args_new();
+        const char *q = weft_http_request_query(req);
+        int rc = !p->args ? WEFT_ENOMEM : q ? weft_http_args_parse(p->args, q, strlen(q), WEFT_HTTP_ARGS_MAX) : 0;
+        if (rc < 0) {
+            weft_http_args_free(p->args);
+            p->args = NULL;
+            if (rc != WEFT_ENOMEM) /* the query will not change; memory may come back */
+                p->args_err = rc;
+            return rc;
+        }
+    }
+    *out = p->args;
+    return p->args_err;
+}
+
+const char *weft_http_request_arg(weft_http_request *req, const char *name, size_t *len)
+{
+    const weft_http_args *a;
+    weft_http_request_args(req, &a);
+    return weft_http_args_get(a, name, len);
 }
 
 int weft_http_request_version(const weft_http_request *req)

@@ -15,8 +15,6 @@
 
 #include "http_int.h"
 
-#define PROXY_OF(p) WEFT__CONTAINER_OF(p, weft_http_request, proxy)
-
 typedef struct weft__http_file {
     weft_producer base;
     weft_http_request *req;
@@ -27,8 +25,6 @@ typedef struct weft__http_file {
     bool paused, soon, dead;
 } weft__http_file;
 
-enum { FILE_CHUNK = 64 * 1024, BORROW_MIN = 16 * 1024 };
-
 /* ---- bytes out, in request order ---- */
 
 static int out_writev(weft_http_request *req, const struct iovec *iov, int n)
@@ -38,6 +34,7 @@ static int out_writev(weft_http_request *req, const struct iovec *iov, int n)
         return -ENOTCONN;
     if (req->active)
         return weft_transport_writev(c->t, iov, n);
+    /* Room first: a write that cannot be queued leaves the queued ones whole. */
     size_t total = 0;
     for (int i = 0; i < n; i++)
         total += iov[i].iov_len;
@@ -51,34 +48,30 @@ static int out_writev(weft_http_request *req, const struct iovec *iov, int n)
 
 /* ---- the head ---- */
 
-#define ADD(b, s, n) (rc |= weft__http_buf_append((b), (s), (n)))
-#define ADDL(b, lit) ADD(b, lit, sizeof lit - 1)
-#define ADDS(b, s) ADD(b, s, strlen(s))
-
-static int head_begin(weft__http_buf *b, weft_http_server *s, int status, const char *reason)
+/* The status line and the headers of every response, in b (emptied first;
+ * b->failed says whether memory ran out). */
+static void head_begin(weft__http_buf *b, weft_http_server *s, int status, const char *reason)
 {
-    int rc = 0;
     char code[3] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10), (char)('0' + status % 10)};
-    b->len = 0;
-    ADDL(b, "HTTP/1.1 ");
-    ADD(b, code, 3);
-    ADDL(b, " ");
-    ADDS(b, reason ? reason : weft_http_reason(status));
-    ADDL(b, "\r\nDate: ");
-    ADD(b, weft__http_date(s), WEFT_HTTP_DATE_SIZE - 1);
-    ADDL(b, "\r\n");
+    weft__http_buf_clear(b);
+    weft__http_buf_appends(b, "HTTP/1.1 ");
+    weft__http_buf_append(b, code, 3);
+    weft__http_buf_appends(b, " ");
+    weft__http_buf_appends(b, reason ? reason : weft_http_reason(status));
+    weft__http_buf_appends(b, "\r\nDate: ");
+    weft__http_buf_append(b, weft__http_date(s), WEFT_HTTP_DATE_SIZE - 1);
+    weft__http_buf_appends(b, "\r\n");
     if (s->server_line)
-        ADDS(b, s->server_line);
+        weft__http_buf_appends(b, s->server_line);
     size_t n = s->extra ? weft_http_headers_count(s->extra) : 0;
     for (size_t i = 0; i < n; i++) {
         const char *name, *value;
         weft_http_headers_at(s->extra, i, &name, &value);
-        ADDS(b, name);
-        ADDL(b, ": ");
-        ADDS(b, value);
-        ADDL(b, "\r\n");
+        weft__http_buf_appends(b, name);
+        weft__http_buf_appends(b, ": ");
+        weft__http_buf_appends(b, value);
+        weft__http_buf_appends(b, "\r\n");
     }
-    return rc ? WEFT_ENOMEM : 0;
 }
 
 static bool status_has_body(int status)
@@ -112,7 +105,7 @@ static int build_head(weft_http_request *req, bool finishing, uint64_t body_len)
     /* One pass: each header is copied into the head, and the three that
      * decide the framing are noticed on the way (by length first, so most
      * names cost no comparison). */
-    int rc = head_begin(b, req->server, status, req->reason);
+    head_begin(b, req->server, status, req->reason);
     const char *cl = NULL, *te = NULL, *conn = NULL;
     size_t n = weft_http_headers_count(h);
     for (size_t i = 0; i < n; i++) {
@@ -125,10 +118,10 @@ static int build_head(weft_http_request *req, bool finishing, uint64_t body_len)
             te = value;
         else if (nlen == 10 && !conn && strcasecmp(name, "connection") == 0)
             conn = value;
-        ADD(b, name, nlen);
-        ADDL(b, ": ");
-        ADDS(b, value);
-        ADDL(b, "\r\n");
+        weft__http_buf_append(b, name, nlen);
+        weft__http_buf_appends(b, ": ");
+        weft__http_buf_appends(b, value);
+        weft__http_buf_appends(b, "\r\n");
     }
     bool conn_set = conn != NULL;
     if (conn_set && weft_http_headers_has_token(h, "connection", "close"))
@@ -158,34 +151,64 @@ static int build_head(weft_http_request *req, bool finishing, uint64_t body_len)
          * is unknown: it is read and dropped (within the body's limit), so
          * that a valid one keeps the connection. */
         bool long_unread = req->content_length > 0 && !req->body.drain &&
-                           (uint64_t)req->content_length - req->body_received > 64 * 1024;
+                           (uint64_t)req->content_length - req->body_received > WEFT__HTTP_DROP_MAX;
         if ((req->expect_continue && !req->continue_sent) || long_unread)
             req->keep_alive = false;
     }
-    if (c->no_more || req->server->stopping)
+    /* The connection ends (refused, half-closed, quiesced): its last
+     * response says so and closes it (RFC 9112 9.6); one with responses
+     * still to come after it, or an error page, leaves that to them. */
+    bool last = req->link.next == &c->queue && !c->final_status;
+    if ((c->no_more || req->server->stopping) && last)
         req->keep_alive = false;
     if (add_length) {
         char num[24], *p = weft__http_fmt_u64(num + sizeof num, body_len);
-        ADDL(b, "Content-Length: ");
-        ADD(b, p, (size_t)(num + sizeof num - p));
-        ADDL(b, "\r\n");
+        weft__http_buf_appends(b, "Content-Length: ");
+        weft__http_buf_append(b, p, (size_t)(num + sizeof num - p));
+        weft__http_buf_appends(b, "\r\n");
     }
     if (add_chunked)
-        ADDL(b, "Transfer-Encoding: chunked\r\n");
+        weft__http_buf_appends(b, "Transfer-Encoding: chunked\r\n");
     if (!conn_set) {
         if (!req->keep_alive)
-            ADDL(b, "Connection: close\r\n");
+            weft__http_buf_appends(b, "Connection: close\r\n");
         else if (req->version == 10)
-            ADDL(b, "Connection: keep-alive\r\n");
+            weft__http_buf_appends(b, "Connection: keep-alive\r\n");
     }
-    ADDL(b, "\r\n");
-    if (rc)
+    weft__http_buf_appends(b, "\r\n");
+    if (b->failed)
         return WEFT_ENOMEM;
     req->headers_sent = true;
     return 0;
 }
 
 /* ---- the body ---- */
+
+/*
+ * The handler's headers cannot frame its response (a Content-Length that
+ * is not a number, as a proxy might copy an upstream's): a 500 page goes
+ * out in its place, whole, and what the handler writes after is dropped.
+ * Returns WEFT_EINVAL for the handler, or why the page could not go.
+ */
+static int send_body(weft_http_request *req, const void *data, size_t len, bool finishing, weft_destroy_fn release,
+                     void *arg);
+
+static int answer_unframable(weft_http_request *req)
+{
+    weft__http_buf body = {0};
+    weft_free(req->reason);
+    req->reason = NULL;
+    req->status = 500;
+    weft_http_headers_clear(req->resp);
+    int rc = weft__http_error_body(&body, 500, "The response's Content-Length is malformed.");
+    if (rc == 0)
+        rc = weft_http_headers_set(req->resp, "Content-Type", "text/html; charset=utf-8");
+    if (rc == 0) /* (send_body again, with headers that frame the page) */
+        rc = send_body(req, body.data, body.len, true, NULL, NULL);
+    req->no_body = true;
+    weft__http_buf_free(&body);
+    return rc < 0 ? rc : WEFT_EINVAL;
+}
 
 /* Writes the head if it has not gone, then data framed, then (finishing)
  * the end of the body. With release, data is borrowed when it is large
@@ -200,7 +223,7 @@ static int send_body(weft_http_request *req, const void *data, size_t len, bool 
     int n = 0, rc;
     if (!req->headers_sent) {
         if ((rc = build_head(req, finishing, len)) < 0)
-            return rc;
+            return rc == WEFT_EINVAL ? answer_unframable(req) : rc;
         iov[n++] = (struct iovec){c->scratch.data, c->scratch.len};
     }
     if (req->no_body)
@@ -228,7 +251,7 @@ static int send_body(weft_http_request *req, const void *data, size_t len, bool 
     req->resp_sent += len;
     if (n == 0)
         return 0;
-    if (release && req->active && data_at >= 0 && len >= BORROW_MIN) {
+    if (release && req->active && data_at >= 0 && len >= WEFT__HTTP_BORROW_MIN) {
         /* framing copied, the bytes themselves lent */
         if (data_at > 0 && (rc = weft_transport_writev(c->t, iov, data_at)) < 0)
             return rc;
@@ -268,11 +291,18 @@ static void finalize(weft_http_request *req)
     weft_free(notify);
 }
 
+/* Closes req's connection, if it still has one (http_int.h's close). */
+static void close_conn(weft_http_request *req, bool abort)
+{
+    if (req->conn)
+        req->conn->ops->close(req->conn, abort);
+}
+
 static void complete(weft_http_request *req)
 {
     finalize(req);
     if (req->conn)
-        weft__http_conn_response_done(req->conn, req);
+        req->conn->ops->response_done(req->conn, req);
 }
 
 static int finish_internal(weft_http_request *req)
@@ -288,7 +318,7 @@ static int finish_internal(weft_http_request *req)
         rc = send_body(req, NULL, 0, true, NULL, NULL);
         if (req->has_length && req->resp_sent < req->resp_length && !req->no_body) {
             req->cut = true;
-            weft__http_conn_close(req->conn, false); /* a short body: the client must see the end */
+            close_conn(req, false); /* a short body: the client must see the end */
         }
     }
     req->resp_done = true;
@@ -328,7 +358,7 @@ static int error_internal(weft_http_request *req, int status, const char *detail
 }
 
 /* The handler is done with req. */
-static int handler_done(weft_http_request *req, int rc)
+static int handler_lets_go(weft_http_request *req, int rc)
 {
     req->handler_done = true;
     weft__http_request_release(req);
@@ -339,14 +369,14 @@ int weft_http_reply_finish(weft_http_request *req)
 {
     if (req->handler_done)
         return -EALREADY;
-    return handler_done(req, finish_internal(req));
+    return handler_lets_go(req, finish_internal(req));
 }
 
 int weft_http_reply(weft_http_request *req, int status, const char *content_type, const void *body, size_t len)
 {
     if (req->handler_done)
         return -EALREADY;
-    return handler_done(req, weft__http_respond_internal(req, status, content_type, body, len, false));
+    return handler_lets_go(req, weft__http_respond_internal(req, status, content_type, body, len, false));
 }
 
 int weft_http_reply_error(weft_http_request *req, int status, const char *detail)
@@ -357,25 +387,23 @@ int weft_http_reply_error(weft_http_request *req, int status, const char *detail
     if (req->resp_done) {
         rc = -EALREADY;
     } else if (req->headers_sent) {
-        if (req->conn)
-            weft__http_conn_close(req->conn, false);
+        close_conn(req, false);
         req->resp_done = true;
         rc = 0;
     } else {
         rc = error_internal(req, status, detail);
     }
-    return handler_done(req, rc);
+    return handler_lets_go(req, rc);
 }
 
 void weft_http_reply_abort(weft_http_request *req)
 {
     if (req->handler_done)
         return;
-    if (req->conn)
-        weft__http_conn_close(req->conn, true);
+    close_conn(req, true);
     req->aborted = true;
     req->resp_done = true;
-    handler_done(req, 0);
+    handler_lets_go(req, 0);
 }
 
 /* ---- the public writing calls ---- */
@@ -486,7 +514,7 @@ weft_deferred *weft_http_reply_notify_finish(weft_http_request *req)
  * transport holds the producer paused. */
 static void proxy_pause(weft_producer *p)
 {
-    weft_http_request *req = PROXY_OF(p);
+    weft_http_request *req = WEFT__CONTAINER_OF(p, weft_http_request, proxy);
     req->tpaused = true;
     if (req->producer && req->producer->ops->pause)
         req->producer->ops->pause(req->producer);
@@ -494,7 +522,7 @@ static void proxy_pause(weft_producer *p)
 
 static void proxy_resume(weft_producer *p)
 {
-    weft_http_request *req = PROXY_OF(p);
+    weft_http_request *req = WEFT__CONTAINER_OF(p, weft_http_request, proxy);
     req->tpaused = false;
     if (req->producer && req->producer->ops->resume)
         req->producer->ops->resume(req->producer);
@@ -502,7 +530,7 @@ static void proxy_resume(weft_producer *p)
 
 static void proxy_stop(weft_producer *p)
 {
-    weft_http_request *req = PROXY_OF(p);
+    weft_http_request *req = WEFT__CONTAINER_OF(p, weft_http_request, proxy);
     weft_producer *prod = req->producer;
     req->prod_registered = false;
     req->producer = NULL;
@@ -562,7 +590,7 @@ bool weft__http_response_activate(weft_http_request *req)
     /* a failed write closes the connection: every request then hears of it */
     if (req->out.len && c->t)
         (void)weft_transport_write(c->t, req->out.data, req->out.len);
-    req->out.len = 0;
+    weft__http_buf_clear(&req->out);
     if (req->resp_done) {
         finalize(req);
         return true;
@@ -580,7 +608,7 @@ void weft__http_response_lost(weft_http_request *req, const weft_failure *why)
     if (p && !req->prod_registered && p->ops->stop)
         p->ops->stop(p); /* (the transport stops the one it holds) */
     req->prod_registered = false;
-    req->out.len = 0;
+    weft__http_buf_clear(&req->out);
     weft_deferred **notify = req->notify;
     size_t n = req->nnotify;
     req->notify = NULL;
@@ -597,26 +625,23 @@ void weft__http_response_lost(weft_http_request *req, const weft_failure *why)
 
 /* ---- the response as a drain ---- */
 
-#define DRAIN_OF(d) WEFT__CONTAINER_OF(d, weft_http_request, drain)
-#define DPROD_OF(p) WEFT__CONTAINER_OF(p, weft_http_request, drain_producer)
-
 static void dprod_pause(weft_producer *p)
 {
-    weft_http_request *req = DPROD_OF(p);
+    weft_http_request *req = WEFT__CONTAINER_OF(p, weft_http_request, drain_producer);
     if (req->drain.fount)
         weft_fount_pause(req->drain.fount);
 }
 
 static void dprod_resume(weft_producer *p)
 {
-    weft_http_request *req = DPROD_OF(p);
+    weft_http_request *req = WEFT__CONTAINER_OF(p, weft_http_request, drain_producer);
     if (req->drain.fount)
         weft_fount_resume(req->drain.fount);
 }
 
 static void dprod_stop(weft_producer *p)
 {
-    weft_http_request *req = DPROD_OF(p);
+    weft_http_request *req = WEFT__CONTAINER_OF(p, weft_http_request, drain_producer);
     weft_fount *f = req->drain.fount;
     if (f) {
         weft_flow_to(f, NULL);
@@ -632,11 +657,13 @@ static const weft_producer_ops dprod_ops = {dprod_pause, dprod_resume, dprod_sto
 
 static void drain_flowing_from(weft_drain *d, weft_fount *f)
 {
-    weft_http_request *req = DRAIN_OF(d);
+    weft_http_request *req = WEFT__CONTAINER_OF(d, weft_http_request, drain);
     if (f) {
         /* (a response fed by a producer already takes no fount's pauses) */
-        if (!req->producer && req->conn && req->conn->t)
+        if (!req->producer && req->conn && req->conn->t) {
+            req->drain_producer.ops = &dprod_ops;
             (void)weft_http_reply_register_producer(req, &req->drain_producer, true);
+        }
     } else if (req->producer == &req->drain_producer) {
         weft_http_reply_unregister_producer(req);
     }
@@ -646,12 +673,12 @@ static void drain_receive(weft_drain *d, const void *data, size_t len)
 {
     /* Refused only once the connection is gone or the response over; the
      * fount is stopped then (the producer's stop) or was finished. */
-    (void)weft_http_reply_write(DRAIN_OF(d), data, len);
+    (void)weft_http_reply_write(WEFT__CONTAINER_OF(d, weft_http_request, drain), data, len);
 }
 
 static void drain_flow_stopped(weft_drain *d, const weft_failure *reason)
 {
-    weft_http_request *req = DRAIN_OF(d);
+    weft_http_request *req = WEFT__CONTAINER_OF(d, weft_http_request, drain);
     if (req->producer == &req->drain_producer)
         weft_http_reply_unregister_producer(req);
     if (weft_failure_code(reason) == WEFT_EOF)
@@ -664,22 +691,16 @@ static const weft_drain_ops drain_ops = {drain_flowing_from, drain_receive, drai
 
 weft_drain *weft_http_reply_drain(weft_http_request *req)
 {
-    return &req->drain;
-}
-
-void weft__http_response_init(weft_http_request *req)
-{
     req->drain.ops = &drain_ops;
-    req->drain_producer.ops = &dprod_ops;
-    req->proxy.ops = &proxy_ops;
+    return &req->drain;
 }
 
 /* ---- files ----
  * A file waits its turn as a streaming producer; then, with a known length,
  * it goes to the transport whole (weft_transport_send_file: sendfile on
  * sockets, pieces read as the buffer drains elsewhere). A chunked body, or
- * a file the transport refuses, is read in 64 KiB pieces by the producer,
- * which the transport pauses above its high-water mark. A run writes at most FILE_RUN pieces and then
+ * a file the transport refuses, is read in pieces (WEFT__HTTP_FILE_PIECE)
+ * by the producer, which the transport pauses above its high-water mark. A run writes at most FILE_RUN pieces and then
  * lets the loop breathe, so a fast client cannot keep the reactor busy with
  * one file.
  */
@@ -703,8 +724,8 @@ static void file_end(weft__http_file *f, bool failed)
         f->dead = true; /* the queued run frees it */
     else
         file_free(f);
-    if (failed && req->conn)
-        weft__http_conn_close(req->conn, false);
+    if (failed)
+        close_conn(req, false);
     if (req->finish_after_file) {
         req->finish_after_file = false;
         if (failed)
@@ -765,7 +786,7 @@ static void file_run(weft__http_file *f)
     for (int i = 0; i < FILE_RUN; i++) {
         if (f->paused || f->soon)
             return;
-        size_t want = f->left < FILE_CHUNK ? (size_t)f->left : FILE_CHUNK;
+        size_t want = f->left < WEFT__HTTP_FILE_PIECE ? (size_t)f->left : WEFT__HTTP_FILE_PIECE;
         ssize_t n;
         do
             n = pread(f->fd, f->buf, want, f->off);
@@ -813,16 +834,11 @@ static void file_stop(weft_producer *p)
 
 static const weft_producer_ops file_ops = {file_pause, file_resume, file_stop};
 
-/* Files up to this size are read at once and written with the head in one
- * write: cheaper than sendfile's own system calls and a packet of its own
- * for the head. */
-enum { SMALL_FILE = 16 * 1024 };
-
 static int send_small_file(weft_http_request *req, int fd, off_t offset, size_t len)
 {
     weft__http_buf *b = &req->conn->small_file;
-    b->len = 0;
-    int rc = weft__http_buf_reserve(b, len);
+    weft__http_buf_clear(b);
+    int rc = weft__http_buf_room(b, len) ? 0 : WEFT_ENOMEM;
     size_t got = 0;
     while (rc == 0 && got < len) {
         ssize_t n = pread(fd, b->data + got, len - got, offset + (off_t)got);
@@ -846,11 +862,11 @@ int weft_http_reply_send_file(weft_http_request *req, int fd, off_t offset, uint
         close(fd);
         return rc;
     }
-    if (len <= SMALL_FILE)
+    if (len <= WEFT__HTTP_SMALL_FILE)
         return send_small_file(req, fd, offset, (size_t)len);
     weft__http_file *f = weft_calloc(1, sizeof *f);
     if (f)
-        f->buf = weft_malloc(len < FILE_CHUNK ? (size_t)len : FILE_CHUNK);
+        f->buf = weft_malloc(len < WEFT__HTTP_FILE_PIECE ? (size_t)len : WEFT__HTTP_FILE_PIECE);
     if (!f || !f->buf) {
         weft_free(f);
         close(fd);
@@ -882,22 +898,22 @@ int weft_http_reply_send_file(weft_http_request *req, int fd, off_t offset, uint
     return rc;
 }
 
-int weft__http_conn_error_response(weft__http_conn *c, int status, const char *detail)
+int weft__http_conn_error_response(weft__http_conn *c, int status, const char *detail, bool head)
 {
     weft__http_buf body = {0}, *b = &c->scratch;
     int rc = weft__http_error_body(&body, status, detail);
-    if (rc == 0)
-        rc = head_begin(b, c->server, status, NULL);
     if (rc == 0) {
         char num[24], *p = weft__http_fmt_u64(num + sizeof num, body.len);
-        ADDL(b, "Content-Type: text/html; charset=utf-8\r\nContent-Length: ");
-        ADD(b, p, (size_t)(num + sizeof num - p));
-        ADDL(b, "\r\nConnection: close\r\n\r\n");
+        head_begin(b, c->server, status, NULL);
+        weft__http_buf_appends(b, "Content-Type: text/html; charset=utf-8\r\nContent-Length: ");
+        weft__http_buf_append(b, p, (size_t)(num + sizeof num - p));
+        weft__http_buf_appends(b, "\r\nConnection: close\r\n\r\n");
+        rc = b->failed ? WEFT_ENOMEM : 0;
     }
     if (rc == 0 && c->t) {
         struct iovec iov[2] = {{b->data, b->len}, {body.data, body.len}};
-        rc = weft_transport_writev(c->t, iov, 2);
+        rc = weft_transport_writev(c->t, iov, head ? 1 : 2);
     }
     weft__http_buf_free(&body);
-    return rc ? (rc < 0 ? rc : WEFT_ENOMEM) : 0;
+    return rc;
 }

@@ -1,23 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The server (twisted.web's Site): options, the factory building a
- * connection per client, the added headers, the Date header cache. */
+/* The server (twisted.web's Site) as its owner and the reactor meet it:
+ * made with its options, a factory building a connection per client,
+ * quiesced, freed (server_ref.c frees it when its last holder lets go). */
 #include <string.h>
-#include <time.h>
 
 #include "weft/failure.h"
 #include "http_int.h"
-
-const char *weft__http_date(weft_http_server *s)
-{
-    /* Formatted once a second, not once a response. */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    if (ts.tv_sec != s->date_sec) {
-        s->date_sec = ts.tv_sec;
-        weft_http_date_format(ts.tv_sec, s->date);
-    }
-    return s->date;
-}
 
 static weft_protocol *build(weft_factory *f, const weft_address *peer)
 {
@@ -82,21 +70,6 @@ weft_http_server *weft_http_server_new(weft_reactor *r, weft_http_resource *root
         }
     }
     return s;
-}
-
-static void server_destroy(weft_http_server *s)
-{
-    weft_http_resource_free(s->root);
-    weft_failure_unref(s->eof);
-    weft_http_headers_free(s->extra);
-    weft_free(s->server_line);
-    weft_free(s);
-}
-
-void weft__http_server_unref(weft_http_server *s)
-{
-    if (--s->refs == 0)
-        server_destroy(s);
 }
 
 void weft_http_server_free(weft_http_server *s)

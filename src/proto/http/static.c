@@ -56,10 +56,8 @@ static int status_of(int err)
 static void add_decoded(weft__http_buf *b, const char *path)
 {
     size_t len = strlen(path);
-    if (weft__http_buf_reserve(b, len + 1) < 0) {
-        b->failed = true;
+    if (!weft__http_buf_room(b, len + 1))
         return;
-    }
     size_t n = weft_http_percent_decode(b->data + b->len, path, len, 0);
     b->len += strnlen(b->data + b->len, n);
     b->data[b->len] = '\0';

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -52,7 +53,7 @@ int weft__static_open_checked(int dirfd, const char *root, const char *rel)
     int fd = openat(dirfd, rel, OPEN_FLAGS);
     if (fd < 0)
         return -errno;
-    char real[4096];
+    char real[PATH_MAX];
     ssize_t n = weft__static_fd_path(fd, real, sizeof real);
     size_t rlen = strlen(root);
     /* Fails closed: without /proc nothing is served. */

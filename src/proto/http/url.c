@@ -287,25 +287,15 @@ char *weft__hc_url_resolve(const char *base, const char *ref, bool *relative)
             weft__http_buf_add(&out, b.target, bpath);
             weft__http_buf_add(&out, ref, rlen);
         } else {
-            size_t rpath = strcspn(ref, "?#");
-            weft__http_buf merged = {0};
-            if (ref[0] == '/') {
-                weft__http_buf_add(&merged, ref, rpath);
-            } else {
+            /* the merged path (section 5.2.3), then the reference's query */
+            if (ref[0] != '/') {
                 const char *slash = b.target;
                 for (size_t i = 0; i < bpath; i++)
                     if (b.target[i] == '/')
                         slash = b.target + i;
-                weft__http_buf_add(&merged, b.target, (size_t)(slash - b.target) + 1);
-                weft__http_buf_add(&merged, ref, rpath);
+                weft__http_buf_add(&out, b.target, (size_t)(slash - b.target) + 1);
             }
-            char *m = weft__http_buf_take(&merged);
-            if (!m)
-                out.failed = true;
-            else
-                weft__http_buf_adds(&out, m);
-            weft__http_buf_add(&out, ref + rpath, rlen - rpath);
-            weft_free(m);
+            weft__http_buf_add(&out, ref, rlen);
         }
     }
     weft__hc_url_clear(&b);
