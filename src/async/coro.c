@@ -105,7 +105,7 @@ static void state_free(void *arg)
     coro_state *cs = arg;
     weft__list *n;
     while ((n = weft__list_pop_front(&cs->zombies)))
-        weft_free(WEFT__CONTAINER_OF(n, coro, handle.node));
+        weft_free(WEFT_CONTAINER_OF(n, coro, handle.node));
     for (size_t i = 0; i < cs->npool; i++)
         munmap(cs->pool[i].map, cs->pool[i].map_size);
     weft_free(cs);
@@ -243,7 +243,7 @@ static void cancel_coro(void *arg, weft_deferred *d)
 
 static void handle_describe(const weft__handle *h, char *buf, size_t size)
 {
-    const coro *co = WEFT__CONTAINER_OF(h, coro, handle);
+    const coro *co = WEFT_CONTAINER_OF(h, coro, handle);
     int line;
     if (co->awaiting) {
         const char *file = weft_deferred_origin(co->awaiting, &line);
@@ -255,7 +255,7 @@ static void handle_describe(const weft__handle *h, char *buf, size_t size)
 /* Shutdown, once the connections are gone: cancel what it awaits. */
 static void handle_close(weft__handle *h, bool abort)
 {
-    coro *co = WEFT__CONTAINER_OF(h, coro, handle);
+    coro *co = WEFT_CONTAINER_OF(h, coro, handle);
     if (abort && co->awaiting)
         weft_deferred_cancel(co->awaiting);
 }
@@ -265,7 +265,7 @@ static void handle_close(weft__handle *h, bool abort)
  * leaks. If what it awaits fires later, settled() finds it dead. */
 static void handle_free(weft__handle *h)
 {
-    coro *co = WEFT__CONTAINER_OF(h, coro, handle);
+    coro *co = WEFT_CONTAINER_OF(h, coro, handle);
     coro_state *cs = state_of(co->r, false);
     stack_put(cs, co->st);
     co->dead = true;

@@ -92,7 +92,7 @@ static void *work(void *arg)
          * or when the limit was lowered below the running count. */
         if (p->stopping || p->queued == 0 || p->threads > p->max_threads)
             break;
-        job *j = WEFT__CONTAINER_OF(weft__list_pop_front(&p->queue), job, node);
+        job *j = WEFT_CONTAINER_OF(weft__list_pop_front(&p->queue), job, node);
         p->queued--;
         p->running++;
         pthread_mutex_unlock(&p->lock);
@@ -164,7 +164,7 @@ static void pool_free(void *arg)
         pthread_join(p->workers[i].thread, NULL);
     /* Jobs never started or never delivered are dropped with the reactor. */
     while (!weft__list_empty(&p->queue))
-        weft_free(WEFT__CONTAINER_OF(weft__list_pop_front(&p->queue), job, node));
+        weft_free(WEFT_CONTAINER_OF(weft__list_pop_front(&p->queue), job, node));
     weft__waitq_drop_all(&p->drained);
     weft_free(p->workers);
     pthread_cond_destroy(&p->work);

@@ -53,7 +53,7 @@ weft_deferred *weft__waitq_pop(weft__waitq *q)
 {
     if (weft__list_empty(&q->head))
         return NULL;
-    waiter *w = WEFT__CONTAINER_OF(q->head.next, waiter, node);
+    waiter *w = WEFT_CONTAINER_OF(q->head.next, waiter, node);
     weft_deferred *d = w->d;
     unlink_waiter(w);
     return d;
@@ -83,7 +83,7 @@ void weft__waitq_drop_all(weft__waitq *q)
 void weft__waitq_cancel_all(weft__waitq *q)
 {
     while (!weft__list_empty(&q->head)) {
-        waiter *w = WEFT__CONTAINER_OF(q->head.next, waiter, node);
+        waiter *w = WEFT_CONTAINER_OF(q->head.next, waiter, node);
         weft_deferred_cancel(w->d);
     }
 }

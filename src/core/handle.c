@@ -47,7 +47,7 @@ void weft__handle_retire(weft_reactor *r, weft__handle *h)
 
 static weft__handle *of(weft__list *n)
 {
-    return WEFT__CONTAINER_OF(n, weft__handle, node);
+    return WEFT_CONTAINER_OF(n, weft__handle, node);
 }
 
 /* Closes every live handle of one class, newest first (a TLS connection's

@@ -125,7 +125,6 @@ void weft__handle_retire(weft_reactor *r, weft__handle *h);
  * from the loop once none is left (or they would not end). */
 void weft__reactor_disconnect(weft_reactor *r, weft_call_fn done, void *arg);
 
-#define WEFT__CONTAINER_OF WEFT_CONTAINER_OF
 
 /*
  * The sizes bytes move in, named once. IO_CHUNK: what one read takes into

@@ -116,7 +116,7 @@ static void on_cancel(void *arg, weft_deferred *d)
 
 static void handle_describe(const weft__handle *h, char *buf, size_t size)
 {
-    const connector *c = WEFT__CONTAINER_OF(h, connector, handle);
+    const connector *c = WEFT_CONTAINER_OF(h, connector, handle);
     weft_address_format(&c->addr, buf, size);
 }
 
@@ -124,7 +124,7 @@ static void handle_describe(const weft__handle *h, char *buf, size_t size)
 static void handle_close(weft__handle *h, bool abort)
 {
     (void)abort;
-    weft_deferred_cancel(WEFT__CONTAINER_OF(h, connector, handle)->d);
+    weft_deferred_cancel(WEFT_CONTAINER_OF(h, connector, handle)->d);
 }
 
 static const weft__handle_ops connector_ops = {.kind = "connecting", .describe = handle_describe, .close = handle_close};

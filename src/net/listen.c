@@ -205,7 +205,7 @@ static void port_free(weft_port *p)
 
 static void handle_describe(const weft__handle *h, char *buf, size_t size)
 {
-    const weft_port *p = WEFT__CONTAINER_OF(h, weft_port, handle);
+    const weft_port *p = WEFT_CONTAINER_OF(h, weft_port, handle);
     weft_address_format(&p->addr, buf, size);
 }
 
@@ -213,7 +213,7 @@ static void handle_describe(const weft__handle *h, char *buf, size_t size)
 static void handle_close(weft__handle *h, bool abort)
 {
     (void)abort;
-    weft_port *p = WEFT__CONTAINER_OF(h, weft_port, handle);
+    weft_port *p = WEFT_CONTAINER_OF(h, weft_port, handle);
     port_close(p);
     weft__handle_retire(p->r, h);
 }
@@ -221,7 +221,7 @@ static void handle_close(weft__handle *h, bool abort)
 /* weft_reactor_free, for a port nobody stopped. */
 static void handle_free(weft__handle *h)
 {
-    port_free(WEFT__CONTAINER_OF(h, weft_port, handle));
+    port_free(WEFT_CONTAINER_OF(h, weft_port, handle));
 }
 
 static const weft__handle_ops port_ops = {

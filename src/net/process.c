@@ -89,7 +89,7 @@ static void procs_free(void *arg)
 static void wake_shutdown_waiters(procs *ps)
 {
     for (weft__list *n = ps->live.next; n != &ps->live; n = n->next)
-        if (WEFT__CONTAINER_OF(n, weft_process, node)->kill_on_shutdown)
+        if (WEFT_CONTAINER_OF(n, weft_process, node)->kill_on_shutdown)
             return;
     weft__waitq_fire_all(&ps->killed, NULL);
 }
@@ -99,7 +99,7 @@ static weft_deferred *kill_children(void *arg)
     procs *ps = arg;
     bool any = false;
     for (weft__list *n = ps->live.next; n != &ps->live; n = n->next) {
-        weft_process *pr = WEFT__CONTAINER_OF(n, weft_process, node);
+        weft_process *pr = WEFT_CONTAINER_OF(n, weft_process, node);
         if (pr->kill_on_shutdown) {
             weft_process_signal(pr, SIGTERM);
             any = true;
@@ -207,7 +207,7 @@ static void on_sigchld(void *arg, int signo)
     weft__list *n = ps->live.next;
     while (n != &ps->live) {
         weft__list *next = n->next;
-        try_reap(WEFT__CONTAINER_OF(n, weft_process, node));
+        try_reap(WEFT_CONTAINER_OF(n, weft_process, node));
         n = next;
     }
 }

@@ -78,7 +78,7 @@ static const weft_producer_ops fount_producer_ops;
 
 static void handle_describe(const weft__handle *h, char *buf, size_t size)
 {
-    const weft_transport *t = WEFT__CONTAINER_OF(h, weft_transport, handle);
+    const weft_transport *t = WEFT_CONTAINER_OF(h, weft_transport, handle);
     weft_address a;
     char host[128] = "?", peer[128] = "?";
     if (weft_transport_host(t, &a) == 0)
@@ -91,7 +91,7 @@ static void handle_describe(const weft__handle *h, char *buf, size_t size)
 
 static void handle_close(weft__handle *h, bool abort)
 {
-    weft_transport *t = WEFT__CONTAINER_OF(h, weft_transport, handle);
+    weft_transport *t = WEFT_CONTAINER_OF(h, weft_transport, handle);
     if (abort)
         weft_transport_abort_connection(t);
     else
@@ -748,36 +748,35 @@ weft_reactor *weft_transport_reactor(const weft_transport *t)
 
 static void self_pause(weft_producer *p)
 {
-    weft_transport_pause_reading(WEFT__CONTAINER_OF(p, weft_transport, self_producer));
+    weft_transport_pause_reading(WEFT_CONTAINER_OF(p, weft_transport, self_producer));
 }
 
 static void self_resume(weft_producer *p)
 {
-    weft_transport_resume_reading(WEFT__CONTAINER_OF(p, weft_transport, self_producer));
+    weft_transport_resume_reading(WEFT_CONTAINER_OF(p, weft_transport, self_producer));
 }
 
 static void self_stop(weft_producer *p)
 {
-    weft_transport_lose_connection(WEFT__CONTAINER_OF(p, weft_transport, self_producer));
+    weft_transport_lose_connection(WEFT_CONTAINER_OF(p, weft_transport, self_producer));
 }
 
 /* ---- flow: the transport as fount and drain ---- */
 
-#define OF(ptr, member) WEFT__CONTAINER_OF(ptr, weft_transport, member)
 
 static void fount_pause(weft_fount *f)
 {
-    weft_transport_pause_reading(OF(f, fount));
+    weft_transport_pause_reading(WEFT_CONTAINER_OF(f, weft_transport, fount));
 }
 
 static void fount_resume(weft_fount *f)
 {
-    weft_transport_resume_reading(OF(f, fount));
+    weft_transport_resume_reading(WEFT_CONTAINER_OF(f, weft_transport, fount));
 }
 
 static void fount_stop(weft_fount *f)
 {
-    weft_transport_lose_connection(OF(f, fount));
+    weft_transport_lose_connection(WEFT_CONTAINER_OF(f, weft_transport, fount));
 }
 
 static const weft_fount_ops fount_ops = {.pause = fount_pause, .resume = fount_resume, .stop = fount_stop};
@@ -785,14 +784,14 @@ static const weft_fount_ops fount_ops = {.pause = fount_pause, .resume = fount_r
 /* The upstream fount, seen by the write buffer as a streaming producer. */
 static void upstream_pause(weft_producer *p)
 {
-    weft_transport *t = OF(p, fount_producer);
+    weft_transport *t = WEFT_CONTAINER_OF(p, weft_transport, fount_producer);
     if (t->drain.fount)
         weft_fount_pause(t->drain.fount);
 }
 
 static void upstream_resume(weft_producer *p)
 {
-    weft_transport *t = OF(p, fount_producer);
+    weft_transport *t = WEFT_CONTAINER_OF(p, weft_transport, fount_producer);
     if (t->drain.fount)
         weft_fount_resume(t->drain.fount);
 }
@@ -801,7 +800,7 @@ static const weft_producer_ops fount_producer_ops = {upstream_pause, upstream_re
 
 static void drain_flowing_from(weft_drain *d, weft_fount *f)
 {
-    weft_transport *t = OF(d, drain);
+    weft_transport *t = WEFT_CONTAINER_OF(d, weft_transport, drain);
     if (t->producer == &t->fount_producer) {
         /* The old upstream may still be paused by us: let it go. */
         if (t->producer_paused && f == NULL)
@@ -814,13 +813,13 @@ static void drain_flowing_from(weft_drain *d, weft_fount *f)
 
 static void drain_receive(weft_drain *d, const void *data, size_t len)
 {
-    weft_transport_write(OF(d, drain), data, len);
+    weft_transport_write(WEFT_CONTAINER_OF(d, weft_transport, drain), data, len);
 }
 
 static void drain_flow_stopped(weft_drain *d, const weft_failure *reason)
 {
     (void)reason;
-    weft_transport *t = OF(d, drain);
+    weft_transport *t = WEFT_CONTAINER_OF(d, weft_transport, drain);
     if (t->producer == &t->fount_producer)
         weft_transport_unregister_producer(t);
     weft_transport_lose_connection(t);

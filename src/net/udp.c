@@ -91,14 +91,14 @@ static void finish(void *arg)
 static void handle_describe(const weft__handle *h, char *buf, size_t size)
 {
     weft_address a;
-    if (weft_udp_address(WEFT__CONTAINER_OF(h, weft_udp, handle), &a) == 0)
+    if (weft_udp_address(WEFT_CONTAINER_OF(h, weft_udp, handle), &a) == 0)
         weft_address_format(&a, buf, size);
 }
 
 static void handle_close(weft__handle *h, bool abort)
 {
     (void)abort;
-    weft_udp_close(WEFT__CONTAINER_OF(h, weft_udp, handle));
+    weft_udp_close(WEFT_CONTAINER_OF(h, weft_udp, handle));
 }
 
 static const weft__handle_ops udp_ops = {.kind = "udp", .describe = handle_describe, .close = handle_close};

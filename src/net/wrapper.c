@@ -44,7 +44,6 @@ struct weft_wrapper {
     weft__post deliver_post;
 };
 
-#define OF(ptr, member) WEFT__CONTAINER_OF(ptr, weft_wrapper, member)
 
 static void release(weft_wrapper *w)
 {
@@ -60,7 +59,7 @@ static void release(weft_wrapper *w)
 
 static ssize_t inner_send(weft_transport *t, const struct iovec *iov, int iovcnt)
 {
-    weft_wrapper *w = OF(t, inner_t);
+    weft_wrapper *w = WEFT_CONTAINER_OF(t, weft_wrapper, inner_t);
     if (!w->outer)
         return -ENOTCONN;
     /* Before the start (a STARTTLS handshake), writes wait in the buffer. */
@@ -118,7 +117,7 @@ static void update_reading(weft_wrapper *w)
 
 static void inner_set_reading(weft_transport *t, bool on)
 {
-    weft_wrapper *w = OF(t, inner_t);
+    weft_wrapper *w = WEFT_CONTAINER_OF(t, weft_wrapper, inner_t);
     w->inner_reading = on;
     update_reading(w);
     if (on && (w->held_len || w->held_eof) && !w->deliver_posted) {
@@ -130,7 +129,7 @@ static void inner_set_reading(weft_transport *t, bool on)
 
 static int inner_shutdown_write(weft_transport *t)
 {
-    weft_wrapper *w = OF(t, inner_t);
+    weft_wrapper *w = WEFT_CONTAINER_OF(t, weft_wrapper, inner_t);
     if (!w->outer)
         return -ENOTCONN;
     if (w->ops->closing)
@@ -140,7 +139,7 @@ static int inner_shutdown_write(weft_transport *t)
 
 static void inner_close(weft_transport *t, bool abort)
 {
-    weft_wrapper *w = OF(t, inner_t);
+    weft_wrapper *w = WEFT_CONTAINER_OF(t, weft_wrapper, inner_t);
     w->inner_closed = true;
     if (!w->outer)
         return;
@@ -156,19 +155,19 @@ static void inner_close(weft_transport *t, bool abort)
 
 static int inner_peer(const weft_transport *t, weft_address *out)
 {
-    const weft_wrapper *w = WEFT__CONTAINER_OF(t, weft_wrapper, inner_t);
+    const weft_wrapper *w = WEFT_CONTAINER_OF(t, weft_wrapper, inner_t);
     return w->outer ? weft_transport_peer(w->outer, out) : -ENOTCONN;
 }
 
 static int inner_host(const weft_transport *t, weft_address *out)
 {
-    const weft_wrapper *w = WEFT__CONTAINER_OF(t, weft_wrapper, inner_t);
+    const weft_wrapper *w = WEFT_CONTAINER_OF(t, weft_wrapper, inner_t);
     return w->outer ? weft_transport_host(w->outer, out) : -ENOTCONN;
 }
 
 static int inner_set_option(weft_transport *t, int option, bool on)
 {
-    weft_wrapper *w = OF(t, inner_t);
+    weft_wrapper *w = WEFT_CONTAINER_OF(t, weft_wrapper, inner_t);
     if (!w->outer)
         return -ENOTCONN;
     return option == WEFT__OPT_NODELAY ? weft_transport_set_nodelay(w->outer, on)
@@ -178,7 +177,7 @@ static int inner_set_option(weft_transport *t, int option, bool on)
 
 static void inner_free(weft_transport *t)
 {
-    release(OF(t, inner_t));
+    release(WEFT_CONTAINER_OF(t, weft_wrapper, inner_t));
 }
 
 static const weft__transport_kind inner_kind = {
@@ -198,12 +197,12 @@ static const weft__transport_kind inner_kind = {
 
 static void outer_pause(weft_producer *p)
 {
-    OF(p, producer)->outer_full = true;
+    WEFT_CONTAINER_OF(p, weft_wrapper, producer)->outer_full = true;
 }
 
 static void outer_resume(weft_producer *p)
 {
-    weft_wrapper *w = OF(p, producer);
+    weft_wrapper *w = WEFT_CONTAINER_OF(p, weft_wrapper, producer);
     w->outer_full = false;
     if (w->started && !w->inner_closed && !w->throttled_out)
         weft__transport_writable(&w->inner_t);
@@ -231,7 +230,7 @@ void weft_wrapper_start(weft_wrapper *w)
 
 static void w_made(weft_protocol *p)
 {
-    weft_wrapper *w = OF(p, proto);
+    weft_wrapper *w = WEFT_CONTAINER_OF(p, weft_wrapper, proto);
     w->outer = p->transport;
     /* Only now: the inner transport needs the reactor, and counts the inner
      * protocol's factory as a user until it closes. */
@@ -246,7 +245,7 @@ static void w_made(weft_protocol *p)
 
 static void w_data(weft_protocol *p, const void *data, size_t len)
 {
-    weft_wrapper *w = OF(p, proto);
+    weft_wrapper *w = WEFT_CONTAINER_OF(p, weft_wrapper, proto);
     if (w->ops->incoming)
         w->ops->incoming(w, data, len);
     else
@@ -255,7 +254,7 @@ static void w_data(weft_protocol *p, const void *data, size_t len)
 
 static bool w_eof(weft_protocol *p)
 {
-    weft_wrapper *w = OF(p, proto);
+    weft_wrapper *w = WEFT_CONTAINER_OF(p, weft_wrapper, proto);
     if (w->ops->eof && !w->ops->eof(w))
         return true;
     if (w->started)
@@ -266,7 +265,7 @@ static bool w_eof(weft_protocol *p)
 
 static void w_lost(weft_protocol *p, const weft_failure *why)
 {
-    weft_wrapper *w = OF(p, proto);
+    weft_wrapper *w = WEFT_CONTAINER_OF(p, weft_wrapper, proto);
     if (w->ops->lost)
         w->ops->lost(w, why);
     w->outer = NULL;
@@ -277,7 +276,7 @@ static void w_lost(weft_protocol *p, const weft_failure *why)
 
 static void w_destroy(weft_protocol *p)
 {
-    weft_wrapper *w = OF(p, proto);
+    weft_wrapper *w = WEFT_CONTAINER_OF(p, weft_wrapper, proto);
     if (!w->inner_ready) {
         /* Destroyed without ever being connected: no inner transport will
          * come to release its share or destroy the inner protocol. */
@@ -305,7 +304,7 @@ weft_protocol *weft_wrapper_new(const weft_wrapper_ops *ops, void *ctx, weft_pro
 
 weft_wrapper *weft_wrapper_of(weft_protocol *p)
 {
-    return OF(p, proto);
+    return WEFT_CONTAINER_OF(p, weft_wrapper, proto);
 }
 
 void *weft_wrapper_ctx(const weft_wrapper *w)
@@ -372,7 +371,7 @@ void weft_wrapper_fail(weft_wrapper *w, int code)
 
 int weft_wrapper_adopt(weft_transport *t, weft_protocol *wrapper_protocol)
 {
-    weft_wrapper *w = OF(wrapper_protocol, proto);
+    weft_wrapper *w = WEFT_CONTAINER_OF(wrapper_protocol, weft_wrapper, proto);
     if (t->proto != w->inner || t->state != WEFT__T_OPEN)
         return WEFT_EINVAL;
     /* What the protocol had set on the old transport moves to the new one. */
@@ -398,7 +397,7 @@ int weft_wrapper_adopt(weft_transport *t, weft_protocol *wrapper_protocol)
 
 void weft_wrapper_discard(weft_protocol *wrapper_protocol)
 {
-    weft_wrapper *w = OF(wrapper_protocol, proto);
+    weft_wrapper *w = WEFT_CONTAINER_OF(wrapper_protocol, weft_wrapper, proto);
     w->owners = 1; /* no inner transport was ever made */
     release(w);
 }
@@ -410,7 +409,7 @@ weft_protocol *weft_wrapper_protocol(weft_wrapper *w)
 
 weft_wrapper *weft_wrapper_of_transport(weft_transport *t)
 {
-    return t && t->kind == &inner_kind ? OF(t, inner_t) : NULL;
+    return t && t->kind == &inner_kind ? WEFT_CONTAINER_OF(t, weft_wrapper, inner_t) : NULL;
 }
 
 void weft_wrapper_hold_start(weft_wrapper *w)

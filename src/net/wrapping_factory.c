@@ -130,7 +130,7 @@ void weft_wrapping_factory_close_all(weft_wrapping_factory *wf, bool abort)
     /* Closing never unlinks at once (connection_lost comes later), so the
      * list can be walked as it is. */
     for (weft__list *n = wf->open.next; n != &wf->open; n = n->next) {
-        wrapper *w = WEFT__CONTAINER_OF(n, wrapper, node);
+        wrapper *w = WEFT_CONTAINER_OF(n, wrapper, node);
         if (abort)
             weft_transport_abort_connection(w->base.transport);
         else

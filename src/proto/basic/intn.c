@@ -99,17 +99,17 @@ static const weft_protocol_ops ir_protocol_ops = {
 
 static void ir_producer_pause(weft_producer *p)
 {
-    weft_intn_receiver_pause(WEFT__CONTAINER_OF(p, weft_intn_receiver, producer));
+    weft_intn_receiver_pause(WEFT_CONTAINER_OF(p, weft_intn_receiver, producer));
 }
 
 static void ir_producer_resume(weft_producer *p)
 {
-    weft_intn_receiver_resume(WEFT__CONTAINER_OF(p, weft_intn_receiver, producer));
+    weft_intn_receiver_resume(WEFT_CONTAINER_OF(p, weft_intn_receiver, producer));
 }
 
 static void ir_producer_stop(weft_producer *p)
 {
-    weft_intn_receiver_stop(WEFT__CONTAINER_OF(p, weft_intn_receiver, producer));
+    weft_intn_receiver_stop(WEFT_CONTAINER_OF(p, weft_intn_receiver, producer));
 }
 
 static const weft_producer_ops ir_producer_ops = {ir_producer_pause, ir_producer_resume, ir_producer_stop};

@@ -164,17 +164,17 @@ static const weft_protocol_ops lr_protocol_ops = {
 
 static void lr_producer_pause(weft_producer *p)
 {
-    weft_line_receiver_pause(WEFT__CONTAINER_OF(p, weft_line_receiver, producer));
+    weft_line_receiver_pause(WEFT_CONTAINER_OF(p, weft_line_receiver, producer));
 }
 
 static void lr_producer_resume(weft_producer *p)
 {
-    weft_line_receiver_resume(WEFT__CONTAINER_OF(p, weft_line_receiver, producer));
+    weft_line_receiver_resume(WEFT_CONTAINER_OF(p, weft_line_receiver, producer));
 }
 
 static void lr_producer_stop(weft_producer *p)
 {
-    weft_line_receiver_stop(WEFT__CONTAINER_OF(p, weft_line_receiver, producer));
+    weft_line_receiver_stop(WEFT_CONTAINER_OF(p, weft_line_receiver, producer));
 }
 
 static const weft_producer_ops lr_producer_ops = {lr_producer_pause, lr_producer_resume, lr_producer_stop};

@@ -59,7 +59,7 @@ void weft_http_agent_free(weft_http_agent *a)
     a->closing = true;
     weft__list *n;
     while ((n = a->reqs.next) != &a->reqs) {
-        weft__hc_req *req = WEFT__CONTAINER_OF(n, weft__hc_req, link);
+        weft__hc_req *req = WEFT_CONTAINER_OF(n, weft__hc_req, link);
         weft_deferred *d = weft_deferred_ref(req->d);
         weft_deferred_cancel(d); /* the canceller frees req */
         weft_deferred_unref(d);

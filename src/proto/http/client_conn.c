@@ -29,7 +29,7 @@ static void upload_fail(weft__hc_conn *c, weft_failure *f)
 
 static void up_receive(weft_drain *d, const void *data, size_t len)
 {
-    weft__hc_conn *c = WEFT__CONTAINER_OF(d, weft__hc_conn, up);
+    weft__hc_conn *c = WEFT_CONTAINER_OF(d, weft__hc_conn, up);
     if (!len || !weft__hc_conn_open(c))
         return;
     int err;
@@ -52,7 +52,7 @@ static void up_receive(weft_drain *d, const void *data, size_t len)
 
 static void up_flow_stopped(weft_drain *d, const weft_failure *reason)
 {
-    weft__hc_conn *c = WEFT__CONTAINER_OF(d, weft__hc_conn, up);
+    weft__hc_conn *c = WEFT_CONTAINER_OF(d, weft__hc_conn, up);
     if (!c->up_active)
         return;
     if (c->t)
@@ -78,21 +78,21 @@ static const weft_drain_ops up_ops = {NULL, up_receive, up_flow_stopped};
 
 static void prod_pause(weft_producer *p)
 {
-    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, prod);
+    weft__hc_conn *c = WEFT_CONTAINER_OF(p, weft__hc_conn, prod);
     if (c->up.fount)
         weft_fount_pause(c->up.fount);
 }
 
 static void prod_resume(weft_producer *p)
 {
-    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, prod);
+    weft__hc_conn *c = WEFT_CONTAINER_OF(p, weft__hc_conn, prod);
     if (c->up.fount)
         weft_fount_resume(c->up.fount);
 }
 
 static void prod_stop(weft_producer *p)
 {
-    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, prod);
+    weft__hc_conn *c = WEFT_CONTAINER_OF(p, weft__hc_conn, prod);
     c->up_active = false; /* the transport is letting go of us already */
     weft__hc_conn_upload_abandon(c);
 }
@@ -202,7 +202,7 @@ static void conn_ready(weft__hc_conn *c);
 
 static void p_made(weft_protocol *p)
 {
-    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, base);
+    weft__hc_conn *c = WEFT_CONTAINER_OF(p, weft__hc_conn, base);
     c->t = p->transport;
     c->made = true;
     if (c->failed) {
@@ -215,7 +215,7 @@ static void p_made(weft_protocol *p)
 
 static void p_data(weft_protocol *p, const void *data, size_t len)
 {
-    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, base);
+    weft__hc_conn *c = WEFT_CONTAINER_OF(p, weft__hc_conn, base);
     c->got_bytes = true;
     weft__hc_conn_timer_arm(c);
     weft__hc_conn_feed(c, data, len, false);
@@ -223,7 +223,7 @@ static void p_data(weft_protocol *p, const void *data, size_t len)
 
 static bool p_eof(weft_protocol *p)
 {
-    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, base);
+    weft__hc_conn *c = WEFT_CONTAINER_OF(p, weft__hc_conn, base);
     c->eof = true;
     if (weft__hc_conn_gated(c) || c->stash.len) {
         c->eof_pending = true;
@@ -245,7 +245,7 @@ static weft_failure *lost_failure(const weft_failure *reason, int clean_code, co
 
 static void p_lost(weft_protocol *p, const weft_failure *reason)
 {
-    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, base);
+    weft__hc_conn *c = WEFT_CONTAINER_OF(p, weft__hc_conn, base);
     c->lost = true;
     c->t = NULL;
     weft__hc_conn_timer_stop(c);
@@ -273,7 +273,7 @@ static void p_lost(weft_protocol *p, const weft_failure *reason)
 
 static void p_destroy(weft_protocol *p)
 {
-    weft__hc_conn *c = WEFT__CONTAINER_OF(p, weft__hc_conn, base);
+    weft__hc_conn *c = WEFT_CONTAINER_OF(p, weft__hc_conn, base);
     c->wrapper = NULL; /* it goes first, and takes us with it */
     weft__hc_conn_unref(c);
 }
@@ -285,7 +285,7 @@ static const weft_protocol_ops conn_ops = {p_made, p_data, p_eof, p_lost, p_dest
 static weft_protocol *f_build(weft_factory *f, const weft_address *peer)
 {
     (void)peer;
-    weft__hc_conn *c = WEFT__CONTAINER_OF(f, weft__hc_conn, factory);
+    weft__hc_conn *c = WEFT_CONTAINER_OF(f, weft__hc_conn, factory);
     if (c->built || c->failed)
         return NULL;
     if (c->pool && c->pool->tls) {

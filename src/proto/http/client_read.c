@@ -79,7 +79,7 @@ static void schedule_kick(weft__hc_conn *c)
 
 static void body_pause(weft_fount *f)
 {
-    weft__hc_conn *c = WEFT__CONTAINER_OF(f, weft_http_response, body)->conn;
+    weft__hc_conn *c = WEFT_CONTAINER_OF(f, weft_http_response, body)->conn;
     if (c && weft__hc_conn_open(c)) {
         weft__hc_conn_timer_stop(c);
         if (!c->read_paused) {
@@ -91,14 +91,14 @@ static void body_pause(weft_fount *f)
 
 static void body_resume(weft_fount *f)
 {
-    weft__hc_conn *c = WEFT__CONTAINER_OF(f, weft_http_response, body)->conn;
+    weft__hc_conn *c = WEFT_CONTAINER_OF(f, weft_http_response, body)->conn;
     if (c)
         schedule_kick(c);
 }
 
 static void body_stop(weft_fount *f)
 {
-    weft__hc_conn *c = WEFT__CONTAINER_OF(f, weft_http_response, body)->conn;
+    weft__hc_conn *c = WEFT_CONTAINER_OF(f, weft_http_response, body)->conn;
     if (c)
         weft__hc_conn_abort(c); /* the end comes with connection_lost */
 }
@@ -107,7 +107,7 @@ static void body_stop(weft_fount *f)
  * reaches it. */
 static void body_flowing_to(weft_fount *f, weft_drain *d)
 {
-    weft_http_response *resp = WEFT__CONTAINER_OF(f, weft_http_response, body);
+    weft_http_response *resp = WEFT_CONTAINER_OF(f, weft_http_response, body);
     if (!d)
         return;
     if (resp->pending_end) {

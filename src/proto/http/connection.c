@@ -346,7 +346,7 @@ static bool parsing_this(const weft_http_request *req)
 
 static void body_pause(weft_fount *f)
 {
-    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
+    weft_http_request *req = WEFT_CONTAINER_OF(f, weft_http_request, body);
     if (parsing_this(req)) {
         set_reading(req->conn, false);
         set_timer(req->conn, WEFT__HT_NONE);
@@ -355,14 +355,14 @@ static void body_pause(weft_fount *f)
 
 static void body_resume(weft_fount *f)
 {
-    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
+    weft_http_request *req = WEFT_CONTAINER_OF(f, weft_http_request, body);
     if (parsing_this(req))
         schedule_resume(req->conn);
 }
 
 static void body_stop(weft_fount *f)
 {
-    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
+    weft_http_request *req = WEFT_CONTAINER_OF(f, weft_http_request, body);
     req->body_discard = true;
     weft__http_buf_clear(&req->held_body);
     if (parsing_this(req))
@@ -373,7 +373,7 @@ static void body_stop(weft_fount *f)
  * body (RFC 9110 10.1.1), and reading resumes. */
 static void body_flowing_to(weft_fount *f, weft_drain *d)
 {
-    weft_http_request *req = WEFT__CONTAINER_OF(f, weft_http_request, body);
+    weft_http_request *req = WEFT_CONTAINER_OF(f, weft_http_request, body);
     if (!d || !parsing_this(req))
         return;
     if (req->expect_continue && !req->continue_sent && !req->headers_sent) {
@@ -824,7 +824,7 @@ static void response_done(weft__http_conn *c, weft_http_request *req)
             return;
         }
         if (!weft__list_empty(&c->queue)) {
-            weft_http_request *next = WEFT__CONTAINER_OF(c->queue.next, weft_http_request, link);
+            weft_http_request *next = WEFT_CONTAINER_OF(c->queue.next, weft_http_request, link);
             next->active = true;
             if (weft__http_response_activate(next))
                 req = next;
@@ -907,7 +907,7 @@ static void conn_lost(weft_protocol *p, const weft_failure *why)
     if (cur)
         drop_parsed(cur, weft_failure_code(why), "the connection was lost");
     while (!weft__list_empty(&c->queue)) {
-        weft_http_request *req = WEFT__CONTAINER_OF(c->queue.next, weft_http_request, link);
+        weft_http_request *req = WEFT_CONTAINER_OF(c->queue.next, weft_http_request, link);
         weft__list_remove(&req->link);
         req->in_queue = false;
         req->active = false;

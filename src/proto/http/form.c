@@ -400,7 +400,7 @@ static const weft__http_mp_ops mp_ops = {mp_begin, mp_data, mp_end};
 
 static void form_receive(weft_drain *d, const void *data, size_t len)
 {
-    form *f = WEFT__CONTAINER_OF(d, form, d);
+    form *f = WEFT_CONTAINER_OF(d, form, d);
     if (f->over || f->failure)
         return;
     f->busy++;
@@ -433,7 +433,7 @@ static void form_receive(weft_drain *d, const void *data, size_t len)
 
 static void form_stopped(weft_drain *d, const weft_failure *reason)
 {
-    form *f = WEFT__CONTAINER_OF(d, form, d);
+    form *f = WEFT_CONTAINER_OF(d, form, d);
     f->d.fount = NULL;
     if (f->over)
         return;

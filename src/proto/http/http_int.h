@@ -37,7 +37,7 @@ enum {
      * cannot sendfile) goes in pieces of this: the transport's high-water
      * mark (transport.h), so that one piece fills what the transport holds
      * before it pauses the reading. */
-    WEFT__HTTP_FILE_PIECE = 64 * 1024,
+    WEFT__HTTP_FILE_PIECE = WEFT__HIGH_WATER,
     /* Files up to this are read at once and written with the head in one
      * write: cheaper than sendfile's own system calls and a packet of its
      * own for the head. */

@@ -23,7 +23,7 @@ weft__hc_pool *weft__hc_pool_get(weft_http_agent *a, const weft__hc_req *req, we
 {
     *err = NULL;
     for (weft__list *n = a->pools.next; n != &a->pools; n = n->next) {
-        weft__hc_pool *p = WEFT__CONTAINER_OF(n, weft__hc_pool, link);
+        weft__hc_pool *p = WEFT_CONTAINER_OF(n, weft__hc_pool, link);
         if (strcmp(p->key, req->key) == 0)
             return p;
     }
@@ -78,7 +78,7 @@ void weft__hc_pool_acquire(weft__hc_pool *p, weft__hc_req *req, bool fresh)
 {
     req->pool = p;
     if (!fresh && !weft__list_empty(&p->idle)) {
-        weft__hc_conn *c = WEFT__CONTAINER_OF(weft__list_pop_front(&p->idle), weft__hc_conn, idle_link);
+        weft__hc_conn *c = WEFT_CONTAINER_OF(weft__list_pop_front(&p->idle), weft__hc_conn, idle_link);
         p->nidle--;
         c->idle = false;
         weft__hc_conn_start(c, req);
@@ -90,7 +90,7 @@ void weft__hc_pool_acquire(weft__hc_pool *p, weft__hc_req *req, bool fresh)
     }
     if (fresh && !weft__list_empty(&p->idle)) {
         /* Make room: an idle connection is worth less than a retry. */
-        weft__hc_conn *c = WEFT__CONTAINER_OF(p->idle.prev, weft__hc_conn, idle_link);
+        weft__hc_conn *c = WEFT_CONTAINER_OF(p->idle.prev, weft__hc_conn, idle_link);
         pool_remove(c);
         weft__hc_conn_close(c);
         start_connect(p, req);
@@ -119,7 +119,7 @@ static weft__hc_req *next_waiting(weft__hc_pool *p)
 {
     if (weft__list_empty(&p->waiting))
         return NULL;
-    weft__hc_req *req = WEFT__CONTAINER_OF(p->waiting.next, weft__hc_req, wait_link);
+    weft__hc_req *req = WEFT_CONTAINER_OF(p->waiting.next, weft__hc_req, wait_link);
     weft__hc_pool_unqueue(req);
     return req;
 }
@@ -187,10 +187,10 @@ void weft__hc_pools_free(weft_http_agent *a)
 {
     weft__list *n;
     while ((n = weft__list_pop_front(&a->pools))) {
-        weft__hc_pool *p = WEFT__CONTAINER_OF(n, weft__hc_pool, link);
+        weft__hc_pool *p = WEFT_CONTAINER_OF(n, weft__hc_pool, link);
         weft__list *cn;
         while ((cn = weft__list_pop_front(&p->conns))) {
-            weft__hc_conn *c = WEFT__CONTAINER_OF(cn, weft__hc_conn, link);
+            weft__hc_conn *c = WEFT_CONTAINER_OF(cn, weft__hc_conn, link);
             bool idle = c->idle;
             c->counted = false;
             if (idle) {

@@ -514,7 +514,7 @@ weft_deferred *weft_http_reply_notify_finish(weft_http_request *req)
  * transport holds the producer paused. */
 static void proxy_pause(weft_producer *p)
 {
-    weft_http_request *req = WEFT__CONTAINER_OF(p, weft_http_request, proxy);
+    weft_http_request *req = WEFT_CONTAINER_OF(p, weft_http_request, proxy);
     req->tpaused = true;
     if (req->producer && req->producer->ops->pause)
         req->producer->ops->pause(req->producer);
@@ -522,7 +522,7 @@ static void proxy_pause(weft_producer *p)
 
 static void proxy_resume(weft_producer *p)
 {
-    weft_http_request *req = WEFT__CONTAINER_OF(p, weft_http_request, proxy);
+    weft_http_request *req = WEFT_CONTAINER_OF(p, weft_http_request, proxy);
     req->tpaused = false;
     if (req->producer && req->producer->ops->resume)
         req->producer->ops->resume(req->producer);
@@ -530,7 +530,7 @@ static void proxy_resume(weft_producer *p)
 
 static void proxy_stop(weft_producer *p)
 {
-    weft_http_request *req = WEFT__CONTAINER_OF(p, weft_http_request, proxy);
+    weft_http_request *req = WEFT_CONTAINER_OF(p, weft_http_request, proxy);
     weft_producer *prod = req->producer;
     req->prod_registered = false;
     req->producer = NULL;
@@ -627,21 +627,21 @@ void weft__http_response_lost(weft_http_request *req, const weft_failure *why)
 
 static void dprod_pause(weft_producer *p)
 {
-    weft_http_request *req = WEFT__CONTAINER_OF(p, weft_http_request, drain_producer);
+    weft_http_request *req = WEFT_CONTAINER_OF(p, weft_http_request, drain_producer);
     if (req->drain.fount)
         weft_fount_pause(req->drain.fount);
 }
 
 static void dprod_resume(weft_producer *p)
 {
-    weft_http_request *req = WEFT__CONTAINER_OF(p, weft_http_request, drain_producer);
+    weft_http_request *req = WEFT_CONTAINER_OF(p, weft_http_request, drain_producer);
     if (req->drain.fount)
         weft_fount_resume(req->drain.fount);
 }
 
 static void dprod_stop(weft_producer *p)
 {
-    weft_http_request *req = WEFT__CONTAINER_OF(p, weft_http_request, drain_producer);
+    weft_http_request *req = WEFT_CONTAINER_OF(p, weft_http_request, drain_producer);
     weft_fount *f = req->drain.fount;
     if (f) {
         weft_flow_to(f, NULL);
@@ -657,7 +657,7 @@ static const weft_producer_ops dprod_ops = {dprod_pause, dprod_resume, dprod_sto
 
 static void drain_flowing_from(weft_drain *d, weft_fount *f)
 {
-    weft_http_request *req = WEFT__CONTAINER_OF(d, weft_http_request, drain);
+    weft_http_request *req = WEFT_CONTAINER_OF(d, weft_http_request, drain);
     if (f) {
         /* (a response fed by a producer already takes no fount's pauses) */
         if (!req->producer && req->conn && req->conn->t) {
@@ -673,12 +673,12 @@ static void drain_receive(weft_drain *d, const void *data, size_t len)
 {
     /* Refused only once the connection is gone or the response over; the
      * fount is stopped then (the producer's stop) or was finished. */
-    (void)weft_http_reply_write(WEFT__CONTAINER_OF(d, weft_http_request, drain), data, len);
+    (void)weft_http_reply_write(WEFT_CONTAINER_OF(d, weft_http_request, drain), data, len);
 }
 
 static void drain_flow_stopped(weft_drain *d, const weft_failure *reason)
 {
-    weft_http_request *req = WEFT__CONTAINER_OF(d, weft_http_request, drain);
+    weft_http_request *req = WEFT_CONTAINER_OF(d, weft_http_request, drain);
     if (req->producer == &req->drain_producer)
         weft_http_reply_unregister_producer(req);
     if (weft_failure_code(reason) == WEFT_EOF)

@@ -10,7 +10,7 @@
 static weft_protocol *build(weft_factory *f, const weft_address *peer)
 {
     (void)peer;
-    weft_http_server *s = WEFT__CONTAINER_OF(f, weft_http_server, factory);
+    weft_http_server *s = WEFT_CONTAINER_OF(f, weft_http_server, factory);
     if (s->freeing)
         return NULL;
     return weft__http_conn_new(s);
@@ -80,7 +80,7 @@ void weft_http_server_free(weft_http_server *s)
     /* Each connection's close runs in the close step; they and the
      * requests their handlers still hold keep the server until then. */
     for (weft__list *n = s->conns.next; n != &s->conns; n = n->next) {
-        weft__http_conn *c = WEFT__CONTAINER_OF(n, weft__http_conn, link);
+        weft__http_conn *c = WEFT_CONTAINER_OF(n, weft__http_conn, link);
         weft__http_conn_close(c, true);
     }
     weft__http_server_unref(s);
@@ -90,7 +90,7 @@ void weft_http_server_quiesce(weft_http_server *s)
 {
     s->stopping = true;
     for (weft__list *n = s->conns.next; n != &s->conns; n = n->next) {
-        weft__http_conn *c = WEFT__CONTAINER_OF(n, weft__http_conn, link);
+        weft__http_conn *c = WEFT_CONTAINER_OF(n, weft__http_conn, link);
         /* Nothing asked and unanswered: nobody loses anything. A request
          * still arriving headers-first is dropped with it, as nginx does. */
         if (c->t && weft__list_empty(&c->queue))

@@ -115,7 +115,7 @@ static void outgoing(weft_wrapper *w, const void *data, size_t len)
 
 static void idle_expired(weft_idle_timeout *t)
 {
-    conn *c = WEFT__CONTAINER_OF(t, conn, idle);
+    conn *c = WEFT_CONTAINER_OF(t, conn, idle);
     weft_transport *outer = weft_wrapper_outer(c->w);
     if (outer)
         weft_transport_lose_connection(outer);
@@ -201,14 +201,14 @@ static void set_reads(weft_policy_factory *pf, bool throttled)
 {
     pf->reads_throttled = throttled;
     for (weft__list *n = pf->conns.next; n != &pf->conns; n = n->next)
-        weft_wrapper_throttle_input(WEFT__CONTAINER_OF(n, conn, node)->w, throttled);
+        weft_wrapper_throttle_input(WEFT_CONTAINER_OF(n, conn, node)->w, throttled);
 }
 
 static void set_writes(weft_policy_factory *pf, bool throttled)
 {
     pf->writes_throttled = throttled;
     for (weft__list *n = pf->conns.next; n != &pf->conns; n = n->next)
-        weft_wrapper_throttle_output(WEFT__CONTAINER_OF(n, conn, node)->w, throttled);
+        weft_wrapper_throttle_output(WEFT_CONTAINER_OF(n, conn, node)->w, throttled);
 }
 
 static void unthrottle_reads(void *arg)

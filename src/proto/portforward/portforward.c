@@ -59,7 +59,7 @@ static const weft_protocol_ops out_ops = {.destroy = out_destroy};
 static weft_protocol *build_out(weft_factory *f, const weft_address *peer)
 {
     (void)peer;
-    pair *p = WEFT__CONTAINER_OF(f, pair, out_factory);
+    pair *p = WEFT_CONTAINER_OF(f, pair, out_factory);
     p->refs++;
     return &p->out;
 }
@@ -100,7 +100,7 @@ static void release_pair(void *arg)
 
 static void in_made(weft_protocol *proto)
 {
-    pair *p = WEFT__CONTAINER_OF(proto, pair, in);
+    pair *p = WEFT_CONTAINER_OF(proto, pair, in);
     /* Nothing is read until there is somewhere to send it. */
     weft_transport_pause_reading(proto->transport);
     weft_deferred *d = weft_endpoint_connect(p->pf->target, &p->out_factory);
@@ -122,19 +122,19 @@ static void in_made(weft_protocol *proto)
 static void in_lost(weft_protocol *proto, const weft_failure *why)
 {
     (void)why;
-    pair *p = WEFT__CONTAINER_OF(proto, pair, in);
+    pair *p = WEFT_CONTAINER_OF(proto, pair, in);
     if (p->connecting)
         weft_deferred_cancel(p->connecting);
 }
 
 static void in_destroy(weft_protocol *proto)
 {
-    pair_unref(WEFT__CONTAINER_OF(proto, pair, in));
+    pair_unref(WEFT_CONTAINER_OF(proto, pair, in));
 }
 
 static void out_destroy(weft_protocol *proto)
 {
-    pair_unref(WEFT__CONTAINER_OF(proto, pair, out));
+    pair_unref(WEFT_CONTAINER_OF(proto, pair, out));
 }
 
 static weft_protocol *build_in(weft_factory *f, const weft_address *peer)
