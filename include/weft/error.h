@@ -20,6 +20,7 @@
 #define WEFT_ETIMEDOUT (-ETIMEDOUT)
 #define WEFT_ENOENT (-ENOENT)
 #define WEFT_EBUSY (-EBUSY)
+#define WEFT_EEXIST (-EEXIST)
 
 /* weft's own codes: from -30000 up, far from any errno. */
 enum {
