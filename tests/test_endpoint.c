@@ -122,6 +122,56 @@ WEFT_TEST(endpoint, unix_servers)
         check_describe(weft_endpoint_server, cases[i][0], cases[i][1]);
 }
 
+/* Twisted's "systemd:domain=INET:index=0" (SystemdEndpointPluginTests), its
+ * positional order (domain, index, name), and the socket unit's name. */
+WEFT_TEST(endpoint, systemd_servers)
+{
+    static const char *const cases[][2] = {
+        {"systemd:domain=INET:index=0", "systemd:domain=INET:index=0"},
+        {"systemd:domain=INET6:index=3", "systemd:domain=INET6:index=3"},
+        {"systemd:domain=UNIX:index=1", "systemd:domain=UNIX:index=1"},
+        {"systemd:INET:0", "systemd:domain=INET:index=0"},
+        {"systemd:index=0", "systemd:index=0"},
+        {"systemd:index=007", "systemd:index=7"},
+        {"SYSTEMD:domain=unix:index=2", "systemd:domain=UNIX:index=2"},
+        {"systemd:name=web", "systemd:name=web"},
+        {"systemd:domain=INET:name=web", "systemd:domain=INET:name=web"},
+        {"systemd:UNIX:name=a\\=b", "systemd:domain=UNIX:name=a\\=b"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_describe(weft_endpoint_server, cases[i][0], cases[i][1]);
+}
+
+WEFT_TEST(endpoint, bad_systemd_servers)
+{
+    char long_name[300] = "systemd:name=";
+    memset(long_name + 13, 'a', 256);
+    char long_message[700];
+    snprintf(long_message, sizeof long_message, "%s: name '%s' must have 1 to 255 characters", long_name,
+             long_name + 13);
+    const char *const cases[][2] = {
+        {"systemd", "systemd: missing index or name"},
+        {"systemd:domain=INET", "systemd:domain=INET: missing index or name"},
+        {"systemd:index=0:name=web", "systemd:index=0:name=web: give index or name, not both"},
+        {"systemd:index=-1", "systemd:index=-1: index '-1' is not a whole number (0 or more)"},
+        {"systemd:index=x", "systemd:index=x: index 'x' is not a whole number (0 or more)"},
+        {"systemd:index=", "systemd:index=: index '' is not a whole number (0 or more)"},
+        {"systemd:index=99999999999", "systemd:index=99999999999: index '99999999999' is not a whole number (0 or more)"},
+        {"systemd:domain=INET7:index=0", "systemd:domain=INET7:index=0: domain 'INET7' is not INET, INET6 or UNIX"},
+        {"systemd:0", "systemd:0: domain '0' is not INET, INET6 or UNIX (an index is written index=N)"},
+        {"systemd:name=", "systemd:name=: name '' must have 1 to 255 characters"},
+        {"systemd:name=a\\:b", "systemd:name=a\\:b: name 'a:b' is not a systemd name (printable ASCII, no ':')"},
+        {"systemd:name=\x01", "systemd:name=\\x01: name '\\x01' is not a systemd name (printable ASCII, no ':')"},
+        {"systemd:index=0:port=80",
+         "systemd:index=0:port=80: unknown parameter 'port' (systemd servers take: domain, index, name)"},
+        {"systemd:INET:0:web:x",
+         "systemd:INET:0:web:x: unexpected positional field 'x' (systemd servers take 3 by position: domain, index, name)"},
+        {long_name, long_message},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_refused(weft_endpoint_server, cases[i][0], cases[i][1]);
+}
+
 WEFT_TEST(endpoint, escapes_reach_the_address)
 {
     weft_reactor *r = weft_test_clock();
@@ -146,7 +196,7 @@ WEFT_TEST(endpoint, bad_servers)
              long_path + 5);
     const char *const cases[][2] = {
         {"", "empty endpoint string"},
-        {"bogus-type:nothing", "bogus-type:nothing: unknown endpoint type 'bogus-type' (servers: tcp, tcp6, unix, tls, ssl)"},
+        {"bogus-type:nothing", "bogus-type:nothing: unknown endpoint type 'bogus-type' (servers: tcp, tcp6, unix, tls, ssl, systemd)"},
         {"ssl:443", "ssl:443: missing privateKey"},
         {"tcp", "tcp: missing port"},
         {"tcp:backlog=5", "tcp:backlog=5: missing port"},

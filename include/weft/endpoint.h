@@ -35,6 +35,13 @@
  *           certKey=PATH      the certificate (PEM), its chain
  *                             may follow                          the privateKey file
  *           extraCertChain=PATH  more chain certificates (PEM)    none
+ *   systemd  a listening socket passed by socket activation (LISTEN_FDS);
+ *         by position: domain, index, name; give index or name
+ *           domain=INET|INET6|UNIX  the socket's family, checked    any
+ *           index=N           its place among those passed, from 0
+ *           name=NAME         its FileDescriptorName= (LISTEN_FDNAMES)
+ *         looked up when listening; the port listens on a duplicate, so
+ *         stopping it leaves the passed socket open (docs/systemd.md)
  *
  * Clients (weft_endpoint_client)
  *   tcp   by position: host, port ("tcp:H:P"; a single positional field

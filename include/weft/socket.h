@@ -35,6 +35,23 @@ typedef struct weft_listen_options {
 WEFT_API WEFT_NODISCARD int weft_listen(weft_reactor *r, const weft_address *addr, weft_factory *factory,
                                         const weft_listen_options *opts, weft_port **out);
 
+/*
+ * Listens on a socket already bound and listening (Twisted's
+ * adoptStreamPort): one inherited from systemd's socket activation, or from
+ * a parent process. It must be a listening stream socket of family AF_INET,
+ * AF_INET6 or AF_UNIX, and of `family` unless that is 0. fd stays the
+ * caller's: the port listens on its own duplicate (close-on-exec), which
+ * stopping it closes; the socket keeps listening while the caller's copy is
+ * open, so the caller may adopt it again later. The socket is made
+ * non-blocking (the open file's flag, shared with fd). A UNIX socket's file
+ * is left in place when the port stops: whoever bound it removes it.
+ * Returns 0, or -ENOTSOCK / -EBADF (not an open socket), -ESOCKTNOSUPPORT
+ * (not a stream socket), -EAFNOSUPPORT (another family), WEFT_EINVAL (not
+ * listening), WEFT_ENOMEM; the factory is borrowed as weft_listen's.
+ */
+WEFT_API WEFT_NODISCARD int weft_adopt_stream_port(weft_reactor *r, int fd, int family, weft_factory *factory,
+                                                   weft_port **out);
+
 /* The address the port listens on, with the real port when 0 was asked. */
 WEFT_API int weft_port_address(const weft_port *port, weft_address *out);
 

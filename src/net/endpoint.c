@@ -176,6 +176,7 @@ void weft_endpoint_free(weft_endpoint *e)
     weft_free(e->chain);
     weft_free(e->trust);
     weft_free(e->host);
+    weft_free(e->sd_name);
     weft_free(e);
 }
 
@@ -193,12 +194,16 @@ static weft_failure *wrong_direction(const weft_endpoint *e, const char *what)
 }
 
 /* "cannot listen on ADDRESS: REASON", the reason being why's description
- * (a certificate that cannot be loaded...) or else the error code's. The
- * reference to why passes here. */
+ * (a certificate that cannot be loaded...) or else the error code's. An
+ * endpoint with no address of its own (systemd:) is named by its string.
+ * The reference to why passes here. */
 static weft_failure *listen_failure(const weft_endpoint *e, int err, weft_failure *why)
 {
     char where[160];
-    weft_address_format(&e->addr, where, sizeof where);
+    if (e->addr.len)
+        weft_address_format(&e->addr, where, sizeof where);
+    else
+        weft_endpoint_describe(e, where, sizeof where);
     weft_failure *f;
     if (!why)
         return weft_failure_new(err, "cannot listen on %s: %s", where, weft_strerror(err));
@@ -260,7 +265,8 @@ bool weft__endpoint_equal(const weft_endpoint *a, const weft_endpoint *b)
            same_str(a->trust, b->trust) && same_str(a->host, b->host) && a->port == b->port &&
            a->listen.reuse_port == b->listen.reuse_port && a->listen.mode == b->listen.mode &&
            a->listen.lockfile == b->listen.lockfile && a->listen.max_accepts == b->listen.max_accepts &&
-           a->timeout == b->timeout && weft_address_equal(&a->bind, &b->bind);
+           a->timeout == b->timeout && weft_address_equal(&a->bind, &b->bind) && a->sd_index == b->sd_index &&
+           same_str(a->sd_name, b->sd_name) && a->sd_family == b->sd_family;
 }
 
 int weft_endpoint_set_alpn(weft_endpoint *e, const char *const *protocols, size_t n)

@@ -3,7 +3,8 @@
  * Inside endpoint strings, shared by endpoint.c (the public calls and the
  * binding of fields to parameters), endpoint_parse.c (splitting a string
  * into fields, reading values, error messages, writing descriptions) and
- * endpoint_kinds.c (the table of kinds: tcp, tcp6, unix...).
+ * endpoint_kinds.c (the table of kinds: tcp, tcp6, unix...; systemd in
+ * endpoint_systemd.c).
  *
  * A kind is one row of a table: its name, whether it listens or connects,
  * its parameters in positional order (each with a one-line description and
@@ -37,6 +38,11 @@ struct weft_endpoint {
     const char *alpn[WEFT_ENDPOINT_ALPN_MAX];
     size_t nalpn;
     char *alpn_buf;
+    /* systemd: the inherited socket, by index (name NULL) or by name
+     * (owned), and the address family it must have (0: any). */
+    int sd_index;
+    char *sd_name;
+    int sd_family;
 };
 
 /* ---- splitting a string into fields (endpoint_parse.c) ---- */
@@ -79,6 +85,8 @@ int weft__ep_error(weft__ep_parse *p, const char *before, const char *part, cons
  * naming `what` and the value. */
 int weft__ep_port(weft__ep_parse *p, const char *s, int min, int *out);
 int weft__ep_backlog(weft__ep_parse *p, const char *s, int *out);
+/* A whole number from 0 to INT_MAX (an index), named `what`. */
+int weft__ep_index(weft__ep_parse *p, const char *what, const char *s, int *out);
 int weft__ep_mode(weft__ep_parse *p, const char *s, unsigned *out);
 int weft__ep_flag(weft__ep_parse *p, const char *what, const char *s, bool *out);
 int weft__ep_seconds(weft__ep_parse *p, const char *what, const char *s, double *out);
@@ -160,6 +168,9 @@ struct weft__ep_kind {
 /* A copy of s for the endpoint (NULL stays NULL); reports running out of
  * memory through p. */
 int weft__ep_strdup(weft__ep_parse *p, const char *s, char **out);
+
+/* Kinds with a file of their own. */
+extern const weft__ep_kind weft__ep_systemd_server; /* endpoint_systemd.c */
 
 extern const weft__ep_kind *const weft__ep_kinds[];
 extern const size_t weft__ep_nkinds;

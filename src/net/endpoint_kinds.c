@@ -8,6 +8,7 @@
  *            unix ADDRESS MODE BACKLOG LOCKFILE (_parseUNIX: mode 0666, lockfile 1)
  *            tls, ssl PORT PRIVATEKEY CERTKEY, interface, backlog, extraCertChain
  *                                               (_parseSSL: certKey = privateKey)
+ *            systemd DOMAIN INDEX NAME          (_SystemdParser; endpoint_systemd.c)
  *   clients  tcp  HOST PORT, timeout, bindAddress (_parseClientTCP: timeout 30)
  *            unix PATH, timeout                 (_parseClientUNIX)
  *            tls  as tcp, trustRoots, certificate, privateKey
@@ -486,6 +487,7 @@ int weft__ep_strdup(weft__ep_parse *p, const char *s, char **out)
 }
 
 const weft__ep_kind *const weft__ep_kinds[] = {
-    &tcp_server, &tcp6_server, &unix_server, &tls_server, &ssl_server, &tcp_client, &unix_client, &tls_client,
+    &tcp_server,  &tcp6_server, &unix_server, &tls_server, &ssl_server, &weft__ep_systemd_server,
+    &tcp_client,  &unix_client, &tls_client,
 };
 const size_t weft__ep_nkinds = sizeof weft__ep_kinds / sizeof weft__ep_kinds[0];

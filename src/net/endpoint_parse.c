@@ -240,6 +240,18 @@ int weft__ep_backlog(weft__ep_parse *p, const char *s, int *out)
     return 0;
 }
 
+int weft__ep_index(weft__ep_parse *p, const char *what, const char *s, int *out)
+{
+    unsigned long v = all_digits(s, "0123456789") ? decimal(s, INT_MAX) : (unsigned long)INT_MAX + 1;
+    if (v > INT_MAX) {
+        char before[48];
+        snprintf(before, sizeof before, "%s ", what);
+        return weft__ep_error(p, before, s, " is not a whole number (0 or more)");
+    }
+    *out = (int)v;
+    return 0;
+}
+
 int weft__ep_mode(weft__ep_parse *p, const char *s, unsigned *out)
 {
     /* Octal as Python's int(s, 8): "660", "0660" and "0o660" alike. */

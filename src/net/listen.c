@@ -227,6 +227,25 @@ static void handle_free(weft__handle *h)
 static const weft__handle_ops port_ops = {
     .kind = "port", .describe = handle_describe, .close = handle_close, .free = handle_free};
 
+/* The part of listening after the socket listens: the port takes its
+ * address, watches the socket and registers. Frees p on failure. */
+static int port_start(weft_port *p, weft_port **out)
+{
+    p->addr.len = sizeof p->addr.u;
+    getsockname(p->fd, &p->addr.u.sa, &p->addr.len);
+    p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int err = weft_reactor_add_reader(p->r, p->fd, on_accept, p);
+    if (err < 0) {
+        port_free(p);
+        return err;
+    }
+    weft_factory_start(p->factory);
+    p->factory_started = true;
+    weft__handle_add(p->r, &p->handle, &port_ops);
+    *out = p;
+    return 0;
+}
+
 int weft_listen(weft_reactor *r, const weft_address *addr, weft_factory *factory, const weft_listen_options *opts,
                 weft_port **out)
 {
@@ -283,19 +302,61 @@ int weft_listen(weft_reactor *r, const weft_address *addr, weft_factory *factory
         err = -errno;
         goto fail;
     }
-    p->addr.len = sizeof p->addr.u;
-    getsockname(p->fd, &p->addr.u.sa, &p->addr.len);
-    p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if ((err = weft_reactor_add_reader(r, p->fd, on_accept, p)) < 0)
-        goto fail;
-    weft_factory_start(factory);
-    p->factory_started = true;
-    weft__handle_add(r, &p->handle, &port_ops);
-    *out = p;
-    return 0;
+    return port_start(p, out);
 fail:
     port_free(p);
     return err;
+}
+
+/* Whether fd is what weft_adopt_stream_port takes: its error codes. */
+static int listening_socket_check(int fd, int family)
+{
+    int value;
+    socklen_t len = sizeof value;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &len) < 0)
+        return -errno; /* ENOTSOCK, EBADF */
+    if (value != SOCK_STREAM)
+        return -ESOCKTNOSUPPORT;
+    len = sizeof value;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &value, &len) < 0)
+        return -errno;
+    if ((value != AF_INET && value != AF_INET6 && value != AF_UNIX) || (family && value != family))
+        return -EAFNOSUPPORT;
+    len = sizeof value;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &len) < 0)
+        return -errno;
+    return value ? 0 : WEFT_EINVAL;
+}
+
+int weft_adopt_stream_port(weft_reactor *r, int fd, int family, weft_factory *factory, weft_port **out)
+{
+    int err = listening_socket_check(fd, family);
+    if (err < 0)
+        return err;
+    const weft__recorder *rec = weft__recorder_of(r);
+    if (rec) {
+        weft_address a = {.len = sizeof a.u};
+        getsockname(fd, &a.u.sa, &a.len);
+        return rec->listen(r, &a, factory, NULL, out);
+    }
+    weft_port *p = weft_calloc(1, sizeof *p);
+    if (!p)
+        return WEFT_ENOMEM;
+    p->r = r;
+    p->factory = factory;
+    p->max_accepts = 32;
+    p->backoff = 0.1;
+    p->lock_fd = p->reserve_fd = -1;
+    /* Our own descriptor, so stopping the port leaves the caller's open.
+     * O_NONBLOCK is the open file's, so the caller's copy gets it too. */
+    p->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int fl = p->fd < 0 ? -1 : fcntl(p->fd, F_GETFL);
+    if (fl < 0 || fcntl(p->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+        err = -errno;
+        port_free(p);
+        return err;
+    }
+    return port_start(p, out);
 }
 
 int weft_port_address(const weft_port *p, weft_address *out)
