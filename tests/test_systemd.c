@@ -19,6 +19,7 @@
 
 #include "proc.h"
 #include "test.h"
+#include "weft/memory_reactor.h"
 
 /* ---- sockets for the tests ---- */
 
@@ -170,6 +171,29 @@ WEFT_TEST(systemd, adopt_refuses_what_is_not_a_listening_stream_socket)
     cr_assert_eq(weft_adopt_stream_port(r, fd, AF_INET6, &echo, &port), -EAFNOSUPPORT);
     cr_assert_eq(weft_adopt_stream_port(r, fd, AF_UNIX, &echo, &port), -EAFNOSUPPORT);
     cr_assert_eq(weft_adopt_stream_port(r, fd, AF_INET, &echo, &port), 0);
+    stop(r, port);
+    close(fd);
+    weft_reactor_free(r);
+}
+
+/* As weft_listen, adopting on a memory reactor records a listen (on the
+ * socket's address) instead of listening. */
+WEFT_TEST(systemd, adopt_on_a_memory_reactor_is_recorded)
+{
+    weft_reactor *r = weft_test_clock();
+    cr_assert_eq(weft_memory_reactor_install(r), 0);
+    weft_factory echo;
+    weft_echo_factory_init(&echo);
+    weft_address a;
+    cr_assert_eq(weft_address_from_ip("127.0.0.1", 0, &a), 0);
+    int fd = bound_socket(&a, SOCK_STREAM, true);
+    weft_port *port;
+    cr_assert_eq(weft_adopt_stream_port(r, fd, 0, &echo, &port), 0);
+    const weft_memory_listen *l;
+    cr_assert_eq(weft_memory_reactor_listens(r, &l), 1);
+    cr_assert(weft_address_equal(&l[0].addr, &a));
+    cr_assert_eq(l[0].factory, &echo);
+    cr_assert_eq(l[0].port, port);
     stop(r, port);
     close(fd);
     weft_reactor_free(r);
@@ -454,6 +478,28 @@ WEFT_TEST(systemd, a_datagram_socket_is_refused, .timeout = 60)
             "weft echo: cannot listen on systemd:index=0: descriptor 3 is not a stream socket (ListenStream=, not "
             "ListenDatagram=)\n");
     remove_dir(dir, (const char *const[]){"dgram.sock", NULL});
+}
+
+/* A socket unit with Accept=yes passes each connection, not a listening
+ * socket: the activator's --accept does the same. */
+WEFT_TEST(systemd, a_connected_socket_is_refused, .timeout = 60)
+{
+    need_activator();
+    char dir[64], listen[128];
+    make_dir(dir, sizeof dir);
+    snprintf(listen, sizeof listen, "--listen=%s/web.sock", dir);
+    weft_test_proc p;
+    activate(&p, (const char *const[]){"--accept", listen, NULL}, "systemd:index=0");
+    weft_address a;
+    cr_assert_eq(weft_address_from_unix(listen + 9, &a), 0);
+    int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_eq(connect(c, &a.u.sa, a.len), 0, "%s", strerror(errno));
+    weft_test_proc_wait_for(&p, "weft echo: cannot listen on systemd:index=0: descriptor 3 is a socket that is not "
+                                "listening (Accept=no is needed)\n");
+    close(c);
+    /* The activator goes on accepting: a signal ends it. */
+    weft_test_proc_finish(&p, SIGTERM);
+    remove_dir(dir, (const char *const[]){"web.sock", NULL});
 }
 
 WEFT_TEST(systemd, without_activation_the_listen_fails_saying_so, .timeout = 60)

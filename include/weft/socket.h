@@ -47,7 +47,8 @@ WEFT_API WEFT_NODISCARD int weft_listen(weft_reactor *r, const weft_address *add
  * is left in place when the port stops: whoever bound it removes it.
  * Returns 0, or -ENOTSOCK / -EBADF (not an open socket), -ESOCKTNOSUPPORT
  * (not a stream socket), -EAFNOSUPPORT (another family), WEFT_EINVAL (not
- * listening), WEFT_ENOMEM; the factory is borrowed as weft_listen's.
+ * listening), WEFT_ENOMEM; the factory is borrowed as weft_listen's. On a
+ * memory reactor it is recorded as a listen on the socket's address.
  */
 WEFT_API WEFT_NODISCARD int weft_adopt_stream_port(weft_reactor *r, int fd, int family, weft_factory *factory,
                                                    weft_port **out);
