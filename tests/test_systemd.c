@@ -513,4 +513,13 @@ WEFT_TEST(systemd, without_activation_the_listen_fails_saying_so, .timeout = 60)
                             "(LISTEN_FDS is not set: is weft started by a socket unit, or by "
                             "systemd-socket-activate?)\n");
     weft_test_output_free(&o);
+    /* Sockets passed to another process (LISTEN_PID) are not weft's. */
+    cr_assert_eq(setenv("LISTEN_FDS", "1", 1), 0);
+    cr_assert_eq(setenv("LISTEN_PID", "1", 1), 0);
+    o = weft_test_run(argv, NULL, 0, 30);
+    cr_assert_eq(o.status, 1, "%s", o.err);
+    cr_assert_not_null(strstr(o.err, "weft echo: cannot listen on systemd:index=0: the sockets passed are for "
+                                     "another process (LISTEN_PID=1, this is "),
+                       "%s", o.err);
+    weft_test_output_free(&o);
 }
