@@ -35,6 +35,12 @@
  *           certKey=PATH      the certificate (PEM), its chain
  *                             may follow                          the privateKey file
  *           extraCertChain=PATH  more chain certificates (PEM)    none
+ *   haproxy  the PROXY protocol (v1, v2: HAProxy's send-proxy) before any
+ *         server endpoint, whose string is the rest ("haproxy:tcp:8080");
+ *         peer and host are then the client's as the header says
+ *           endpoint=ENDPOINT the server endpoint behind the proxy required
+ *           headerTimeout=SECONDS  close a connection whose header
+ *                             is not whole by then                5
  *
  * Clients (weft_endpoint_client)
  *   tcp   by position: host, port ("tcp:H:P"; a single positional field
