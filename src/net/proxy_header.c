@@ -224,8 +224,10 @@ static ssize_t parse_v2(const unsigned char *buf, size_t len, weft__proxy_header
         alen = family == FAM_INET ? V2_INET : family == FAM_INET6 ? V2_INET6 : family == FAM_UNIX ? V2_UNIX : 0;
     if (V2_HEAD + alen > total)
         return refuse(why, "v2: the length is too short for the family's addresses");
-    /* TLVs: skipped, but each must fit, so a malformed sender is noticed. */
-    for (size_t at = V2_HEAD + alen; at < total;) {
+    /* TLVs: skipped, but each must fit, so a malformed sender is noticed.
+     * Only after known addresses: LOCAL's block (and UNSPEC's) is to be
+     * skipped whole, whatever it holds. */
+    for (size_t at = V2_HEAD + alen; alen && at < total;) {
         if (total - at < 3 || total - at - 3 < be16(buf + at + 1))
             return refuse(why, "v2: a TLV runs past the end of the header");
         at += 3 + (size_t)be16(buf + at + 1);
