@@ -187,6 +187,79 @@ WEFT_TEST(endpoint, escapes_reach_the_address)
     weft_reactor_free(r);
 }
 
+/* haproxy: wraps the rest of the string (Twisted's haproxy: prefix); its
+ * own parameters come first. */
+WEFT_TEST(endpoint, haproxy_servers)
+{
+    static const char *const cases[][2] = {
+        {"haproxy:tcp:8080", "haproxy:tcp:8080"},
+        {"HAPROXY:tcp:8080:interface=127.0.0.1", "haproxy:tcp:8080:interface=127.0.0.1"},
+        {"haproxy:tcp:80:127.0.0.1:5", "haproxy:tcp:80:interface=127.0.0.1:backlog=5"},
+        {"haproxy:headerTimeout=2.5:tcp:80", "haproxy:headerTimeout=2.5:tcp:80"},
+        {"haproxy:headerTimeout=5:tcp:80", "haproxy:tcp:80"},
+        {"haproxy:systemd:name=web", "haproxy:systemd:name=web"},
+        {"haproxy:tcp6:80:interface=\\:\\:1", "haproxy:tcp6:80:interface=\\:\\:1"},
+        {"haproxy:unix:/run/a\\:b.sock:mode=0600", "haproxy:unix:/run/a\\:b.sock:mode=0600"},
+        {"haproxy:tls:443:k.pem:c.pem", "haproxy:tls:443:privateKey=k.pem:certKey=c.pem"},
+        /* By name, the wrapped string escaped as any value. */
+        {"haproxy:endpoint=tcp\\:80", "haproxy:tcp:80"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_describe(weft_endpoint_server, cases[i][0], cases[i][1]);
+    /* The wrapped endpoint listens where it says, with the header first. */
+    weft_reactor *r = weft_test_clock();
+    weft_endpoint *e = parse_ok(r, weft_endpoint_server, "haproxy:headerTimeout=3:tcp:81:interface=127.0.0.1");
+    cr_assert_not_null(e->wrapped);
+    cr_assert_eq(e->wrapped->proxy_timeout, 3);
+    cr_assert_eq(weft_address_port(&e->addr), 81);
+    /* ALPN is the wrapped tls:'s business. */
+    weft_endpoint *t = parse_ok(r, weft_endpoint_server, "haproxy:tls:443:k.pem");
+    const char *h11 = "http/1.1";
+    cr_assert_eq(weft_endpoint_set_alpn(t, &h11, 1), 0);
+    cr_assert_eq(t->wrapped->nalpn, 1);
+    cr_assert_str_eq(t->wrapped->alpn[0], "http/1.1");
+    weft_endpoint_free(t);
+    weft_endpoint_free(e);
+    weft_reactor_free(r);
+}
+
+WEFT_TEST(endpoint, bad_haproxy_servers)
+{
+    static const char *const cases[][2] = {
+        {"haproxy", "haproxy: missing the endpoint to wrap (haproxy:tcp:8080)"},
+        {"haproxy:headerTimeout=3", "haproxy:headerTimeout=3: missing the endpoint to wrap (haproxy:tcp:8080)"},
+        {"haproxy:headerTimeout=0:tcp:80",
+         "haproxy:headerTimeout=0:tcp:80: headerTimeout '0' is not a positive number of seconds"},
+        /* What is wrong with the wrapped string is said of it. */
+        {"haproxy:tcp:80:bogus=1", "tcp:80:bogus=1: unknown parameter 'bogus' (tcp servers take: port, interface, "
+                                   "backlog)"},
+        {"haproxy:tcp:80:headerTimeout=3", "tcp:80:headerTimeout=3: unknown parameter 'headerTimeout' (tcp servers "
+                                           "take: port, interface, backlog)"},
+        {"haproxy:nope:80", "nope:80: unknown endpoint type 'nope' (servers: tcp, tcp6, unix, tls, ssl, systemd, haproxy)"},
+        {"haproxy:bogus=1:tcp:80", "haproxy:bogus=1:tcp:80: unknown parameter 'bogus' (haproxy servers take: "
+                                   "endpoint, headerTimeout)"},
+        {"haproxy:endpoint=tcp\\:80:tcp:81", "haproxy:endpoint=tcp\\:80:tcp:81: duplicate parameter 'endpoint'"},
+        /* One PROXY header per connection: no nesting, however written
+         * (and no recursion as deep as the string is long). */
+        {"haproxy:haproxy:tcp:80",
+         "haproxy:haproxy:tcp:80: haproxy: cannot wrap haproxy: (one PROXY header per connection)"},
+        {"haproxy:endpoint=HAProxy\\:tcp\\:80",
+         "haproxy:endpoint=HAProxy\\:tcp\\:80: haproxy: cannot wrap haproxy: (one PROXY header per connection)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_refused(weft_endpoint_server, cases[i][0], cases[i][1]);
+    check_refused(weft_endpoint_client, "haproxy:tcp:host=h:port=80",
+                  "haproxy:tcp:host=h:port=80: unknown endpoint type 'haproxy' (clients: tcp, unix, tls)");
+    char deep[40000] = "";
+    for (size_t i = 0; i + 8 < sizeof deep - 16; i += 8)
+        memcpy(deep + i, "haproxy:", 8);
+    strcat(deep, "tcp:80");
+    weft_reactor *r = weft_test_clock();
+    weft_endpoint *e = NULL;
+    cr_assert_eq(weft_endpoint_server(r, deep, &e, NULL), WEFT_EINVAL);
+    weft_reactor_free(r);
+}
+
 WEFT_TEST(endpoint, bad_servers)
 {
     char long_path[300] = "unix:/";
@@ -196,7 +269,8 @@ WEFT_TEST(endpoint, bad_servers)
              long_path + 5);
     const char *const cases[][2] = {
         {"", "empty endpoint string"},
-        {"bogus-type:nothing", "bogus-type:nothing: unknown endpoint type 'bogus-type' (servers: tcp, tcp6, unix, tls, ssl, systemd)"},
+        {"bogus-type:nothing",
+         "bogus-type:nothing: unknown endpoint type 'bogus-type' (servers: tcp, tcp6, unix, tls, ssl, systemd, haproxy)"},
         {"ssl:443", "ssl:443: missing privateKey"},
         {"tcp", "tcp: missing port"},
         {"tcp:backlog=5", "tcp:backlog=5: missing port"},
@@ -761,7 +835,11 @@ WEFT_TEST(endpoint, unknown_parameter_error_lists_the_valid_ones)
     for (size_t i = 0; i < weft__ep_nkinds; i++) {
         const weft__ep_kind *k = weft__ep_kinds[i];
         char in[256], want[512];
-        snprintf(in, sizeof in, "%s:bogus=1", k->example);
+        /* A wrapping kind's own parameters come before the string it wraps. */
+        if (k->wraps)
+            snprintf(in, sizeof in, "%s:bogus=1%s", k->name, k->example + strlen(k->name));
+        else
+            snprintf(in, sizeof in, "%s:bogus=1", k->example);
         int n = snprintf(want, sizeof want, "%s: unknown parameter 'bogus' (%s %s take:", in, k->name,
                          k->server ? "servers" : "clients");
         for (size_t j = 0; j < k->nparams; j++)

@@ -42,6 +42,12 @@
  *           name=NAME         its FileDescriptorName= (LISTEN_FDNAMES)
  *         looked up when listening; the port listens on a duplicate, so
  *         stopping it leaves the passed socket open (docs/systemd.md)
+ *   haproxy  the PROXY protocol (v1, v2: HAProxy's send-proxy) before any
+ *         server endpoint, whose string is the rest ("haproxy:tcp:8080");
+ *         peer and host are then the client's as the header says
+ *           endpoint=ENDPOINT the server endpoint behind the proxy required
+ *           headerTimeout=SECONDS  close a connection whose header
+ *                             is not whole by then                5
  *
  * Clients (weft_endpoint_client)
  *   tcp   by position: host, port ("tcp:H:P"; a single positional field

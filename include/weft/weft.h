@@ -17,6 +17,7 @@
 #include "error.h"
 #include "failure.h"
 #include "flow.h"
+#include "haproxy.h"
 #include "http_args.h"
 #include "http_client.h"
 #include "http_cookie.h"

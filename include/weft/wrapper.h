@@ -46,6 +46,11 @@ typedef struct weft_wrapper_ops {
     void (*closing)(weft_wrapper *w);
     /* Frees the wrapper's own state (ctx), last. May be NULL. */
     void (*destroy)(weft_wrapper *w);
+    /* What the inner transport's weft_transport_peer and _host answer, for
+     * a wrapper that knows better than the socket (the PROXY protocol's
+     * client and destination). NULL: the outer transport's. */
+    int (*peer)(const weft_wrapper *w, weft_address *out);
+    int (*host)(const weft_wrapper *w, weft_address *out);
 } weft_wrapper_ops;
 
 /*
@@ -84,6 +89,18 @@ WEFT_API void weft_wrapper_fail(weft_wrapper *w, int code);
  * wrapper's or t is closing.
  */
 WEFT_API int weft_wrapper_adopt(weft_transport *t, weft_protocol *wrapper_protocol);
+
+/*
+ * Puts a new wrapper on t in place of the protocol t has now, which t
+ * forgets (it stays its caller's, unconnected: its connection_lost and
+ * destroy are not called by t): the wrapper is connected to t, then its
+ * inner protocol as usual. For a protocol that must read a preamble before
+ * it knows what to build (the PROXY header: the factory then sees the
+ * client's address). The protocol replaced must have no producer
+ * registered and reading not paused. Returns 0, or WEFT_EINVAL when t is
+ * closing.
+ */
+WEFT_API int weft_wrapper_install(weft_transport *t, weft_protocol *wrapper_protocol);
 
 /* Frees a wrapper that never went on a transport, giving its inner protocol
  * back to the caller (not destroyed). */

@@ -81,9 +81,13 @@ static int refuse_field(weft__ep_parse *p, const weft__ep_kind *k, const char *w
 static int bind_fields(weft__ep_parse *p, const weft__ep_kind *k, const char **values)
 {
     assert(k->nparams <= WEFT__EP_MAX_PARAMS && k->npositional <= k->nparams);
+    /* A wrapping kind's fields end where the wrapped string begins. */
+    size_t end = 1;
+    while (end < p->nfields && !(k->wraps && !p->fields[end].key))
+        end++;
     /* Keywords first, so that a kind that fills free places knows which
      * are free. */
-    for (size_t i = 1; i < p->nfields; i++) {
+    for (size_t i = 1; i < end; i++) {
         const weft__ep_field *f = &p->fields[i];
         if (!f->key)
             continue;
@@ -95,6 +99,12 @@ static int bind_fields(weft__ep_parse *p, const weft__ep_kind *k, const char **v
         if (values[j])
             return weft__ep_error(p, "duplicate parameter ", f->key, NULL);
         values[j] = f->value;
+    }
+    if (end < p->nfields) {
+        if (values[0])
+            return weft__ep_error(p, "duplicate parameter ", k->params[0].name, NULL);
+        values[0] = p->desc + p->fields[end].at;
+        return 0;
     }
     size_t next = 0;
     for (size_t i = 1; i < p->nfields; i++) {
@@ -177,6 +187,7 @@ void weft_endpoint_free(weft_endpoint *e)
     weft_free(e->trust);
     weft_free(e->host);
     weft_free(e->sd_name);
+    weft_endpoint_free(e->wrapped);
     weft_free(e);
 }
 
@@ -266,11 +277,15 @@ bool weft__endpoint_equal(const weft_endpoint *a, const weft_endpoint *b)
            a->listen.reuse_port == b->listen.reuse_port && a->listen.mode == b->listen.mode &&
            a->listen.lockfile == b->listen.lockfile && a->listen.max_accepts == b->listen.max_accepts &&
            a->timeout == b->timeout && weft_address_equal(&a->bind, &b->bind) && a->sd_index == b->sd_index &&
-           same_str(a->sd_name, b->sd_name) && a->sd_family == b->sd_family;
+           same_str(a->sd_name, b->sd_name) && a->sd_family == b->sd_family &&
+           a->proxy_timeout == b->proxy_timeout && !a->wrapped == !b->wrapped &&
+           (!a->wrapped || weft__endpoint_equal(a->wrapped, b->wrapped));
 }
 
 int weft_endpoint_set_alpn(weft_endpoint *e, const char *const *protocols, size_t n)
 {
+    if (e->wrapped)
+        return weft_endpoint_set_alpn(e->wrapped, protocols, n);
     if (n > WEFT_ENDPOINT_ALPN_MAX)
         return WEFT_EINVAL;
     size_t total = 0;

@@ -43,15 +43,22 @@ struct weft_endpoint {
     int sd_index;
     char *sd_name;
     int sd_family;
+    /* haproxy: the endpoint it wraps (owned), which reads a PROXY header
+     * first on each connection, waiting at most proxy_timeout seconds (0:
+     * no header; weft__ep_listen reads it). */
+    weft_endpoint *wrapped;
+    double proxy_timeout;
 };
 
 /* ---- splitting a string into fields (endpoint_parse.c) ---- */
 
 /* One field of an endpoint string, unescaped. key is NULL for a positional
- * field; both point into the parse's buffer. */
+ * field; both point into the parse's buffer. at: where the field begins in
+ * the string as written. */
 typedef struct weft__ep_field {
     const char *key;
     const char *value;
+    size_t at;
 } weft__ep_field;
 
 /* One parse: the string as given (borrowed), its fields, and the failure
@@ -153,6 +160,11 @@ struct weft__ep_kind {
      * takes the first positional parameter no keyword gave, as Twisted's
      * client "tcp:host=H:80" (the 80 is the port). */
     bool fill_free;
+    /* A kind that wraps another endpoint (haproxy): its keywords come
+     * first, and its first positional field begins the wrapped endpoint's
+     * string, which is the rest of the string as written (its first
+     * parameter's value). */
+    bool wraps;
     /* Fills e (zeroed, r and kind set) from the values; or reports why not
      * with weft__ep_error. */
     int (*build)(weft__ep_parse *p, const weft__ep_args *a, weft_endpoint *e);
@@ -171,6 +183,17 @@ int weft__ep_strdup(weft__ep_parse *p, const char *s, char **out);
 
 /* Kinds with a file of their own. */
 extern const weft__ep_kind weft__ep_systemd_server; /* endpoint_systemd.c */
+/* Every server kind's listen ends here: weft_listen on e->addr with f, or
+ * with a haproxy: factory around f when the endpoint is wrapped by one
+ * (proxy_timeout), so that the PROXY header is read before anything the
+ * kind layers on (TLS). */
+int weft__ep_listen(const weft_endpoint *e, weft_factory *f, weft_port **out);
+/* The same around another way of making the port (systemd: adopts one). */
+typedef int (*weft__ep_listen_fn)(const weft_endpoint *e, weft_factory *f, weft_port **out, void *arg);
+int weft__ep_listen_with(const weft_endpoint *e, weft_factory *f, weft__ep_listen_fn fn, void *arg, weft_port **out);
+
+/* The haproxy: kind (endpoint_haproxy.c). */
+extern const weft__ep_kind weft__ep_haproxy_server;
 
 extern const weft__ep_kind *const weft__ep_kinds[];
 extern const size_t weft__ep_nkinds;

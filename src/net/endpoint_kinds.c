@@ -83,7 +83,7 @@ static int timeout_arg(weft__ep_parse *p, const weft__ep_args *a, weft_endpoint 
 static int listen_plain(const weft_endpoint *e, weft_factory *f, weft_port **out, weft_failure **why)
 {
     (void)why; /* the code says it all */
-    return weft_listen(e->r, &e->addr, f, &e->listen, out);
+    return weft__ep_listen(e, f, out);
 }
 
 static weft_deferred *connect_plain(const weft_endpoint *e, weft_factory *f)
@@ -339,7 +339,7 @@ static int listen_tls(const weft_endpoint *e, weft_factory *f, weft_port **out, 
     weft_tls_context_free(ctx); /* the factory holds its own reference */
     if (!tf)
         return WEFT_ENOMEM;
-    if ((err = weft_listen(e->r, &e->addr, tf, &e->listen, out)) < 0) {
+    if ((err = weft__ep_listen(e, tf, out)) < 0) {
         weft_tls_factory_free(tf);
         return err;
     }
@@ -487,7 +487,7 @@ int weft__ep_strdup(weft__ep_parse *p, const char *s, char **out)
 }
 
 const weft__ep_kind *const weft__ep_kinds[] = {
-    &tcp_server,  &tcp6_server, &unix_server, &tls_server, &ssl_server, &weft__ep_systemd_server,
-    &tcp_client,  &unix_client, &tls_client,
+    &tcp_server, &tcp6_server, &unix_server, &tls_server,  &ssl_server, &weft__ep_systemd_server,
+    &weft__ep_haproxy_server, &tcp_client, &unix_client, &tls_client,
 };
 const size_t weft__ep_nkinds = sizeof weft__ep_kinds / sizeof weft__ep_kinds[0];

@@ -39,16 +39,17 @@ int weft__ep_tokenize(weft__ep_parse *p, const char *desc)
         return WEFT_ENOMEM;
     }
     char *text = (char *)(p->fields + nmax);
-    size_t w = 0, start = 0;
+    size_t w = 0, start = 0, at = 0;
     const char *key = NULL;
     for (size_t i = 0;; i++) {
         char c = desc[i];
         if (c == ':' || c == '\0') {
             text[w++] = '\0';
-            p->fields[p->nfields++] = (weft__ep_field){key, text + start};
+            p->fields[p->nfields++] = (weft__ep_field){key, text + start, at};
             if (c == '\0')
                 return 0;
             start = w;
+            at = i + 1;
             key = NULL;
         } else if (c == '=' && !key) {
             /* After the first '=' of a field, Twisted takes only ':' as an

@@ -182,12 +182,19 @@ static weft_failure *refused(const weft_endpoint *e, int fd, int err)
     }
 }
 
+static int adopt(const weft_endpoint *e, weft_factory *f, weft_port **out, void *arg)
+{
+    return weft_adopt_stream_port(e->r, *(const int *)arg, e->sd_family, f, out);
+}
+
 static int listen_systemd(const weft_endpoint *e, weft_factory *f, weft_port **out, weft_failure **why)
 {
     int fd, err;
     if ((err = find_fd(e, &fd, why)) < 0)
         return err;
-    if ((err = weft_adopt_stream_port(e->r, fd, e->sd_family, f, out)) < 0)
+    /* Through weft__ep_listen_with, so that haproxy:systemd: reads the
+     * PROXY header on the adopted socket too. */
+    if ((err = weft__ep_listen_with(e, f, adopt, &fd, out)) < 0)
         *why = refused(e, fd, err);
     return err;
 }

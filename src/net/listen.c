@@ -7,6 +7,7 @@
  * shortage lasts.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -38,8 +39,10 @@ struct weft_port {
     int lock_fd;
     char *unix_path; /* removed when the port stops */
     char *lock_path;
-    weft_destroy_fn attached_free;
-    void *attached;
+    /* What endpoint kinds made to listen with: a TLS factory, and the
+     * haproxy: factory around it. */
+    weft_destroy_fn attached_free[2];
+    void *attached[2];
     bool closed; /* stopped listening; the struct waits for weft_port_stop */
     bool fake;   /* a memory reactor's: it keeps a record of the port */
     bool factory_started;
@@ -47,8 +50,10 @@ struct weft_port {
 
 void weft__port_attach(weft_port *p, weft_destroy_fn fn, void *arg)
 {
-    p->attached_free = fn;
-    p->attached = arg;
+    size_t i = p->attached_free[0] != NULL;
+    assert(!p->attached_free[i]);
+    p->attached_free[i] = fn;
+    p->attached[i] = arg;
 }
 
 static void on_accept(void *arg, int fd, unsigned events);
@@ -185,9 +190,11 @@ static void port_close(weft_port *p)
         close(p->reserve_fd);
     p->fd = p->lock_fd = p->reserve_fd = -1;
     weft_timer_cancel(p->r, p->backoff_timer);
-    if (p->attached_free)
-        p->attached_free(p->attached);
-    p->attached_free = NULL;
+    for (size_t i = 2; i-- > 0;) {
+        if (p->attached_free[i])
+            p->attached_free[i](p->attached[i]);
+        p->attached_free[i] = NULL;
+    }
     weft_free(p->unix_path);
     weft_free(p->lock_path);
     p->unix_path = p->lock_path = NULL;

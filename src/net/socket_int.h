@@ -9,8 +9,8 @@
 #include "weft/socket.h"
 
 /* Hangs something on a port, freed (fn(arg)) when the port stops: what a
- * kind of endpoint made to listen with (a TLS factory and context). One
- * per port. */
+ * kind of endpoint made to listen with (a TLS factory and context). Two
+ * per port at most (TLS's, and haproxy:'s around it), freed last first. */
 void weft__port_attach(weft_port *p, weft_destroy_fn fn, void *arg);
 
 /* A socket whose connect succeeded becomes a connection: a protocol from f

@@ -156,13 +156,17 @@ static void inner_close(weft_transport *t, bool abort)
 static int inner_peer(const weft_transport *t, weft_address *out)
 {
     const weft_wrapper *w = WEFT_CONTAINER_OF(t, weft_wrapper, inner_t);
-    return w->outer ? weft_transport_peer(w->outer, out) : -ENOTCONN;
+    if (!w->outer)
+        return -ENOTCONN;
+    return w->ops->peer ? w->ops->peer(w, out) : weft_transport_peer(w->outer, out);
 }
 
 static int inner_host(const weft_transport *t, weft_address *out)
 {
     const weft_wrapper *w = WEFT_CONTAINER_OF(t, weft_wrapper, inner_t);
-    return w->outer ? weft_transport_host(w->outer, out) : -ENOTCONN;
+    if (!w->outer)
+        return -ENOTCONN;
+    return w->ops->host ? w->ops->host(w, out) : weft_transport_host(w->outer, out);
 }
 
 static int inner_set_option(weft_transport *t, int option, bool on)
@@ -392,6 +396,22 @@ int weft_wrapper_adopt(weft_transport *t, weft_protocol *wrapper_protocol)
     w->inner_t.user_paused = paused;
     if (prod)
         weft_transport_register_producer(&w->inner_t, prod, streaming);
+    return 0;
+}
+
+int weft_wrapper_install(weft_transport *t, weft_protocol *wrapper_protocol)
+{
+    weft_wrapper *w = WEFT_CONTAINER_OF(wrapper_protocol, weft_wrapper, proto);
+    if (t->state != WEFT__T_OPEN)
+        return WEFT_EINVAL;
+    /* t counted the replaced protocol's factory as a user, and stops
+     * whichever factory its protocol names when it closes: the wrapper
+     * takes the name over. */
+    w->proto.factory = t->proto->factory;
+    t->proto->transport = NULL;
+    t->proto = &w->proto;
+    w->proto.transport = t;
+    w_made(&w->proto);
     return 0;
 }
 
