@@ -163,6 +163,26 @@ static size_t seen(load *l, int *pids)
 
 /* ---- the supervisor ---- */
 
+/* The supervisors a test started, which a failed test must not leave
+ * running: SIGTERM stops their workers too. The new supervisor of an
+ * upgrade becomes our child (we are a subreaper then) once the old exits. */
+static pid_t running[2];
+
+static void stop_running(void)
+{
+    for (int i = 0; i < 2; i++)
+        if (running[i] > 0 && kill(running[i], SIGTERM) == 0)
+            waitpid(running[i], NULL, 0);
+}
+
+/* weft_test_proc_finish, and the supervisor no longer ours to stop. */
+static int finish(weft_test_proc *p, int sig)
+{
+    int status = weft_test_proc_finish(p, sig);
+    running[0] = 0;
+    return status;
+}
+
 /* Starts supervise with `workers` workers and the options in extra (NULL
  * terminated), and the worker's own arguments after it; returns its port
  * once every worker is ready. */
@@ -178,6 +198,7 @@ static int supervise(weft_test_proc *p, const char *workers, const char *const *
         argv[n++] = worker_args[i];
     argv[n] = NULL;
     weft_test_proc_spawn(p, (char *const *)argv);
+    running[0] = p->pid;
     int port = weft_test_proc_port(p);
     weft_test_proc_wait_for(p, "all workers ready");
     return port;
@@ -193,7 +214,7 @@ static void consume_through(weft_test_proc *p, const char *needle)
     p->len -= off;
 }
 
-WEFT_TEST(supervisor, workers_share_the_socket_and_each_answers)
+WEFT_TEST(supervisor, workers_share_the_socket_and_each_answers, .fini = stop_running)
 {
     weft_test_proc p;
     int port = supervise(&p, "3", NULL, NULL);
@@ -205,10 +226,10 @@ WEFT_TEST(supervisor, workers_share_the_socket_and_each_answers)
     cr_assert(all, "only %zu of 3 workers answered in %u requests", l.npids, atomic_load(&l.answered));
     cr_assert_eq(l.npids, 3, "%zu pids answered", l.npids);
     cr_assert_eq(atomic_load(&l.refused) + atomic_load(&l.failed), 0);
-    cr_assert_eq(weft_test_proc_finish(&p, SIGTERM), 0, "%s", p.text);
+    cr_assert_eq(finish(&p, SIGTERM), 0, "%s", p.text);
 }
 
-WEFT_TEST(supervisor, a_killed_worker_is_replaced_and_only_its_requests_in_flight_fail)
+WEFT_TEST(supervisor, a_killed_worker_is_replaced_and_only_its_requests_in_flight_fail, .fini = stop_running)
 {
     weft_test_proc p;
     const char *extra[] = {"--min-uptime", "0.001", NULL};
@@ -229,10 +250,10 @@ WEFT_TEST(supervisor, a_killed_worker_is_replaced_and_only_its_requests_in_fligh
      * at most - and nothing else: the queue stayed with the others. */
     cr_assert_leq(atomic_load(&l.failed), CLIENTS, "%u failed", atomic_load(&l.failed));
     cr_assert_eq(atomic_load(&l.refused), 0);
-    cr_assert_eq(weft_test_proc_finish(&p, SIGTERM), 0, "%s", p.text);
+    cr_assert_eq(finish(&p, SIGTERM), 0, "%s", p.text);
 }
 
-WEFT_TEST(supervisor, three_rolling_reloads_under_load_lose_no_request_and_refuse_no_connection)
+WEFT_TEST(supervisor, three_rolling_reloads_under_load_lose_no_request_and_refuse_no_connection, .fini = stop_running)
 {
     weft_test_proc p;
     int port = supervise(&p, "2", NULL, NULL);
@@ -255,10 +276,10 @@ WEFT_TEST(supervisor, three_rolling_reloads_under_load_lose_no_request_and_refus
     cr_assert_eq(atomic_load(&l.failed), 0, "%u of %u requests failed", atomic_load(&l.failed),
                  atomic_load(&l.answered));
     cr_assert_eq(atomic_load(&l.refused), 0, "%u connections refused", atomic_load(&l.refused));
-    cr_assert_eq(weft_test_proc_finish(&p, SIGTERM), 0, "%s", p.text);
+    cr_assert_eq(finish(&p, SIGTERM), 0, "%s", p.text);
 }
 
-WEFT_TEST(supervisor, a_new_worker_never_ready_is_killed_and_the_old_one_kept)
+WEFT_TEST(supervisor, a_new_worker_never_ready_is_killed_and_the_old_one_kept, .fini = stop_running)
 {
     char flag[] = "/tmp/weft-sup-not-ready-XXXXXX";
     int fd = mkstemp(flag);
@@ -283,24 +304,25 @@ WEFT_TEST(supervisor, a_new_worker_never_ready_is_killed_and_the_old_one_kept)
     int now = 0;
     cr_assert_eq(request(port, "ping", &now), ANSWERED);
     cr_assert_eq(now, old, "pid %d answers, not the old %d", now, old);
-    cr_assert_eq(weft_test_proc_finish(&p, SIGTERM), 0, "%s", p.text);
+    cr_assert_eq(finish(&p, SIGTERM), 0, "%s", p.text);
 }
 
-WEFT_TEST(supervisor, a_worker_dying_quickly_is_restarted_with_growing_delays)
+WEFT_TEST(supervisor, a_worker_dying_quickly_is_restarted_with_growing_delays, .fini = stop_running)
 {
     weft_test_proc p;
     const char *argv[] = {SUPERVISE_PATH, "--workers", "1", "--", "/bin/false", NULL};
     weft_test_proc_spawn(&p, (char *const *)argv);
+    running[0] = p.pid;
     weft_test_proc_wait_for(&p, "start failed");
     cr_assert_str_not_empty(weft_test_proc_wait_for(&p, "worker 1 (pid"));
     cr_assert_str_not_empty(weft_test_proc_wait_for(&p, "exited with status 1"));
     /* procmon's backoff: 1 s, then 1.5 s (weft_backoff's defaults)... */
     weft_test_proc_wait_for(&p, "restarting worker 1 in 1 s");
     weft_test_proc_wait_for(&p, "restarting worker 1 in 1.5 s");
-    cr_assert_eq(weft_test_proc_finish(&p, SIGTERM), 0, "%s", p.text);
+    cr_assert_eq(finish(&p, SIGTERM), 0, "%s", p.text);
 }
 
-WEFT_TEST(supervisor, stopping_with_requests_in_flight_drains_them_and_exits_zero)
+WEFT_TEST(supervisor, stopping_with_requests_in_flight_drains_them_and_exits_zero, .fini = stop_running)
 {
     weft_test_proc p;
     int port = supervise(&p, "2", NULL, NULL);
@@ -327,21 +349,11 @@ WEFT_TEST(supervisor, stopping_with_requests_in_flight_drains_them_and_exits_zer
         close(held[i]);
         cr_assert_not_null(strstr(buf, "drained"), "request %d got '%s'", i, buf);
     }
-    cr_assert_eq(weft_test_proc_finish(&p, 0), 0, "%s", p.text);
+    cr_assert_eq(finish(&p, 0), 0, "%s", p.text);
     cr_assert_not_null(strstr(p.text, "exits 0"), "%s", p.text);
 }
 
-/* The new supervisor of an upgrade, which a failed test must not leave
- * running. */
-static int upgraded_pid;
-
-static void stop_upgraded(void)
-{
-    if (upgraded_pid > 0 && kill(upgraded_pid, SIGKILL) == 0)
-        waitpid(upgraded_pid, NULL, 0);
-}
-
-WEFT_TEST(supervisor, a_binary_upgrade_under_load_hands_the_socket_over_and_loses_nothing, .fini = stop_upgraded)
+WEFT_TEST(supervisor, a_binary_upgrade_under_load_hands_the_socket_over_and_loses_nothing, .fini = stop_running)
 {
     /* The new supervisor outlives the old: it becomes our child then. */
     cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
@@ -356,9 +368,10 @@ WEFT_TEST(supervisor, a_binary_upgrade_under_load_hands_the_socket_over_and_lose
     const char *done = weft_test_proc_wait_for(&p, "upgrade done: new supervisor pid ");
     int next = atoi(done + strlen("upgrade done: new supervisor pid "));
     cr_assert_gt(next, 0);
-    upgraded_pid = next;
+    running[1] = next;
     int status;
     cr_assert_eq(waitpid(p.pid, &status, 0), p.pid);
+    running[0] = 0;
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the old supervisor ended with %#x:\n%s", status, p.text);
     /* The new supervisor's workers serve; the old ones are gone. */
     cr_assert(wait_new_pids(&l, before, nbefore, 2), "%s", p.text);
@@ -371,7 +384,36 @@ WEFT_TEST(supervisor, a_binary_upgrade_under_load_hands_the_socket_over_and_lose
     snprintf(bye, sizeof bye, "supervisor pid %d exits 0", next);
     weft_test_proc_wait_for(&p, bye);
     cr_assert_eq(waitpid(next, &status, 0), next);
-    upgraded_pid = 0;
+    running[1] = 0;
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the new supervisor ended with %#x:\n%s", status, p.text);
     close(p.out_fd);
+}
+
+WEFT_TEST(supervisor, an_upgrade_whose_supervisor_never_gets_ready_is_stopped_and_the_old_one_serves_on, .fini = stop_running)
+{
+    char flag[] = "/tmp/weft-sup-not-ready-XXXXXX";
+    int fd = mkstemp(flag);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    unlink(flag);
+    weft_test_proc p;
+    const char *extra[] = {"--ready-timeout", "0.5", NULL};
+    const char *worker_args[] = {"--not-ready-if", flag, NULL};
+    int port = supervise(&p, "1", extra, worker_args);
+    int old = 0;
+    cr_assert_eq(request(port, "ping", &old), ANSWERED);
+    /* The new supervisor's workers never get ready, so neither does it. */
+    fd = open(flag, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    cr_assert_eq(kill(p.pid, SIGUSR2), 0);
+    weft_test_proc_wait_for(&p, "upgrade failed");
+    unlink(flag);
+    cr_assert_str_not_empty(weft_test_proc_wait_for(&p, "not ready after 0.5 s: stopped"));
+    /* It stopped its workers and exited before the old one said so. */
+    cr_assert_str_not_empty(weft_test_proc_wait_for(&p, "the old one goes on serving"));
+    int now = 0;
+    cr_assert_eq(request(port, "ping", &now), ANSWERED);
+    cr_assert_eq(now, old, "pid %d answers, not the old %d", now, old);
+    cr_assert_eq(finish(&p, SIGTERM), 0, "%s", p.text);
 }

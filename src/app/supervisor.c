@@ -200,20 +200,26 @@ static void child_destroy(weft_process_protocol *p)
 
 static const weft_process_ops child_ops = {.ended = child_end, .destroy = child_destroy};
 
+static void stop_child(child *c);
+
+/* A worker that never got ready served nothing: SIGKILL. A new supervisor
+ * may have started workers: SIGTERM, so it stops them, as any stop. */
 static void not_ready(void *arg)
 {
     child *c = arg;
     weft_supervisor *s = c->s;
     c->timer.id = 0;
     c->timed_out = true;
-    if (c->slot)
+    if (c->slot) {
         weft_log(s->log, WEFT_LOG_WARN, NS, "worker {slot} (pid {pid}) not ready after {seconds} s: killed",
                  WEFT_LOG_UINT("slot", c->slot->number), WEFT_LOG_INT("pid", c->pid),
                  WEFT_LOG_DOUBLE("seconds", s->ready_timeout));
-    else
-        weft_log(s->log, WEFT_LOG_WARN, NS, "new supervisor (pid {pid}) not ready after {seconds} s: killed",
+        weft_process_signal(c->pr, SIGKILL);
+    } else {
+        weft_log(s->log, WEFT_LOG_WARN, NS, "new supervisor (pid {pid}) not ready after {seconds} s: stopped",
                  WEFT_LOG_INT("pid", c->pid), WEFT_LOG_DOUBLE("seconds", s->ready_timeout));
-    weft_process_signal(c->pr, SIGKILL);
+        stop_child(c);
+    }
 }
 
 /* Starts path (through the trampoline) with the sockets as descriptors
@@ -468,18 +474,18 @@ static void child_end(weft_process_protocol *p, int code, int signo)
         sl->current = NULL;
     if (was_next)
         sl->next = NULL;
-    if (c->state == STOPPING) {
-        weft_log(s->log, WEFT_LOG_INFO, NS, "pid {pid} stopped ({how})", WEFT_LOG_INT("pid", c->pid),
-                 WEFT_LOG_STR("how", how));
-        maybe_stopped(s);
-        return;
-    }
     int why = c->timed_out ? WEFT_ETIMEDOUT : WEFT_EFAILED;
-    if (!sl) {
+    if (!sl && s->upgrade == c) {
         weft_log(s->log, WEFT_LOG_WARN, NS, "new supervisor (pid {pid}) {how}: the old one goes on serving",
                  WEFT_LOG_INT("pid", c->pid), WEFT_LOG_STR("how", how));
         s->upgrade = NULL;
         settle(&s->upgrade_d, weft_failure_new(why, "new supervisor (pid %d) %s before it was ready", c->pid, how));
+        return;
+    }
+    if (c->state == STOPPING || !sl) {
+        weft_log(s->log, WEFT_LOG_INFO, NS, "pid {pid} stopped ({how})", WEFT_LOG_INT("pid", c->pid),
+                 WEFT_LOG_STR("how", how));
+        maybe_stopped(s);
         return;
     }
     weft_log(s->log, WEFT_LOG_WARN, NS, "worker {slot} (pid {pid}) {how}", WEFT_LOG_UINT("slot", sl->number),
