@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "weft/supervisor.h"
 #include "test.h"
 
 enum { CLIENTS = 4, MAX_PIDS = 256 };
@@ -244,6 +245,8 @@ WEFT_TEST(supervisor, a_killed_worker_is_replaced_and_only_its_requests_in_fligh
     /* A new worker takes its place and answers too. */
     bool replaced = wait_new_pids(&l, before, nbefore, 1);
     load_stop(&l);
+    cr_log_info("SIGKILL under load: %u answered, %u failed, %u refused", atomic_load(&l.answered),
+                atomic_load(&l.failed), atomic_load(&l.refused));
     cr_assert(replaced, "no new worker answered:\n%s", p.text);
     cr_assert_str_not_empty(weft_test_proc_wait_for(&p, "restarting worker"));
     /* What the killed worker had accepted is lost - one request per client
@@ -271,6 +274,8 @@ WEFT_TEST(supervisor, three_rolling_reloads_under_load_lose_no_request_and_refus
         cr_assert(wait_new_pids(&l, before, nbefore, 2), "reload %d: the new workers did not answer:\n%s", i, p.text);
     }
     load_stop(&l);
+    cr_log_info("3 reloads under load: %u answered, %u failed, %u refused", atomic_load(&l.answered),
+                atomic_load(&l.failed), atomic_load(&l.refused));
     cr_assert_eq(l.npids, 8, "%zu pids answered", l.npids);
     cr_assert_gt(atomic_load(&l.answered), 0);
     cr_assert_eq(atomic_load(&l.failed), 0, "%u of %u requests failed", atomic_load(&l.failed),
@@ -376,6 +381,8 @@ WEFT_TEST(supervisor, a_binary_upgrade_under_load_hands_the_socket_over_and_lose
     /* The new supervisor's workers serve; the old ones are gone. */
     cr_assert(wait_new_pids(&l, before, nbefore, 2), "%s", p.text);
     load_stop(&l);
+    cr_log_info("upgrade under load: %u answered, %u failed, %u refused", atomic_load(&l.answered),
+                atomic_load(&l.failed), atomic_load(&l.refused));
     cr_assert_eq(atomic_load(&l.failed), 0, "%u of %u requests failed", atomic_load(&l.failed),
                  atomic_load(&l.answered));
     cr_assert_eq(atomic_load(&l.refused), 0, "%u connections refused", atomic_load(&l.refused));
@@ -416,4 +423,78 @@ WEFT_TEST(supervisor, an_upgrade_whose_supervisor_never_gets_ready_is_stopped_an
     cr_assert_eq(request(port, "ping", &now), ANSWERED);
     cr_assert_eq(now, old, "pid %d answers, not the old %d", now, old);
     cr_assert_eq(finish(&p, SIGTERM), 0, "%s", p.text);
+}
+
+/* ---- the library in this process: options, and start, reload, stop with
+ * every block weft allocated freed (WEFT_TEST's check) ---- */
+
+WEFT_TEST(supervisor, options_that_cannot_work_are_refused)
+{
+    weft_reactor *r = weft_test_reactor();
+    char *argv[] = {SUP_WORKER_PATH, NULL};
+    int fd = 0;
+    const char *colon = "a:b";
+    weft_supervisor_options ok = {.path = SUP_WORKER_PATH, .argv = argv, .fds = &fd, .nfds = 1};
+    weft_supervisor_options o;
+    weft_supervisor *s = NULL;
+    o = ok, o.path = NULL;
+    cr_assert_eq(weft_supervisor_new(r, &o, &s), WEFT_EINVAL);
+    o = ok, o.nfds = 0;
+    cr_assert_eq(weft_supervisor_new(r, &o, &s), WEFT_EINVAL);
+    o = ok, o.nfds = 65;
+    cr_assert_eq(weft_supervisor_new(r, &o, &s), WEFT_EINVAL);
+    o = ok, o.names = &colon;
+    cr_assert_eq(weft_supervisor_new(r, &o, &s), WEFT_EINVAL, "':' separates LISTEN_FDNAMES");
+    cr_assert_null(s);
+    weft_reactor_free(r);
+}
+
+static int loopback_listener(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sin;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    cr_assert_eq(listen(fd, 128), 0);
+    getsockname(fd, (struct sockaddr *)&sin, &len);
+    *port = ntohs(sin.sin_port);
+    return fd;
+}
+
+/* Runs r until d fires; its failure, if any, fails the test. */
+static void await_ok(weft_reactor *r, weft_deferred *d, const char *what)
+{
+    cr_assert_not_null(d);
+    cr_assert_eq(weft_reactor_run_until(r, d, 20), 0, "%s never finished", what);
+    weft_result res;
+    cr_assert(weft_deferred_peek(d, &res));
+    weft_failure *f = weft_result_failure(res);
+    cr_assert_null(f, "%s: %s", what, f ? weft_failure_message(f) : "");
+    weft_deferred_unref(d);
+}
+
+WEFT_TEST(supervisor, start_reload_and_stop_through_the_library)
+{
+    weft_reactor *r = weft_test_reactor();
+    int port;
+    int fd = loopback_listener(&port);
+    char *argv[] = {SUP_WORKER_PATH, NULL};
+    weft_supervisor_options o = {.path = SUP_WORKER_PATH, .argv = argv, .fds = &fd, .nfds = 1, .workers = 2};
+    weft_supervisor *s;
+    cr_assert_eq(weft_supervisor_new(r, &o, &s), 0);
+    close(fd); /* the supervisor holds its own */
+    await_ok(r, weft_supervisor_start(s), "start");
+    int first[2], then[2];
+    cr_assert_eq(weft_supervisor_pids(s, first, 2), 2);
+    await_ok(r, weft_supervisor_reload(s), "reload");
+    cr_assert_eq(weft_supervisor_pids(s, then, 2), 2);
+    for (int i = 0; i < 2; i++)
+        cr_assert(!known(first, 2, then[i]), "pid %d was not replaced", then[i]);
+    await_ok(r, weft_supervisor_stop(s), "stop");
+    cr_assert_eq(weft_supervisor_pids(s, then, 2), 0);
+    /* Nothing is left to reap: every worker has exited. */
+    cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1);
+    weft_supervisor_free(s);
+    weft_reactor_free(r);
 }

@@ -17,7 +17,8 @@
  * posix_spawn runs no code there, so a worker is started through
  * `/bin/sh -c 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"' PATH ARGS`
  * (the shell execs the worker in the same process, so $$ is its pid; the
- * worker's argv[0] is then PATH).
+ * worker's argv[0] is then PATH, and a program that cannot be run shows as
+ * a worker exiting with the shell's status 127).
  *
  * The sockets are shared, not per worker (no SO_REUSEPORT): every worker
  * accepts from the one queue of each socket. So a worker that closes its

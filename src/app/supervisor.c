@@ -426,7 +426,7 @@ static void all_ready_yet(weft_supervisor *s)
     for (unsigned i = 0; i < s->nslots; i++)
         if (!s->slots[i].current || s->slots[i].current->state != READY)
             return;
-    weft_log(s->log, WEFT_LOG_INFO, NS, "{count} workers ready", WEFT_LOG_UINT("count", s->nslots));
+    weft_log(s->log, WEFT_LOG_INFO, NS, "every worker ready ({count})", WEFT_LOG_UINT("count", s->nslots));
     settle(&s->start_d, NULL);
 }
 
