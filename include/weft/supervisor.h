@@ -105,8 +105,8 @@ WEFT_API weft_deferred *weft_supervisor_start(weft_supervisor *s);
  * old worker kept, the reload abandoned (the workers after it keep their
  * old code) and logged; the Deferred errbacks (WEFT_ETIMEDOUT, or
  * WEFT_EFAILED for a death). WEFT_ERUNNING while a reload or an upgrade
- * runs, WEFT_ECANCELED when the supervisor stops first. NULL when out of
- * memory.
+ * runs, WEFT_ENOTRUNNING before start, WEFT_ECANCELED when the supervisor
+ * stops (or has stopped) first. NULL when out of memory.
  */
 WEFT_API weft_deferred *weft_supervisor_reload(weft_supervisor *s);
 
@@ -126,8 +126,8 @@ WEFT_API weft_deferred *weft_supervisor_reload(weft_supervisor *s);
  * nearest subreaper. Until then the old workers serve. If the new one dies
  * or is not ready within ready_timeout, it is killed and the old
  * supervisor goes on serving: the Deferred errbacks (WEFT_ETIMEDOUT,
- * WEFT_EFAILED). WEFT_ERUNNING while a reload or an upgrade runs. NULL when
- * out of memory.
+ * WEFT_EFAILED); the refusals are those of weft_supervisor_reload. NULL
+ * when out of memory.
  */
 WEFT_API weft_deferred *weft_supervisor_upgrade(weft_supervisor *s, const char *path, char *const argv[]);
 
