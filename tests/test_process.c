@@ -17,7 +17,7 @@ typedef struct child {
     char out[256], err[256];
     size_t out_len, err_len, fd3_len, total;
     int closed_mask;
-    bool started, exited, ended;
+    bool started, exited, ended, destroyed;
     int code, sig;
     int order; /* exited before ended: 1 */
 } child;
@@ -303,6 +303,48 @@ WEFT_TEST(process, killed_at_shutdown_when_asked)
     cr_assert(c.exited, "shutdown waited for the child");
     cr_assert_eq(c.sig, SIGTERM);
     run_until_ended(r, &c);
+    weft_reactor_free(r);
+    no_zombies();
+}
+
+static void c_destroy(weft_process_protocol *p)
+{
+    ((child *)p)->destroyed = true;
+}
+
+WEFT_TEST(process, a_detached_child_runs_on_unwatched)
+{
+    weft_reactor *r = weft_test_reactor();
+    child c;
+    static const weft_process_ops destroyed_ops = {c_started, NULL, NULL, c_exited, c_ended, c_destroy};
+    char *argv[] = {"sleep", "100", NULL};
+    /* With pipes it cannot be left alone: they are the reactor's. */
+    weft_process *piped = spawn(r, &c, argv, NULL);
+    for (int i = 0; i < 100 && !c.started; i++)
+        cr_assert_eq(weft_reactor_iterate(r, 0), 0);
+    cr_assert_eq(weft_process_detach(piped), WEFT_EINVAL);
+    cr_assert_eq(weft_process_signal(piped, SIGKILL), 0);
+    run_until_ended(r, &c);
+
+    weft_child_fd none[] = {{0, WEFT_CHILD_NULL, -1}, {1, WEFT_CHILD_NULL, -1}, {2, WEFT_CHILD_NULL, -1}};
+    weft_process_options o = {.fds = none, .nfds = 3};
+    weft_process *pr = spawn(r, &c, argv, &o);
+    c.base.ops = &destroyed_ops;
+    cr_assert_eq(weft_process_detach(pr), WEFT_EINVAL, "not before started");
+    for (int i = 0; i < 100 && !c.started; i++)
+        cr_assert_eq(weft_reactor_iterate(r, 0), 0);
+    int pid = weft_process_pid(pr);
+    cr_assert_eq(weft_process_detach(pr), 0);
+    cr_assert(c.destroyed);
+    cr_assert_null(c.base.process);
+    /* It runs on, and its end is no longer the reactor's business. */
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status));
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(weft_reactor_iterate(r, 0), 0);
+    cr_assert(!c.exited && !c.ended);
     weft_reactor_free(r);
     no_zombies();
 }

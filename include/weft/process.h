@@ -95,6 +95,16 @@ WEFT_API int weft_process_signal(weft_process *pr, int signo);
 
 WEFT_API int weft_process_pid(const weft_process *pr);
 
+/*
+ * Stops watching a running child that has no pipes: it runs on, unwatched
+ * (it is reaped by whoever inherits it once this process exits: init, or
+ * the nearest subreaper), the protocol gets no more events, its destroy
+ * runs now and pr is gone. For a process handing its work to a child that
+ * outlives it (a supervisor's binary upgrade). 0, or WEFT_EINVAL when it
+ * has pipes, has not started (started has not run) or has ended.
+ */
+WEFT_API int weft_process_detach(weft_process *pr);
+
 /* ---- getProcessOutput ---- */
 
 typedef struct weft_process_output {

@@ -40,6 +40,7 @@
 #include "result.h"
 #include "semaphore.h"
 #include "socket.h"
+#include "supervisor.h"
 #include "systemd.h"
 #include "threadpool.h"
 #include "timer.h"

@@ -432,3 +432,22 @@ int weft_process_pid(const weft_process *pr)
 {
     return pr->pid;
 }
+
+int weft_process_detach(weft_process *pr)
+{
+    if (pr->npipes > 0 || pr->p->process != pr || pr->reaped)
+        return WEFT_EINVAL;
+    weft__list_remove(&pr->node);
+    if (pr->pidfd >= 0) {
+        weft_reactor_remove_reader(pr->r, pr->pidfd);
+        close(pr->pidfd);
+        pr->pidfd = -1;
+    }
+    wake_shutdown_waiters(pr->all);
+    weft_process_protocol *p = pr->p;
+    p->process = NULL;
+    if (p->ops->destroy)
+        p->ops->destroy(p);
+    weft_free(pr);
+    return 0;
+}
