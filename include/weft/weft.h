@@ -39,6 +39,7 @@
 #include "result.h"
 #include "semaphore.h"
 #include "socket.h"
+#include "stats.h"
 #include "threadpool.h"
 #include "timer.h"
 #include "tls.h"

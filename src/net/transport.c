@@ -113,6 +113,8 @@ void weft__transport_init(weft_transport *t, const weft__transport_kind *kind, w
     t->drain.ops = &drain_ops;
     t->fount_producer.ops = &fount_producer_ops;
     t->close_code = WEFT_EOF;
+    t->stats = weft__reactor_counters(r);
+    weft__counters_ref(t->stats);
     weft__handle_add(r, &t->handle, &handle_ops);
     if (proto->factory)
         weft_factory_start(proto->factory);
@@ -194,7 +196,27 @@ static void finish(void *arg)
         weft_factory_stop(p->factory);
     weft_protocol_destroy(p);
     weft__handle_remove(&t->handle);
+    if (t->accepted)
+        t->stats->s.open--;
+    weft__counters_unref(t->stats);
     t->kind->free(t);
+}
+
+void weft__transport_accepted(weft_transport *t, weft__counters *c)
+{
+    weft__counters_unref(t->stats);
+    t->stats = c;
+    weft__counters_ref(c);
+    t->accepted = true;
+    c->s.accepted++;
+    c->s.open++;
+}
+
+void weft__transport_share_counters(weft_transport *inner, const weft_transport *outer)
+{
+    weft__counters_unref(inner->stats);
+    inner->stats = outer->stats;
+    weft__counters_ref(inner->stats);
 }
 
 static void close_now(weft_transport *t, int code, bool abort)
