@@ -82,9 +82,10 @@ typedef void (*weft_port_stats_fn)(void *arg, const char *name, bool listening, 
 WEFT_API size_t weft_reactor_port_stats(weft_reactor *r, weft_port_stats_fn fn, void *arg);
 
 /*
- * Starts measuring loop lag: a timer every `interval` seconds (0: 0.5) that
- * notes how late it runs (the time callbacks kept the loop from it). Again
- * with another interval changes it; a negative one stops measuring.
+ * Starts measuring loop lag: a timer every `interval` seconds that notes
+ * how late it runs (the time callbacks kept the loop from it). 0: every 0.5
+ * s, or as it is when measuring already. Again with another interval
+ * changes it; a negative one stops measuring.
  * Returns 0, WEFT_EINVAL (NaN) or WEFT_ENOMEM. The timer is the reactor's:
  * freeing the reactor ends it.
  */

@@ -174,6 +174,8 @@ int weft_reactor_measure_lag(weft_reactor *r, double interval)
 {
     if (isnan(interval))
         return WEFT_EINVAL;
+    if (interval == 0 && r->lag.interval)
+        return 0; /* measuring already, at the interval someone chose */
     weft_timer_cancel(r, r->lag.timer);
     r->lag.timer.id = 0;
     if (interval < 0) {

@@ -280,6 +280,13 @@ int weft_listen(weft_reactor *r, const weft_address *addr, weft_factory *factory
     } else if (in_filesystem && o.lockfile && (err = lock_unix_path(p, addr->u.un.sun_path)) < 0) {
         goto fail;
     }
+    /* Linux makes a socket file with the socket's own mode less the umask:
+     * set first, the file is never more open than asked, even for the
+     * moment before the chmod below makes it exact. */
+    if (in_filesystem && o.mode && fchmod(p->fd, o.mode) < 0) {
+        err = -errno;
+        goto fail;
+    }
     if (bind(p->fd, &addr->u.sa, addr->len) < 0) {
         err = -errno;
         goto fail;

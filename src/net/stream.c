@@ -232,6 +232,18 @@ static int stream_host(const weft_transport *t, weft_address *out)
     return getsockname(S(t)->fd, &out->u.sa, &out->len) < 0 ? -errno : 0;
 }
 
+static int stream_peer_credentials(const weft_transport *t, weft_peer_credentials *out)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (!S(t)->sock || S(t)->tcp)
+        return -EOPNOTSUPP;
+    if (getsockopt(S(t)->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return -errno;
+    *out = (weft_peer_credentials){.pid = cred.pid, .uid = cred.uid, .gid = cred.gid};
+    return 0;
+}
+
 static int stream_set_option(weft_transport *t, int option, bool on)
 {
     stream *s = S(t);
@@ -264,6 +276,7 @@ static const weft__transport_kind stream_kind = {
     .set_option = stream_set_option,
     .free = stream_free,
     .send_file = stream_send_file,
+    .peer_credentials = stream_peer_credentials,
 };
 
 int weft__stream_new(weft_reactor *r, int fd, weft_protocol *p, weft_transport **out)

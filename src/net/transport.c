@@ -696,6 +696,13 @@ static int set_option(weft_transport *t, int option, bool on)
     return t->kind->set_option ? t->kind->set_option(t, option, on) : -EOPNOTSUPP;
 }
 
+int weft_transport_peer_credentials(const weft_transport *t, weft_peer_credentials *out)
+{
+    if (t->state == WEFT__T_CLOSED)
+        return -ENOTCONN;
+    return t->kind->peer_credentials ? t->kind->peer_credentials(t, out) : -EOPNOTSUPP;
+}
+
 int weft_transport_set_nodelay(weft_transport *t, bool on)
 {
     return set_option(t, WEFT__OPT_NODELAY, on);

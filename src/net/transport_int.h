@@ -40,6 +40,8 @@ typedef struct weft__transport_kind {
      * -ENOSYS: not for this file, the generic part reads it instead. NULL:
      * the generic part always reads. */
     ssize_t (*send_file)(weft_transport *t, int fd, off_t offset, size_t len);
+    /* SO_PEERCRED; NULL: -EOPNOTSUPP. */
+    int (*peer_credentials)(const weft_transport *t, weft_peer_credentials *out);
 } weft__transport_kind;
 
 enum { WEFT__OPT_NODELAY, WEFT__OPT_KEEPALIVE, WEFT__OPT_CORK };
