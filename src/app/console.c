@@ -567,9 +567,12 @@ void weft_console_free(weft_console *c)
             weft_transport_abort_connection(cl->lines.base.transport);
     }
     c->nclients = 0;
-    /* Last: stopping the port may be the factory's last user going, and
-     * that frees c. */
+    /* c goes with the factory's last user: held here so that it goes now
+     * when the port was that user or had stopped already (a shutdown), or
+     * with the last client still closing. */
+    weft_factory_start(&c->factory);
     weft_deferred_unref(weft_port_stop(c->port));
+    weft_factory_stop(&c->factory);
 }
 
 /* ---- the status text ---- */
