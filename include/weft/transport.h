@@ -90,6 +90,15 @@ WEFT_API void weft_transport_resume_reading(weft_transport *t);
 WEFT_API int weft_transport_peer(const weft_transport *t, weft_address *out);
 WEFT_API int weft_transport_host(const weft_transport *t, weft_address *out);
 
+/* Who is at the other end of a UNIX socket (SO_PEERCRED): the peer's
+ * process, user and group when it connected. 0, or -EOPNOTSUPP for other
+ * kinds of transport. */
+typedef struct weft_peer_credentials {
+    int pid;
+    unsigned uid, gid;
+} weft_peer_credentials;
+WEFT_API int weft_transport_peer_credentials(const weft_transport *t, weft_peer_credentials *out);
+
 /* TCP options (TCP_NODELAY is on by default). -EOPNOTSUPP elsewhere. */
 WEFT_API int weft_transport_set_nodelay(weft_transport *t, bool on);
 WEFT_API int weft_transport_set_keepalive(weft_transport *t, bool on);

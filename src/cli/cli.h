@@ -18,6 +18,7 @@ typedef struct weft_cli_plugin {
 extern const weft_cli_plugin weft_cli_echo;
 extern const weft_cli_plugin weft_cli_portforward;
 extern const weft_cli_plugin weft_cli_web;
+extern const weft_cli_plugin weft_cli_ctl;
 
 /* Exit statuses: 0 fine, 1 failed at run time, 2 bad usage (as getopt tools). */
 enum { WEFT_CLI_OK = 0, WEFT_CLI_FAILED = 1, WEFT_CLI_USAGE = 2 };

@@ -6,7 +6,7 @@
 
 #include "cli.h"
 
-static const weft_cli_plugin *const plugins[] = {&weft_cli_echo, &weft_cli_portforward, &weft_cli_web};
+static const weft_cli_plugin *const plugins[] = {&weft_cli_echo, &weft_cli_portforward, &weft_cli_web, &weft_cli_ctl};
 enum { NPLUGINS = sizeof plugins / sizeof plugins[0] };
 
 static void usage(FILE *out)

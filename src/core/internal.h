@@ -10,6 +10,7 @@
 #include "list.h"
 #include "weft/base.h"
 #include "weft/reactor.h"
+#include "weft/stats.h"
 
 /* The async layer drives system events (trigger.h) through this hook: the
  * core calls fire(state, event) when "startup" or "shutdown" begins; for
@@ -125,6 +126,36 @@ void weft__handle_retire(weft_reactor *r, weft__handle *h);
  * from the loop once none is left (or they would not end). */
 void weft__reactor_disconnect(weft_reactor *r, weft_call_fn done, void *arg);
 
+
+/*
+ * Connection counters (stats.h): a block per listening port, and the
+ * reactor's own for every other connection and for ports gone. Each
+ * transport points at one block and counts into it with plain adds (no
+ * allocation, no call). A block lives while its port or any transport
+ * pointing at it does (refs); the last to let go adds its counts to the
+ * reactor's block and frees it, so the totals never go back. The
+ * reactor's block holds a reference of its own and is never freed.
+ */
+enum { WEFT__COUNTERS_NAME = 128 };
+typedef struct weft__counters {
+    weft_conn_stats s;
+    weft__list link; /* in the reactor's list of blocks */
+    weft_reactor *r;
+    size_t refs;
+    bool listening;
+    char name[WEFT__COUNTERS_NAME]; /* the port's address */
+} weft__counters;
+
+/* The reactor's own block; the caller takes no reference. */
+weft__counters *weft__reactor_counters(weft_reactor *r);
+/* A port's block, named, listening, with one reference (the port's); NULL
+ * when out of memory. */
+weft__counters *weft__counters_new(weft_reactor *r, const char *name);
+static inline void weft__counters_ref(weft__counters *c)
+{
+    c->refs++;
+}
+void weft__counters_unref(weft__counters *c);
 
 /*
  * The sizes bytes move in, named once. IO_CHUNK: what one read takes into

@@ -63,6 +63,7 @@ int weft_reactor_new(const weft_reactor_options *opts, weft_reactor **out)
     r->now_ns = r->fake_clock ? 0 : weft__monotonic_ns();
     r->posts_tail = &r->posts;
     weft__signals_init(r);
+    weft__stats_init(r);
 
     int err = WEFT_ENOMEM;
     r->logger = weft_logger_new();

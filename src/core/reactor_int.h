@@ -150,6 +150,18 @@ struct weft_reactor {
     void *read_buf;
 
     weft_logger *logger;
+
+    /* stats.c: the reactor's own counters and every port's block; when it
+     * was made; the loop lag timer and its figures (nanoseconds) */
+    weft__counters counters;
+    weft__list counter_blocks;
+    int64_t born_ns;
+    double born_wall;
+    struct {
+        weft_timer timer;
+        int64_t interval, due, recent, max;
+        uint64_t samples;
+    } lag;
 };
 
 /* timer.c */
@@ -182,6 +194,9 @@ void weft__handles_init(weft_reactor *r);
 void weft__disconnect_step(weft_reactor *r);
 /* weft_reactor_free: ends every handle still here, frees the retired. */
 void weft__handles_fini(weft_reactor *r);
+
+/* stats.c */
+void weft__stats_init(weft_reactor *r);
 
 /* thread.c */
 int weft__cft_init(weft_reactor *r);

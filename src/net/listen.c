@@ -43,6 +43,7 @@ struct weft_port {
      * haproxy: factory around it. */
     weft_destroy_fn attached_free[2];
     void *attached[2];
+    weft__counters *counters; /* stats.h; NULL until listening */
     bool closed; /* stopped listening; the struct waits for weft_port_stop */
     bool fake;   /* a memory reactor's: it keeps a record of the port */
     bool factory_started;
@@ -74,6 +75,7 @@ static void serve(weft_port *p, int fd, const weft_address *peer)
         weft_protocol_destroy(proto);
         return;
     }
+    weft__transport_accepted(t, p->counters);
     weft__transport_start(t);
 }
 
@@ -201,11 +203,25 @@ static void port_close(weft_port *p)
     if (p->factory_started)
         weft_factory_stop(p->factory);
     p->factory_started = false;
+    if (p->counters)
+        p->counters->listening = false;
+}
+
+/* The port's counters, named for its address. */
+static int count_port(weft_port *p)
+{
+    char name[WEFT__COUNTERS_NAME];
+    weft_address_format(&p->addr, name, sizeof name);
+    p->counters = weft__counters_new(p->r, name);
+    return p->counters ? 0 : WEFT_ENOMEM;
 }
 
 static void port_free(weft_port *p)
 {
     port_close(p);
+    /* The connections it accepted may keep the counters a while. */
+    if (p->counters)
+        weft__counters_unref(p->counters);
     weft__handle_remove(&p->handle);
     weft_free(p);
 }
@@ -241,8 +257,8 @@ static int port_start(weft_port *p, weft_port **out)
     p->addr.len = sizeof p->addr.u;
     getsockname(p->fd, &p->addr.u.sa, &p->addr.len);
     p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int err = weft_reactor_add_reader(p->r, p->fd, on_accept, p);
-    if (err < 0) {
+    int err;
+    if ((err = count_port(p)) < 0 || (err = weft_reactor_add_reader(p->r, p->fd, on_accept, p)) < 0) {
         port_free(p);
         return err;
     }
@@ -288,6 +304,13 @@ int weft_listen(weft_reactor *r, const weft_address *addr, weft_factory *factory
         if (family == AF_INET6) /* tcp6: IPv6 only, as Twisted; "::" does not take IPv4 too */
             setsockopt(p->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     } else if (in_filesystem && o.lockfile && (err = lock_unix_path(p, addr->u.un.sun_path)) < 0) {
+        goto fail;
+    }
+    /* Linux makes a socket file with the socket's own mode less the umask:
+     * set first, the file is never more open than asked, even for the
+     * moment before the chmod below makes it exact. */
+    if (in_filesystem && o.mode && fchmod(p->fd, o.mode) < 0) {
+        err = -errno;
         goto fail;
     }
     if (bind(p->fd, &addr->u.sa, addr->len) < 0) {
@@ -372,6 +395,11 @@ int weft_port_address(const weft_port *p, weft_address *out)
     return 0;
 }
 
+void weft_port_stats(const weft_port *p, weft_conn_stats *out)
+{
+    *out = p->counters->s;
+}
+
 weft_port *weft__port_fake(weft_reactor *r, const weft_address *addr, weft_factory *factory)
 {
     weft_port *p = weft_calloc(1, sizeof *p);
@@ -382,6 +410,10 @@ weft_port *weft__port_fake(weft_reactor *r, const weft_address *addr, weft_facto
     p->addr = *addr;
     p->fd = p->lock_fd = p->reserve_fd = -1;
     p->fake = true;
+    if (count_port(p) < 0) {
+        weft_free(p);
+        return NULL;
+    }
     weft_factory_start(factory);
     p->factory_started = true;
     weft__handle_add(r, &p->handle, &port_ops);

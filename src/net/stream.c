@@ -51,6 +51,7 @@ static void on_readable(void *arg, int fd, unsigned events)
     for (int i = 0; i < READS_PER_WAKEUP; i++) {
         ssize_t n = read(fd, buf, cap);
         if (n > 0) {
+            t->stats->s.bytes_in += (size_t)n;
             weft__transport_data(t, buf, (size_t)n);
             if (!weft__transport_reading(t) || (size_t)n < cap)
                 return;
@@ -87,8 +88,10 @@ static ssize_t stream_send(weft_transport *t, const struct iovec *iov, int iovcn
          * the reactor's thread while it has children, so a closed pipe is
          * EPIPE here too. */
         ssize_t n = s->sock ? sendmsg(s->fd, &msg, MSG_NOSIGNAL) : writev(s->fd, iov, iovcnt);
-        if (n >= 0)
+        if (n >= 0) {
+            t->stats->s.bytes_out += (size_t)n;
             return n;
+        }
         if (errno == EAGAIN)
             return WEFT_EAGAIN;
         if (errno != EINTR)
@@ -150,8 +153,10 @@ static ssize_t stream_send_file(weft_transport *t, int fd, off_t offset, size_t 
     do
         n = sendfile(s->fd, fd, &offset, len);
     while (n < 0 && errno == EINTR);
-    if (n >= 0)
+    if (n >= 0) {
+        t->stats->s.bytes_out += (size_t)n;
         return n;
+    }
     int err = errno;
     if (err == EPIPE) {
         /* The connection ends here: its SIGPIPE is not left pending. */
@@ -227,6 +232,18 @@ static int stream_host(const weft_transport *t, weft_address *out)
     return getsockname(S(t)->fd, &out->u.sa, &out->len) < 0 ? -errno : 0;
 }
 
+static int stream_peer_credentials(const weft_transport *t, weft_peer_credentials *out)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (!S(t)->sock || S(t)->tcp)
+        return -EOPNOTSUPP;
+    if (getsockopt(S(t)->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return -errno;
+    *out = (weft_peer_credentials){.pid = cred.pid, .uid = cred.uid, .gid = cred.gid};
+    return 0;
+}
+
 static int stream_set_option(weft_transport *t, int option, bool on)
 {
     stream *s = S(t);
@@ -259,6 +276,7 @@ static const weft__transport_kind stream_kind = {
     .set_option = stream_set_option,
     .free = stream_free,
     .send_file = stream_send_file,
+    .peer_credentials = stream_peer_credentials,
 };
 
 int weft__stream_new(weft_reactor *r, int fd, weft_protocol *p, weft_transport **out)

@@ -113,6 +113,8 @@ void weft__transport_init(weft_transport *t, const weft__transport_kind *kind, w
     t->drain.ops = &drain_ops;
     t->fount_producer.ops = &fount_producer_ops;
     t->close_code = WEFT_EOF;
+    t->stats = weft__reactor_counters(r);
+    weft__counters_ref(t->stats);
     weft__handle_add(r, &t->handle, &handle_ops);
     if (proto->factory)
         weft_factory_start(proto->factory);
@@ -194,7 +196,27 @@ static void finish(void *arg)
         weft_factory_stop(p->factory);
     weft_protocol_destroy(p);
     weft__handle_remove(&t->handle);
+    if (t->accepted)
+        t->stats->s.open--;
+    weft__counters_unref(t->stats);
     t->kind->free(t);
+}
+
+void weft__transport_accepted(weft_transport *t, weft__counters *c)
+{
+    weft__counters_unref(t->stats);
+    t->stats = c;
+    weft__counters_ref(c);
+    t->accepted = true;
+    c->s.accepted++;
+    c->s.open++;
+}
+
+void weft__transport_share_counters(weft_transport *inner, const weft_transport *outer)
+{
+    weft__counters_unref(inner->stats);
+    inner->stats = outer->stats;
+    weft__counters_ref(inner->stats);
 }
 
 static void close_now(weft_transport *t, int code, bool abort)
@@ -672,6 +694,13 @@ static int set_option(weft_transport *t, int option, bool on)
     if (t->state == WEFT__T_CLOSED)
         return -ENOTCONN;
     return t->kind->set_option ? t->kind->set_option(t, option, on) : -EOPNOTSUPP;
+}
+
+int weft_transport_peer_credentials(const weft_transport *t, weft_peer_credentials *out)
+{
+    if (t->state == WEFT__T_CLOSED)
+        return -ENOTCONN;
+    return t->kind->peer_credentials ? t->kind->peer_credentials(t, out) : -EOPNOTSUPP;
 }
 
 int weft_transport_set_nodelay(weft_transport *t, bool on)

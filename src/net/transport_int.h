@@ -40,6 +40,8 @@ typedef struct weft__transport_kind {
      * -ENOSYS: not for this file, the generic part reads it instead. NULL:
      * the generic part always reads. */
     ssize_t (*send_file)(weft_transport *t, int fd, off_t offset, size_t len);
+    /* SO_PEERCRED; NULL: -EOPNOTSUPP. */
+    int (*peer_credentials)(const weft_transport *t, weft_peer_credentials *out);
 } weft__transport_kind;
 
 enum { WEFT__OPT_NODELAY, WEFT__OPT_KEEPALIVE, WEFT__OPT_CORK };
@@ -67,6 +69,7 @@ struct weft_transport {
     weft_producer self_producer;
     bool streaming, producer_paused;
 
+    weft__counters *stats; /* a port's counters or the reactor's (one reference) */
     weft__handle handle; /* on the reactor while the transport lives */
     weft__tstate state;
     bool started;         /* connection_made delivered */
@@ -75,6 +78,7 @@ struct weft_transport {
     bool write_eof;       /* write_eof asked: shut down after the buffer */
     bool write_closed;    /* our writing side is shut */
     bool want_writable;   /* the kind is watching for writability */
+    bool accepted;        /* counted open in its port's counters */
     bool release_posted, finish_posted;
     int close_code;       /* WEFT_EOF for a clean close */
     weft__post release_post, finish_post;
@@ -97,6 +101,17 @@ void weft__transport_data(weft_transport *t, const void *data, size_t len);
 void weft__transport_eof(weft_transport *t);
 void weft__transport_writable(weft_transport *t);
 void weft__transport_fail(weft_transport *t, int code);
+
+/* Counting (stats.h): the connection was accepted by the port counting
+ * into c; a wrapper's inner transport counts where its outer one does;
+ * an HTTP response with this status was sent (on every response's path,
+ * so inline). */
+void weft__transport_accepted(weft_transport *t, weft__counters *c);
+void weft__transport_share_counters(weft_transport *inner, const weft_transport *outer);
+static inline void weft__transport_count_response(weft_transport *t, int status)
+{
+    t->stats->s.http_responses[(unsigned)status / 100u]++; /* 100 to 999: the server allows no other */
+}
 
 /* Whether the kind should go on reading now. */
 static inline bool weft__transport_reading(const weft_transport *t)

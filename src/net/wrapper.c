@@ -239,6 +239,7 @@ static void w_made(weft_protocol *p)
     /* Only now: the inner transport needs the reactor, and counts the inner
      * protocol's factory as a user until it closes. */
     weft__transport_init(&w->inner_t, &inner_kind, weft_transport_reactor(w->outer), w->inner);
+    weft__transport_share_counters(&w->inner_t, w->outer);
     w->inner_ready = true;
     weft_transport_register_producer(w->outer, &w->producer, true);
     if (w->ops->connected)

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "../../net/transport_int.h"
 #include "http_int.h"
 
 typedef struct weft__http_file {
@@ -225,6 +226,8 @@ static int send_body(weft_http_request *req, const void *data, size_t len, bool 
         if ((rc = build_head(req, finishing, len)) < 0)
             return rc == WEFT_EINVAL ? answer_unframable(req) : rc;
         iov[n++] = (struct iovec){c->scratch.data, c->scratch.len};
+        /* counted as its head goes: where the transport is at hand */
+        weft__transport_count_response(c->t, req->status);
     }
     if (req->no_body)
         len = 0;
@@ -913,6 +916,8 @@ int weft__http_conn_error_response(weft__http_conn *c, int status, const char *d
     if (rc == 0 && c->t) {
         struct iovec iov[2] = {{b->data, b->len}, {body.data, body.len}};
         rc = weft_transport_writev(c->t, iov, head ? 1 : 2);
+        if (rc == 0)
+            weft__transport_count_response(c->t, status);
     }
     weft__http_buf_free(&body);
     return rc;
