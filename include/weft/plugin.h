@@ -44,7 +44,7 @@
 typedef struct weft_plugin weft_plugin; /* one loaded version of a plugin */
 typedef struct weft_runner weft_runner; /* the weft command while it runs */
 typedef struct weft_args weft_args;     /* a command's parsed options */
-typedef struct weft_plugin_entry weft_plugin_entry;
+struct weft_plugin_entry;
 
 /* One option of a command, for parsing and for --help. */
 typedef struct weft_option {
@@ -85,7 +85,7 @@ WEFT_API weft_reactor *weft_runner_reactor(const weft_runner *rn);
  * the reactor until SIGINT or SIGTERM, then stops them within --grace.
  * Returns the exit status: 0, 1 for a failure, 2 for bad usage.
  */
-WEFT_API int weft_runner_main(int argc, char **argv, const weft_plugin_entry *builtin);
+WEFT_API int weft_runner_main(int argc, char **argv, const struct weft_plugin_entry *builtin);
 
 /* Moving a connection's state from the old code to the new at a reload. */
 typedef struct weft_handover {
@@ -115,6 +115,8 @@ WEFT_API const char *weft_plugin_version(const weft_plugin *p);
 WEFT_API void *weft_plugin_data(const weft_plugin *p);
 WEFT_API void weft_plugin_set_data(weft_plugin *p, void *data);
 
+/* The entry: a struct with no typedef, since the object a plugin exports
+ * has the name weft_plugin_entry itself. */
 struct weft_plugin_entry {
     unsigned abi; /* WEFT_PLUGIN_ABI: first, always */
     const char *name;
@@ -125,7 +127,7 @@ struct weft_plugin_entry {
 
 #define WEFT_PLUGIN_ENTRY_SYMBOL "weft_plugin_entry"
 #define WEFT_PLUGIN_DEFINE(name_, version_, init_, fini_)                                                        \
-    WEFT_API const weft_plugin_entry weft_plugin_entry = {                                                     \
+    WEFT_API const struct weft_plugin_entry weft_plugin_entry = {                                                     \
         .abi = WEFT_PLUGIN_ABI, .name = (name_), .version = (version_), .init = (init_), .fini = (fini_)}
 
 #endif

@@ -90,7 +90,7 @@ static int join(weft__plugins *reg, weft_plugin *p, char *why, size_t size)
     return 0;
 }
 
-int weft__plugin_add_builtin(weft__plugins *reg, const weft_plugin_entry *entry, char *why, size_t size)
+int weft__plugin_add_builtin(weft__plugins *reg, const struct weft_plugin_entry *entry, char *why, size_t size)
 {
     weft_plugin *p = weft_calloc(1, sizeof *p);
     if (!p) {

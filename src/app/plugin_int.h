@@ -22,7 +22,7 @@ typedef struct weft__named_factory {
 /* One loaded version of a plugin. */
 struct weft_plugin {
     weft__plugins *registry;        /* the registry it is in (checks names across plugins) */
-    const weft_plugin_entry *entry; /* its entry symbol, inside the object (or the binary, built in) */
+    const struct weft_plugin_entry *entry; /* its entry symbol, inside the object (or the binary, built in) */
     char *path;                     /* the object it came from; NULL when built in */
     void *handle;                   /* dlopen's handle; NULL when built in */
     const weft_command **commands;  /* what init registered, borrowed from the object, in order */
@@ -56,7 +56,7 @@ void weft__plugins_free(weft__plugins *reg);
 int weft__plugin_load(weft__plugins *reg, const char *path, weft_plugin **out, char *why, size_t size);
 
 /* The same for an entry inside the program (the built-in commands). */
-int weft__plugin_add_builtin(weft__plugins *reg, const weft_plugin_entry *entry, char *why, size_t size);
+int weft__plugin_add_builtin(weft__plugins *reg, const struct weft_plugin_entry *entry, char *why, size_t size);
 
 /* The plugin named `name`, or NULL. */
 weft_plugin *weft__plugins_find(const weft__plugins *reg, const char *name);

@@ -489,6 +489,8 @@ static void stopping_begins(weft_runner *rn)
 static weft_deferred *started(void *arg)
 {
     weft_runner *rn = arg;
+    weft_log(weft_reactor_logger(rn->r), WEFT_LOG_INFO, "weft.runner", "{command} started (pid {pid})",
+             WEFT_LOG_STR("command", rn->name), WEFT_LOG_INT("pid", getpid()));
     each_server(rn, rn->top, announce_one, NULL);
     fflush(stderr);
     every_port_listens(rn);
@@ -584,8 +586,9 @@ static int parse(weft_runner *rn, int argc, char **argv, bool *help)
     }
     snprintf(rn->name, sizeof rn->name, "weft %s", name);
     const weft_option *const both[] = {runner_options, rn->cmd->options};
-    if (weft__args_parse(rn->args, argc, argv, &at, both, 2, false, why, sizeof why) < 0 || at < argc) {
-        if (at < argc)
+    int err = weft__args_parse(rn->args, argc, argv, &at, both, 2, false, why, sizeof why);
+    if (err < 0 || at < argc) {
+        if (err == 0)
             snprintf(why, sizeof why, "unexpected argument '%s'", argv[at]);
         fprintf(stderr, "%s: %s (%s --help for the options)\n", rn->name, why, rn->name);
         return USAGE;
@@ -593,7 +596,7 @@ static int parse(weft_runner *rn, int argc, char **argv, bool *help)
     return OK;
 }
 
-int weft_runner_main(int argc, char **argv, const weft_plugin_entry *builtin)
+int weft_runner_main(int argc, char **argv, const struct weft_plugin_entry *builtin)
 {
     if (argc == 2 && strcmp(argv[1], "--help-endpoints") == 0)
         return help_endpoints();

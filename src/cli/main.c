@@ -14,7 +14,7 @@ static int builtin_init(weft_plugin *p)
     return 0;
 }
 
-static const weft_plugin_entry builtin = {
+static const struct weft_plugin_entry builtin = {
     .abi = WEFT_PLUGIN_ABI, .name = "built-in", .version = WEFT_VERSION_STRING, .init = builtin_init};
 
 int main(int argc, char **argv)
