@@ -44,6 +44,7 @@
 typedef struct weft_plugin weft_plugin; /* one loaded version of a plugin */
 typedef struct weft_runner weft_runner; /* the weft command while it runs */
 typedef struct weft_args weft_args;     /* a command's parsed options */
+struct weft_plugin_entry;
 
 /* One option of a command, for parsing and for --help. */
 typedef struct weft_option {
@@ -63,6 +64,10 @@ typedef struct weft_command {
      * Returns 0, or an exit status having said why on stderr: 2 for bad
      * usage, 1 for a failure. */
     int (*build)(weft_runner *rn, weft_service *top, const weft_args *args);
+    /* Instead of build, for a tool that serves nothing (`weft ctl`): run
+     * with the words from the command's name on (argv[0] is the name),
+     * parsing them itself; returns the exit status. NULL for services. */
+    int (*run)(int argc, char **argv);
 } weft_command;
 
 /* The last value given for option `name`, or `fallback`. */
@@ -72,8 +77,19 @@ WEFT_API const char *const *weft_args_all(const weft_args *a, const char *name, 
 /* Whether a flag (or any option) was given. */
 WEFT_API bool weft_args_has(const weft_args *a, const char *name);
 
-/* The runner's reactor, and its logger's namespace for this command. */
+/* The runner's reactor. */
 WEFT_API weft_reactor *weft_runner_reactor(const weft_runner *rn);
+
+/*
+ * The weft command's main: `PROG [RUNNER OPTIONS] COMMAND [OPTIONS]`, the
+ * runner's options accepted after the command too. Registers `builtin`'s
+ * commands, loads the plugins (--plugin, WEFT_PLUGIN_PATH, the install's
+ * plugin directory), parses the command's options, builds its services
+ * under one top service, binds them, drops privileges, starts them and runs
+ * the reactor until SIGINT or SIGTERM, then stops them within --grace.
+ * Returns the exit status: 0, 1 for a failure, 2 for bad usage.
+ */
+WEFT_API int weft_runner_main(int argc, char **argv, const struct weft_plugin_entry *builtin);
 
 /* Moving a connection's state from the old code to the new at a reload. */
 typedef struct weft_handover {
@@ -103,17 +119,19 @@ WEFT_API const char *weft_plugin_version(const weft_plugin *p);
 WEFT_API void *weft_plugin_data(const weft_plugin *p);
 WEFT_API void weft_plugin_set_data(weft_plugin *p, void *data);
 
-typedef struct weft_plugin_entry {
+/* The entry: a struct with no typedef, since the object a plugin exports
+ * has the name weft_plugin_entry itself. */
+struct weft_plugin_entry {
     unsigned abi; /* WEFT_PLUGIN_ABI: first, always */
     const char *name;
     const char *version;
     int (*init)(weft_plugin *p);  /* 0 or a negative code */
     void (*fini)(weft_plugin *p); /* before the object is unloaded; may be NULL */
-} weft_plugin_entry;
+};
 
 #define WEFT_PLUGIN_ENTRY_SYMBOL "weft_plugin_entry"
 #define WEFT_PLUGIN_DEFINE(name_, version_, init_, fini_)                                                        \
-    WEFT_API const weft_plugin_entry weft_plugin_entry = {                                                     \
+    WEFT_API const struct weft_plugin_entry weft_plugin_entry = {                                                     \
         .abi = WEFT_PLUGIN_ABI, .name = (name_), .version = (version_), .init = (init_), .fini = (fini_)}
 
 #endif

@@ -204,4 +204,4 @@ static int ctl_main(int argc, char **argv)
     return status;
 }
 
-const weft_cli_plugin weft_cli_ctl = {"ctl", "talk to a running weft's admin console", ctl_main};
+const weft_command weft_cli_ctl = {.name = "ctl", .summary = "talk to a running weft's admin console", .run = ctl_main};

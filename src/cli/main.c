@@ -1,56 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* The weft command: `weft SUBCOMMAND [OPTIONS]`, like twist. Subcommands are
- * plugins; these are the built-in ones. */
-#include <stdlib.h>
-#include <string.h>
-
+/* The weft command: `weft [RUNNER OPTIONS] COMMAND [OPTIONS]`, like twist.
+ * Its commands come from plugins; these, built in, register through a
+ * plugin entry of their own, as a plugin's would. */
 #include "cli.h"
 
-static const weft_cli_plugin *const plugins[] = {&weft_cli_echo, &weft_cli_portforward, &weft_cli_web, &weft_cli_ctl};
-enum { NPLUGINS = sizeof plugins / sizeof plugins[0] };
-
-static void usage(FILE *out)
+static int builtin_init(weft_plugin *p)
 {
-    fputs("usage: weft SUBCOMMAND [OPTIONS]   (weft SUBCOMMAND --help for its options)\n"
-          "       weft --help-endpoints       every kind of ENDPOINT, its parameters and defaults\n"
-          "\nsubcommands:\n",
-          out);
-    for (size_t i = 0; i < NPLUGINS; i++)
-        fprintf(out, "  %-12s %s\n", plugins[i]->name, plugins[i]->summary);
+    int err;
+    if ((err = weft_plugin_add_command(p, &weft_cli_echo)) < 0 ||
+        (err = weft_plugin_add_command(p, &weft_cli_portforward)) < 0 ||
+        (err = weft_plugin_add_command(p, &weft_cli_web)) < 0 || (err = weft_plugin_add_command(p, &weft_cli_ctl)) < 0)
+        return err;
+    return 0;
 }
 
-/* The library writes the reference from its parser's own table. */
-static int help_endpoints(void)
-{
-    size_t n = weft_endpoint_help(NULL, 0);
-    char *text = malloc(n + 1);
-    if (!text) {
-        fputs("weft: out of memory\n", stderr);
-        return WEFT_CLI_FAILED;
-    }
-    weft_endpoint_help(text, n + 1);
-    fputs(text, stdout);
-    free(text);
-    return fflush(stdout) == 0 ? WEFT_CLI_OK : WEFT_CLI_FAILED;
-}
+static const struct weft_plugin_entry builtin = {
+    .abi = WEFT_PLUGIN_ABI, .name = "built-in", .version = WEFT_VERSION_STRING, .init = builtin_init};
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return WEFT_CLI_USAGE;
-    }
-    const char *name = argv[1];
-    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
-        usage(stdout);
-        return WEFT_CLI_OK;
-    }
-    if (strcmp(name, "--help-endpoints") == 0)
-        return help_endpoints();
-    for (size_t i = 0; i < NPLUGINS; i++)
-        if (strcmp(plugins[i]->name, name) == 0)
-            return plugins[i]->main(argc - 1, argv + 1);
-    fprintf(stderr, "weft: no subcommand '%s'\n", name);
-    usage(stderr);
-    return WEFT_CLI_USAGE;
+    return weft_runner_main(argc, argv, &builtin);
 }

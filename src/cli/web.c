@@ -7,102 +7,69 @@
 
 #include "cli.h"
 
-static void usage(FILE *out)
-{
-    fputs("usage: weft web [--listen ENDPOINT]... [--path DIR] [--index NAME]... [--mime-type TYPE]\n"
-          "                [--add-header 'Name: value']... [--proxy PREFIX=ENDPOINT|URL]...\n"
-          "                [--proxy-connections N] [--proxy-queue-timeout SECONDS]\n"
-          "                [--proxy-read-timeout SECONDS] [--access-log FILE|-] [--grace SECONDS]\n"
-          "\n"
-          "Serves the files under DIR, and forwards requests under each PREFIX to a server.\n"
-          "\n"
-          "  -l, --listen ENDPOINT     where to listen (repeatable; default tcp:8080), e.g.\n"
-          "                            tcp:8080:interface=127.0.0.1, tls:8443:privateKey=key.pem:certKey=cert.pem\n"
-          "  -p, --path DIR            the directory to serve\n"
-          "  -i, --index NAME          the file answering for a directory (repeatable;\n"
-          "                            default index.html)\n"
-          "  -m, --mime-type TYPE      Content-Type for unknown extensions\n"
-          "                            (default application/octet-stream)\n"
-          "  -a, --add-header HEADER   a header added to every response, 'Name: value'\n"
-          "                            (repeatable)\n"
-          "  -x, --proxy PREFIX=ENDPOINT|URL\n"
-          "                            forwards requests under PREFIX (repeatable), e.g.\n"
-          "                            /api=tcp:host=127.0.0.1:port=9000 (/api/x goes as /x), or\n"
-          "                            /pub=http://127.0.0.1:9000/public (/pub/x goes as /public/x);\n"
-          "                            a path climbing above PREFIX with '..' gets 400\n"
-          "      --proxy-connections N connections open to each upstream at once (default 256);\n"
-          "                            further requests wait for one\n"
-          "      --proxy-queue-timeout SECONDS\n"
-          "                            how long a request may wait for a connection before\n"
-          "                            it gets 503 (default 5; 0: no limit)\n"
-          "      --proxy-read-timeout SECONDS\n"
-          "                            how long the upstream may take to send the response's\n"
-          "                            headers, and between body bytes, before the client\n"
-          "                            gets 504 (default 60, as nginx's proxy_read_timeout;\n"
-          "                            0: no limit)\n"
-          "  -A, --access-log FILE     a line per request in the combined log format;\n"
-          "                            - for standard output (default: none)\n"
-          "  -g, --grace SECONDS       on SIGINT/SIGTERM, how long open connections may take\n"
-          "                            to finish before they are closed (default 5)\n"
-          "  -h, --help                this text\n",
-          out);
-}
+static const weft_option options[] = {
+    {"listen", 'l', "ENDPOINT",
+     "where to listen (repeatable; default tcp:8080), e.g. tcp:8080:interface=127.0.0.1, "
+     "tls:8443:privateKey=key.pem:certKey=cert.pem"},
+    {"path", 'p', "DIR", "the directory to serve"},
+    {"index", 'i', "NAME", "the file answering for a directory (repeatable; default index.html)"},
+    {"mime-type", 'm', "TYPE", "Content-Type for unknown extensions (default application/octet-stream)"},
+    {"add-header", 'a', "HEADER", "a header added to every response, 'Name: value' (repeatable)"},
+    {"proxy", 'x', "PREFIX=ENDPOINT|URL",
+     "forwards requests under PREFIX (repeatable), e.g. /api=tcp:host=127.0.0.1:port=9000 (/api/x goes as /x), or "
+     "/pub=http://127.0.0.1:9000/public (/pub/x goes as /public/x); a path climbing above PREFIX with '..' gets 400"},
+    {"proxy-connections", 0, "N",
+     "connections open to each upstream at once (default 256); further requests wait for one"},
+    {"proxy-queue-timeout", 0, "SECONDS",
+     "how long a request may wait for a connection before it gets 503 (default 5; 0: no limit)"},
+    {"proxy-read-timeout", 0, "SECONDS",
+     "how long the upstream may take to send the response's headers, and between body bytes, before the client "
+     "gets 504 (default 60, as nginx's proxy_read_timeout; 0: no limit)"},
+    {"access-log", 'A', "FILE", "a line per request in the combined log format; - for standard output (default: none)"},
+    {0},
+};
 
 enum { MAX_REPEAT = 32 };
 
-/* Long options without a letter. */
-enum { OPT_PROXY_CONNECTIONS = 256, OPT_PROXY_QUEUE_TIMEOUT, OPT_PROXY_READ_TIMEOUT };
-
 typedef struct web_args {
     const char *path, *mime_type, *access_log;
-    const char *index[MAX_REPEAT];
-    size_t nindex;
-    const char *headers[MAX_REPEAT];
-    size_t nheaders;
-    const char *proxies[MAX_REPEAT];
-    size_t nproxies;
+    const char *const *index, *const *headers, *const *proxies;
+    size_t nindex, nheaders, nproxies;
     weft_http_agent_options proxy; /* the proxies' agent */
 } web_args;
 
-static bool add_repeat(const char **list, size_t *n, const char *what, const char *value)
+static bool at_most(size_t n, const char *what)
 {
-    if (*n == MAX_REPEAT) {
-        fprintf(stderr, "weft web: at most %d %s\n", MAX_REPEAT, what);
-        return false;
-    }
-    list[(*n)++] = value;
-    return true;
+    if (n <= MAX_REPEAT)
+        return true;
+    fprintf(stderr, "weft web: at most %d %s\n", MAX_REPEAT, what);
+    return false;
 }
 
-static bool web_option(void *ctx, int letter, const char *value)
+/* Reads and checks the options; false having said why. */
+static bool web_options(const weft_args *args, web_args *w)
 {
-    web_args *w = ctx;
-    switch (letter) {
-    case 'p':
-        w->path = value;
-        return true;
-    case 'm':
-        w->mime_type = value;
-        return true;
-    case 'A':
-        w->access_log = value;
-        return true;
-    case 'i':
-        return add_repeat(w->index, &w->nindex, "--index", value);
-    case 'a':
-        if (!strchr(value, ':')) {
-            fprintf(stderr, "weft web: --add-header wants 'Name: value', not '%s'\n", value);
+    w->path = weft_args_get(args, "path", NULL);
+    w->mime_type = weft_args_get(args, "mime-type", NULL);
+    w->access_log = weft_args_get(args, "access-log", NULL);
+    w->index = weft_args_all(args, "index", &w->nindex);
+    w->headers = weft_args_all(args, "add-header", &w->nheaders);
+    w->proxies = weft_args_all(args, "proxy", &w->nproxies);
+    if (!at_most(w->nindex, "--index") || !at_most(w->nheaders, "--add-header") || !at_most(w->nproxies, "--proxy"))
+        return false;
+    for (size_t i = 0; i < w->nheaders; i++)
+        if (!strchr(w->headers[i], ':')) {
+            fprintf(stderr, "weft web: --add-header wants 'Name: value', not '%s'\n", w->headers[i]);
             return false;
         }
-        return add_repeat(w->headers, &w->nheaders, "--add-header", value);
-    case 'x':
-        if (value[0] != '/' || !strchr(value, '=')) {
+    for (size_t i = 0; i < w->nproxies; i++)
+        if (w->proxies[i][0] != '/' || !strchr(w->proxies[i], '=')) {
             fprintf(stderr, "weft web: --proxy wants PREFIX=ENDPOINT with PREFIX starting with '/', not '%s'\n",
-                    value);
+                    w->proxies[i]);
             return false;
         }
-        return add_repeat(w->proxies, &w->nproxies, "--proxy", value);
-    case OPT_PROXY_CONNECTIONS: {
+    const char *value = weft_args_get(args, "proxy-connections", NULL);
+    if (value) {
         char *end;
         errno = 0;
         unsigned long n = strtoul(value, &end, 10);
@@ -111,20 +78,15 @@ static bool web_option(void *ctx, int letter, const char *value)
             return false;
         }
         w->proxy.max_per_host = (unsigned)n;
-        return true;
     }
-    case OPT_PROXY_QUEUE_TIMEOUT:
-    case OPT_PROXY_READ_TIMEOUT: {
-        double *to = letter == OPT_PROXY_QUEUE_TIMEOUT ? &w->proxy.queue_timeout : &w->proxy.response_timeout;
-        if (!weft_cli_parse_seconds(value, to)) {
-            fprintf(stderr, "weft web: %s wants a number of seconds, not '%s'\n",
-                    letter == OPT_PROXY_QUEUE_TIMEOUT ? "--proxy-queue-timeout" : "--proxy-read-timeout", value);
+    static const char *const timeouts[] = {"proxy-queue-timeout", "proxy-read-timeout"};
+    double *to[] = {&w->proxy.queue_timeout, &w->proxy.response_timeout};
+    for (size_t i = 0; i < 2; i++)
+        if ((value = weft_args_get(args, timeouts[i], NULL)) && !weft_cli_parse_seconds(value, to[i])) {
+            fprintf(stderr, "weft web: --%s wants a number of seconds, not '%s'\n", timeouts[i], value);
             return false;
         }
-        return true;
-    }
-    }
-    return false;
+    return true;
 }
 
 /* Access log lines: the server's events, rendered, one per line. */
@@ -239,81 +201,73 @@ static int build_root(web *w, const web_args *a)
     return WEFT_CLI_OK;
 }
 
-/* On SIGTERM, once the ports have stopped: idle keep-alive connections
- * close at once rather than holding the grace period. */
-static void quiesce(void *server)
+/* Stopping begins, once the ports have stopped (the server services
+ * below quiesce first): idle keep-alive connections close at once rather
+ * than holding the grace period. */
+static void web_quiesce(weft_service *s, void *arg)
 {
-    weft_http_server_quiesce(server);
+    (void)s;
+    web *w = arg;
+    weft_http_server_quiesce(w->server);
 }
 
-static int serve_web(weft_cli_args *args, const web_args *a)
+/* After the server services below it, so after their connections. */
+static void web_free(void *arg)
 {
-    web w = {0};
-    if (weft_cli_reactor_new(args->grace, &w.r) < 0)
-        return WEFT_CLI_FAILED;
-    int status = WEFT_CLI_FAILED;
-    if (a->nproxies && !(w.agent = weft_http_agent_new(w.r, &a->proxy)))
-        goto out;
-    if ((status = build_root(&w, a)) != WEFT_CLI_OK)
-        goto out;
-    if (a->access_log && (status = open_access_log(&w, a->access_log)) != WEFT_CLI_OK)
-        goto out;
-    weft_http_server_options so = {.access_log = w.access};
-    w.server = weft_http_server_new(w.r, w.root, &so);
-    w.root = NULL; /* the server's, even when that failed */
-    status = WEFT_CLI_FAILED;
-    if (!w.server)
-        goto out;
-    for (size_t i = 0; i < a->nheaders; i++)
-        if ((status = add_header(&w, a->headers[i])) != WEFT_CLI_OK)
-            goto out;
-    static const char *const alpn[] = {"http/1.1"};
-    weft_cli_serve_extra x = {alpn, 1, quiesce, w.server};
-    status = weft_cli_serve_with(w.r, "weft web", args->listen, args->nlisten, weft_http_server_factory(w.server),
-                                 args->grace, &x);
-out:
-    weft_http_server_free(w.server);
-    weft_http_resource_free(w.root);
-    weft_http_agent_free(w.agent);
-    weft_logger_free(w.access);
-    if (w.access_file && w.access_file != stdout)
-        fclose(w.access_file);
-    weft_reactor_free(w.r);
-    return status;
+    web *w = arg;
+    weft_http_server_free(w->server);
+    weft_http_resource_free(w->root);
+    weft_http_agent_free(w->agent);
+    weft_logger_free(w->access);
+    if (w->access_file && w->access_file != stdout)
+        fclose(w->access_file);
+    free(w);
 }
 
-static int web_main(int argc, char **argv)
+static const weft_service_ops web_ops = {.quiesce = web_quiesce, .destroy = web_free};
+
+static int build(weft_runner *rn, weft_service *top, const weft_args *args)
 {
-    static const struct option opts[] = {
-        {"path", required_argument, NULL, 'p'},       {"index", required_argument, NULL, 'i'},
-        {"mime-type", required_argument, NULL, 'm'},  {"add-header", required_argument, NULL, 'a'},
-        {"proxy", required_argument, NULL, 'x'},      {"access-log", required_argument, NULL, 'A'},
-        {"proxy-connections", required_argument, NULL, OPT_PROXY_CONNECTIONS},
-        {"proxy-queue-timeout", required_argument, NULL, OPT_PROXY_QUEUE_TIMEOUT},
-        {"proxy-read-timeout", required_argument, NULL, OPT_PROXY_READ_TIMEOUT},
-        {0},
-    };
     /* A proxy's pool, not a client's: many connections to one upstream
      * (the agent's 4 would let four slow requests hold up every other),
      * enough of them kept idle for a steady load not to reconnect, and no
      * request waiting on an upstream or for a connection without end. */
     web_args a = {.proxy = {.max_per_host = 256, .max_idle = 32, .queue_timeout = 5, .response_timeout = 60}};
-    weft_cli_extra extra = {opts, "p:i:m:a:x:A:", web_option, &a};
-    weft_cli_args args;
-    int status;
-    if (weft_cli_parse_extra(argc, argv, "web", false, usage, &extra, &args, &status) == 0) {
-        if (args.nlisten == 0)
-            args.listen[args.nlisten++] = "tcp:8080";
-        if (!a.path && a.nproxies == 0) {
-            fprintf(stderr, "weft web: nothing to serve: give --path DIR or --proxy PREFIX=ENDPOINT\n");
-            usage(stderr);
-            status = WEFT_CLI_USAGE;
-        } else {
-            status = serve_web(&args, &a);
-        }
+    if (!web_options(args, &a))
+        return WEFT_CLI_USAGE;
+    if (!a.path && a.nproxies == 0) {
+        fprintf(stderr, "weft web: nothing to serve: give --path DIR or --proxy PREFIX=ENDPOINT (weft web --help)\n");
+        return WEFT_CLI_USAGE;
     }
-    weft_cli_args_free(&args);
-    return status;
+    web *w = calloc(1, sizeof *w);
+    if (!w)
+        return WEFT_CLI_FAILED;
+    w->r = weft_runner_reactor(rn);
+    weft_service *s = weft_service_new(w->r, "web", &web_ops, w);
+    if (weft_service_add(top, s) < 0)
+        return WEFT_CLI_FAILED;
+    int status;
+    if (a.nproxies && !(w->agent = weft_http_agent_new(w->r, &a.proxy)))
+        return WEFT_CLI_FAILED;
+    if ((status = build_root(w, &a)) != WEFT_CLI_OK)
+        return status;
+    if (a.access_log && (status = open_access_log(w, a.access_log)) != WEFT_CLI_OK)
+        return status;
+    weft_http_server_options so = {.access_log = w->access};
+    w->server = weft_http_server_new(w->r, w->root, &so);
+    w->root = NULL; /* the server's, even when that failed */
+    if (!w->server)
+        return WEFT_CLI_FAILED;
+    for (size_t i = 0; i < a.nheaders; i++)
+        if ((status = add_header(w, a.headers[i])) != WEFT_CLI_OK)
+            return status;
+    static const char *const alpn[] = {"http/1.1"};
+    return weft_cli_listen(s, args, "weft web", "tcp:8080", weft_http_server_factory(w->server), alpn, 1);
 }
 
-const weft_cli_plugin weft_cli_web = {"web", "an HTTP server: static files and reverse proxies", web_main};
+const weft_command weft_cli_web = {
+    .name = "web",
+    .summary = "an HTTP server: static files and reverse proxies",
+    .description = "Serves the files under DIR, and forwards requests under each PREFIX to a server.",
+    .options = options,
+    .build = build};

@@ -21,4 +21,9 @@ LD_LIBRARY_PATH="$libdir" "$tmp/hello_pc" | grep -q "hello from weft"
 cmake -S "$src" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_C_COMPILER="$cc" >/dev/null
 cmake --build "$tmp/cmake" >/dev/null
 LD_LIBRARY_PATH="$libdir" "$tmp/cmake/hello" | grep -q "hello from weft"
-echo "install check: pkg-config (shared, static) and find_package all good"
+# A plugin built against the installed weft, loaded by the installed weft:
+# the command exports weft's API to it through the shared library.
+# shellcheck disable=SC2046
+"$cc" -shared -fPIC -o "$tmp/greet.so" "$src/../plugins/greet.c" $(pkg-config --cflags --libs weft)
+"$tmp/prefix/bin/weft" --plugin "$tmp/greet.so" --help | grep -q "greet .*says hello and closes ($tmp/greet.so)"
+echo "install check: pkg-config (shared, static), find_package and a plugin all good"

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* What the runner's files share inside the library: parsing options, the
+ * help text, and the runner's tree for those who look at it (the admin
+ * console). */
+#ifndef WEFT_APP_RUNNER_INT_H
+#define WEFT_APP_RUNNER_INT_H
+
+#include <stdio.h>
+
+#include "weft/plugin.h"
+
+/* An empty set of options; NULL when out of memory. */
+weft_args *weft__args_new(void);
+void weft__args_free(weft_args *a);
+
+/*
+ * Parses argv from *at against the option tables (each ending with a
+ * zeroed entry; NULL entries are skipped), adding to `a`; values point into
+ * argv. Stops at "--" (after it), at the end, or - when stop_at_word - at
+ * the first word that is not an option, leaving *at there. 0, or
+ * WEFT_EINVAL / WEFT_ENOMEM with `why` (size bytes) saying what was wrong.
+ */
+int weft__args_parse(weft_args *a, int argc, char **argv, int *at, const weft_option *const *tables,
+                     size_t ntables, bool stop_at_word, char *why, size_t size);
+
+/* The options of a table as --help lists them, wrapped at 80 columns. */
+void weft__args_help(FILE *out, const weft_option *table);
+/* A paragraph, wrapped at 80 columns. */
+void weft__text_wrap(FILE *out, const char *text);
+
+/* The top of the running command's service tree (what `weft ctl status`
+ * walks). */
+weft_service *weft__runner_top(const weft_runner *rn);
+
+#endif
