@@ -97,37 +97,38 @@ static void undo(weft_service *s)
     weft_deferred_unref(stop_subtree(s));
 }
 
-static int bind_subtree(weft_service *s, weft_failure **why)
+/* Takes the subtree to BOUND (privileged_start) or RUNNING (start), parent
+ * first; a service already there is left as it is. */
+static int step_subtree(weft_service *s, state to, weft_failure **why)
 {
-    if (s->state != STOPPED)
+    if (s->state >= to)
         return 0;
-    if (s->ops->privileged_start) {
-        int err = s->ops->privileged_start(s, s->arg, why);
+    int (*step)(weft_service *, void *, weft_failure **) = to == BOUND ? s->ops->privileged_start : s->ops->start;
+    if (step) {
+        int err = step(s, s->arg, why);
         if (err < 0)
             return err;
     }
-    s->state = BOUND;
+    s->state = to;
     for (weft__list *n = s->children.next; n != &s->children; n = n->next) {
-        int err = bind_subtree(SERVICE_OF(n), why);
+        int err = step_subtree(SERVICE_OF(n), to, why);
         if (err < 0)
             return err;
     }
     return 0;
 }
 
-static bool a_failure(weft_failure **why, int err)
-{
-    if (!*why)
-        *why = weft_failure_new(err, "%s", weft_strerror(err));
-    return true;
-}
-
-int weft_service_privileged_start(weft_service *s, weft_failure **why)
+/* Both starts: bind, then start if `to` is RUNNING; on a failure what was
+ * done is undone and the failure is the caller's. */
+static int start_to(weft_service *s, state to, weft_failure **why)
 {
     weft_failure *mine = NULL;
-    int err = bind_subtree(s, &mine);
+    int err = step_subtree(s, BOUND, &mine);
+    if (err == 0 && to == RUNNING)
+        err = step_subtree(s, RUNNING, &mine);
     if (err < 0) {
-        a_failure(&mine, err);
+        if (!mine)
+            mine = weft_failure_new(err, "%s", weft_strerror(err));
         undo(s);
         if (why)
             *why = mine;
@@ -137,41 +138,16 @@ int weft_service_privileged_start(weft_service *s, weft_failure **why)
     return err;
 }
 
-static int start_subtree(weft_service *s, weft_failure **why)
+int weft_service_privileged_start(weft_service *s, weft_failure **why)
 {
-    if (s->state == RUNNING)
-        return 0;
-    if (s->ops->start) {
-        int err = s->ops->start(s, s->arg, why);
-        if (err < 0)
-            return err;
-    }
-    s->state = RUNNING;
-    for (weft__list *n = s->children.next; n != &s->children; n = n->next) {
-        int err = start_subtree(SERVICE_OF(n), why);
-        if (err < 0)
-            return err;
-    }
-    return 0;
+    return start_to(s, BOUND, why);
 }
 
 int weft_service_start(weft_service *s, weft_failure **why)
 {
     if (s->state == RUNNING || s->state == STOPPING)
         return s->state == RUNNING ? WEFT_ERUNNING : WEFT_EBUSY;
-    weft_failure *mine = NULL;
-    int err = bind_subtree(s, &mine);
-    if (err == 0)
-        err = start_subtree(s, &mine);
-    if (err < 0) {
-        a_failure(&mine, err);
-        undo(s);
-        if (why)
-            *why = mine;
-        else
-            weft_failure_unref(mine);
-    }
-    return err;
+    return start_to(s, RUNNING, why);
 }
 
 /* ---- the tree ---- */
