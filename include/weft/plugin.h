@@ -78,8 +78,10 @@ WEFT_API weft_reactor *weft_runner_reactor(const weft_runner *rn);
 /* Moving a connection's state from the old code to the new at a reload. */
 typedef struct weft_handover {
     /* In the old code: the protocol's state as bytes (*state from
-     * weft_alloc; the runner frees it). 0 or a negative code: then the
-     * connection stays on the old code. */
+     * weft_malloc, or NULL; the runner frees it). Returns 0, or a negative
+     * code: the connection then stays on the old code. Once restored, the
+     * old protocol is destroyed without connection_lost (the connection
+     * goes on); the new one is not told connection_made. */
     int (*save)(weft_protocol *p, void **state, size_t *len);
     /* In the new code: the protocol that goes on with that state on the
      * same transport, or NULL (the connection stays on the old code). */
