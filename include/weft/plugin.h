@@ -105,17 +105,19 @@ WEFT_API const char *weft_plugin_version(const weft_plugin *p);
 WEFT_API void *weft_plugin_data(const weft_plugin *p);
 WEFT_API void weft_plugin_set_data(weft_plugin *p, void *data);
 
-typedef struct weft_plugin_entry {
+/* A struct tag, not a typedef: the exported variable has the same name,
+ * and C gives typedefs and variables one name space. */
+struct weft_plugin_entry {
     unsigned abi; /* WEFT_PLUGIN_ABI: first, always */
     const char *name;
     const char *version;
     int (*init)(weft_plugin *p);  /* 0 or a negative code */
     void (*fini)(weft_plugin *p); /* before the object is unloaded; may be NULL */
-} weft_plugin_entry;
+};
 
 #define WEFT_PLUGIN_ENTRY_SYMBOL "weft_plugin_entry"
 #define WEFT_PLUGIN_DEFINE(name_, version_, init_, fini_)                                                        \
-    WEFT_API const weft_plugin_entry weft_plugin_entry = {                                                     \
+    WEFT_API const struct weft_plugin_entry weft_plugin_entry = {                                              \
         .abi = WEFT_PLUGIN_ABI, .name = (name_), .version = (version_), .init = (init_), .fini = (fini_)}
 
 #endif

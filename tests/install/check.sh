@@ -21,4 +21,20 @@ LD_LIBRARY_PATH="$libdir" "$tmp/hello_pc" | grep -q "hello from weft"
 cmake -S "$src" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_C_COMPILER="$cc" >/dev/null
 cmake --build "$tmp/cmake" >/dev/null
 LD_LIBRARY_PATH="$libdir" "$tmp/cmake/hello" | grep -q "hello from weft"
-echo "install check: pkg-config (shared, static) and find_package all good"
+# The example plugin, both ways: a module exporting only its entry, built
+# with weft's headers and linking no weft library (the weft command that
+# loads it provides weft's functions).
+plugin=$(dirname "$0")/../../examples/plugins/lines
+check_plugin() {
+    so=$1 version=$2
+    test "$(nm -D --defined-only "$so" | awk '{print $3}')" = weft_plugin_entry
+    ! readelf -d "$so" | grep NEEDED | grep -q libweft
+    grep -q "$version" "$so"
+}
+cmake -S "$plugin" -B "$tmp/plugin_cmake" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_C_COMPILER="$cc" -DVERSION=v-cmake >/dev/null
+cmake --build "$tmp/plugin_cmake" >/dev/null
+check_plugin "$tmp/plugin_cmake/liblines.so" v-cmake
+mkdir "$tmp/plugin_pc"
+make -s -C "$tmp/plugin_pc" -f "$(cd "$plugin" && pwd)/Makefile" VPATH="$(cd "$plugin" && pwd)" CC="$cc" VERSION=v-pkgconfig >/dev/null
+check_plugin "$tmp/plugin_pc/liblines.so" v-pkgconfig
+echo "install check: pkg-config (shared, static), find_package and the example plugin (both ways) all good"
