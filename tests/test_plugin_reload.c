@@ -229,6 +229,7 @@ typedef struct client {
     unsigned conn_answered;  /* on this connection: the count the server must say */
     unsigned seen_v1, seen_v2;
     bool up, lost;
+    bool hold; /* answers do not make it send the next line */
 } client;
 
 static void client_send(client *c)
@@ -280,7 +281,8 @@ static void client_data(weft_protocol *p, const void *data, size_t len)
         }
         check_answer(c, c->in, c->len);
         c->len = 0;
-        client_send(c);
+        if (!c->hold)
+            client_send(c);
     }
 }
 
@@ -336,6 +338,29 @@ static void pump(fixture *fx, client *cs, size_t n, unsigned more)
     cr_assert_fail("the clients were not answered");
 }
 
+/* Stops c sending and waits for its line in flight to be answered, then
+ * sends the first half of its next line: a reload now finds it in the
+ * server's buffer. */
+static void half_line(fixture *fx, client *c)
+{
+    c->hold = true;
+    for (int i = 0; i < 1000 && c->answered < c->sent; i++)
+        cr_assert_eq(weft_reactor_iterate(fx->r, 1), 0);
+    cr_assert_eq(c->answered, c->sent);
+    char line[32];
+    int n = snprintf(line, sizeof line, "c%d-%u", c->id, ++c->sent);
+    cr_assert_eq(weft_transport_write(c->base.transport, line, (size_t)n), 0);
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(weft_reactor_iterate(fx->r, 0), 0);
+}
+
+/* Ends the line half_line began, and lets c go on. */
+static void finish_line(client *c)
+{
+    c->hold = false;
+    cr_assert_eq(weft_transport_write(c->base.transport, "\n", 1), 0);
+}
+
 /* Waits until the builds mapped are exactly `want` (the old ones unmap as
  * their last connections' closes finish, in the reactor's close step). */
 static void expect_mapped(fixture *fx, const ino_t *want, size_t n)
@@ -384,8 +409,10 @@ WEFT_TEST(plugin_reload, new_connections_get_the_new_build_and_open_ones_move_or
     pump(&fx, cs, 2, 3);
     ino_t v1 = weft__plugin_build_inode(weft__plugin_slot_current(fx.slot));
 
+    half_line(&fx, &cs[0]);
     weft__reload_report rep;
     reload_ok(&fx, "v2/liblines.so", &rep);
+    finish_line(&cs[0]); /* the line begun under v1 is answered by v2 */
     cr_assert_str_eq(rep.from, "v1");
     cr_assert_str_eq(rep.to, "v2");
     cr_assert_eq(rep.conns.moved, 1, "the connection on lines moved");
