@@ -71,7 +71,9 @@ typedef struct weft__switch_report {
  * a connection runs it. handover may be NULL. f is started (doStart) now,
  * and stopped once this factory no longer builds with it and its last
  * connection has ended, before its version is let go. Open connections
- * move as the header says; *report (may be NULL) counts them.
+ * move as the header says; *report (may be NULL) counts them. Not from
+ * inside an event of a connection it may move: the old protocol is
+ * destroyed here.
  */
 void weft__vfactory_switch(weft__vfactory *vf, weft__version *v, weft_factory *f, const weft_handover *handover,
                            weft__switch_report *report);
