@@ -432,10 +432,19 @@ WEFT_TEST(plugin_reload, new_connections_get_the_new_build_and_open_ones_move_or
 
     cr_assert(is_mapped(v1), "v1 stays mapped while a connection runs it");
     cr_assert_eq(fx.hc.detached, 0);
+    /* v2 held as a runner holds a build whose command's services live. */
+    weft__version *held = weft__plugin_build_version(weft__plugin_slot_current(fx.slot));
+    weft__version_hold(held);
     client_hang_up(&fx, &cs[1]);
     expect_mapped(&fx, (ino_t[]){v2}, 1);
     cr_assert_eq(fx.hc.detached, 1, "v1 ended with its last connection");
     client_hang_up(&fx, &c);
+    reload_ok(&fx, "v1/liblines.so", &rep);
+    cr_assert_eq(rep.conns.moved, 1);
+    ino_t v1_again = weft__plugin_build_inode(weft__plugin_slot_current(fx.slot));
+    expect_mapped(&fx, (ino_t[]){v2, v1_again}, 2); /* v2: held */
+    weft__version_drop(held);
+    expect_mapped(&fx, (ino_t[]){v1_again}, 1);
     teardown(&fx, cs, 2);
 }
 

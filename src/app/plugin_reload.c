@@ -376,6 +376,11 @@ weft__plugin_slot *weft__plugin_build_slot(const weft__plugin_build *b)
     return b->slot;
 }
 
+weft__version *weft__plugin_build_version(const weft__plugin_build *b)
+{
+    return b->v;
+}
+
 size_t weft__plugin_build_connections(const weft__plugin_build *b)
 {
     return weft__version_connections(b->v);

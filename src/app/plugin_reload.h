@@ -93,6 +93,10 @@ int weft__plugin_build_add_factory(weft__plugin_build *b, const char *name, weft
 const struct weft_plugin_entry *weft__plugin_build_entry(const weft__plugin_build *b);
 weft_plugin *weft__plugin_build_plugin(const weft__plugin_build *b);
 weft__plugin_slot *weft__plugin_build_slot(const weft__plugin_build *b);
+/* The build's count (plugin_version.h): what else runs its code holds it
+ * - the runner, for the services a command of this build made, whose
+ * functions may be the build's - and it stays mapped until let go. */
+weft__version *weft__plugin_build_version(const weft__plugin_build *b);
 /* Connections running the build's code now. */
 size_t weft__plugin_build_connections(const weft__plugin_build *b);
 /* The inode of its memory file: how it shows in /proc/self/maps. */
