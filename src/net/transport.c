@@ -775,6 +775,37 @@ weft_reactor *weft_transport_reactor(const weft_transport *t)
     return t->r;
 }
 
+weft_protocol *weft_transport_set_protocol(weft_transport *t, weft_protocol *p)
+{
+    if (t->state != WEFT__T_OPEN || !t->started)
+        return NULL;
+    /* The old protocol's producer fed the old protocol's stream, which ends
+     * here; its stop runs while the old protocol is still attached, and may
+     * close the connection. */
+    if (t->producer && t->producer != &t->fount_producer) {
+        weft_producer *prod = t->producer;
+        weft_transport_unregister_producer(t);
+        if (prod->ops->stop)
+            prod->ops->stop(prod);
+        if (t->state != WEFT__T_OPEN)
+            return NULL;
+    }
+    weft_protocol *old = t->proto;
+    if (!p->factory)
+        p->factory = old->factory;
+    /* Started first: a factory the two share never drops to no users. */
+    if (p->factory)
+        weft_factory_start(p->factory);
+    if (old->factory)
+        weft_factory_stop(old->factory);
+    t->proto = p;
+    p->transport = t;
+    old->transport = NULL;
+    if (t->user_paused)
+        weft_transport_resume_reading(t);
+    return old;
+}
+
 static void self_pause(weft_producer *p)
 {
     weft_transport_pause_reading(WEFT_CONTAINER_OF(p, weft_transport, self_producer));
