@@ -9,11 +9,10 @@
  * them closes; a reload that fails leaves the old build serving and says
  * why; and a hundred reloads under eight clients lose no line.
  *
- * Until the loader (src/app/plugin.c) joins, this file stands in for it:
- * a registry record per build that forwards weft_plugin_add_factory and
- * weft_plugin_factory to the slot, and no-op stand-ins for the runner's
- * calls the plugin's command would make (the plugin references them, and
- * it is loaded with every symbol resolved; its command is not run here).
+ * The registry (src/app/plugin.c) is the real one, as the runner uses it:
+ * the test program exports all of weft (tests/CMakeLists.txt), as the weft
+ * command does through libweft.so, so the plugin finds the functions its
+ * command would call.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -21,88 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../src/app/plugin_reload.h"
+#include "../src/app/plugin_int.h"
 #include "test.h"
-
-/* ---- the loader's part, standing in ---- */
-
-struct weft_plugin {
-    weft__plugin_build *b;
-};
-
-typedef struct host_count {
-    int attached, detached;
-} host_count;
-
-static weft_plugin *host_attach(void *ctx, weft__plugin_build *b)
-{
-    weft_plugin *p = calloc(1, sizeof *p);
-    if (p) {
-        p->b = b;
-        ((host_count *)ctx)->attached++;
-    }
-    return p;
-}
-
-static void host_detach(void *ctx, weft_plugin *p)
-{
-    ((host_count *)ctx)->detached++;
-    free(p);
-}
-
-int weft_plugin_add_factory(weft_plugin *p, const char *name, weft_factory *f, const weft_handover *handover)
-{
-    return weft__plugin_build_add_factory(p->b, name, f, handover);
-}
-
-weft_factory *weft_plugin_factory(weft_plugin *p, const char *name)
-{
-    return weft__plugin_slot_factory(weft__plugin_build_slot(p->b), name);
-}
-
-int weft_plugin_add_command(weft_plugin *p, const weft_command *c)
-{
-    (void)p;
-    (void)c;
-    return 0;
-}
-
-const char *const *weft_args_all(const weft_args *a, const char *name, size_t *n)
-{
-    (void)a;
-    (void)name;
-    *n = 0;
-    return NULL;
-}
-
-bool weft_args_has(const weft_args *a, const char *name)
-{
-    (void)a;
-    (void)name;
-    return false;
-}
-
-weft_reactor *weft_runner_reactor(const weft_runner *rn)
-{
-    (void)rn;
-    return NULL;
-}
-
-weft_service *weft_server_service_new(weft_reactor *r, const char *name, const char *endpoint, weft_factory *factory)
-{
-    (void)r;
-    (void)name;
-    (void)endpoint;
-    (void)factory;
-    return NULL;
-}
-
-int weft_service_add(weft_service *parent, weft_service *child)
-{
-    (void)parent;
-    (void)child;
-    return WEFT_ENOMEM;
-}
 
 /* ---- what is mapped: the builds' memory files in /proc/self/maps ---- */
 
@@ -146,8 +65,9 @@ static bool is_mapped(ino_t ino)
 
 typedef struct fixture {
     weft_reactor *r;
-    host_count hc;
-    weft__plugin_slot *slot;
+    weft__plugins reg;
+    weft__plugin_rec *rec;   /* the plugin lines */
+    weft__plugin_slot *slot; /* its slot */
     weft_port *port, *stay_port;
     char desc[64], stay_desc[64];
     char dir[64];     /* a scratch directory */
@@ -177,6 +97,15 @@ static void install(fixture *fx, const char *which)
     cr_assert_eq(rename(tmp, fx->path), 0);
 }
 
+/* The builds of lines still mapped (their registry records). */
+static size_t live_builds(const fixture *fx)
+{
+    size_t n = 0;
+    for (const weft_plugin *p = fx->rec->builds; p; p = p->next)
+        n++;
+    return n;
+}
+
 static void reload_ok(fixture *fx, const char *which, weft__reload_report *rep)
 {
     install(fx, which);
@@ -204,13 +133,12 @@ static void setup(fixture *fx)
     snprintf(fx->dir, sizeof fx->dir, "/tmp/weft-reload-XXXXXX");
     cr_assert_not_null(mkdtemp(fx->dir));
     snprintf(fx->path, sizeof fx->path, "%s/liblines.so", fx->dir);
-    weft__plugin_host host = {host_attach, host_detach, &fx->hc};
-    fx->slot = weft__plugin_slot_new("lines", &host);
-    cr_assert_not_null(fx->slot);
-    weft__reload_report rep;
-    reload_ok(fx, "v1/liblines.so", &rep);
-    cr_assert_str_eq(rep.from, "");
-    cr_assert_str_eq(rep.to, "v1");
+    weft__plugins_init(&fx->reg);
+    install(fx, "v1/liblines.so");
+    char why[512];
+    cr_assert_eq(weft__plugin_load(&fx->reg, fx->path, &fx->rec, why, sizeof why), 0, "%s", why);
+    fx->slot = fx->rec->slot;
+    cr_assert_str_eq(weft_plugin_version(weft__plugin_rec_current(fx->rec)), "v1");
     listen_on(fx, "lines", &fx->port, fx->desc);
     listen_on(fx, "lines-stay", &fx->stay_port, fx->stay_desc);
 }
@@ -390,10 +318,10 @@ static void teardown(fixture *fx, client *cs, size_t n)
     for (int i = 0; i < 1000 && weft__plugin_build_connections(weft__plugin_slot_current(fx->slot)) > 0; i++)
         cr_assert_eq(weft_reactor_iterate(fx->r, 0.01), 0);
     expect_mapped(fx, (ino_t[]){weft__plugin_build_inode(weft__plugin_slot_current(fx->slot))}, 1);
-    weft__plugin_slot_free(fx->slot);
+    cr_assert_eq(live_builds(fx), 1, "every build but the current one ended");
+    weft__plugins_free(&fx->reg);
     ino_t m[MAX_MAPPED];
-    cr_assert_eq(mapped_builds(m), 0, "the last build is unmapped with its slot");
-    cr_assert_eq(fx->hc.detached, fx->hc.attached, "every build ended");
+    cr_assert_eq(mapped_builds(m), 0, "the last build is unmapped with the registry");
     weft_reactor_free(fx->r);
     unlink(fx->path);
     cr_assert_eq(rmdir(fx->dir), 0);
@@ -431,13 +359,16 @@ WEFT_TEST(plugin_reload, new_connections_get_the_new_build_and_open_ones_move_or
     cr_assert_eq(c.seen_v2, 2, "a new connection gets v2");
 
     cr_assert(is_mapped(v1), "v1 stays mapped while a connection runs it");
-    cr_assert_eq(fx.hc.detached, 0);
+    cr_assert_eq(live_builds(&fx), 2);
+    weft_plugin *from = NULL;
+    cr_assert_not_null(weft__plugins_command(&fx.reg, "lines", &from));
+    cr_assert_str_eq(weft_plugin_version(from), "v2", "the command is the new build's");
     /* v2 held as a runner holds a build whose command's services live. */
     weft__version *held = weft__plugin_build_version(weft__plugin_slot_current(fx.slot));
     weft__version_hold(held);
     client_hang_up(&fx, &cs[1]);
     expect_mapped(&fx, (ino_t[]){v2}, 1);
-    cr_assert_eq(fx.hc.detached, 1, "v1 ended with its last connection");
+    cr_assert_eq(live_builds(&fx), 1, "v1 ended with its last connection");
     client_hang_up(&fx, &c);
     reload_ok(&fx, "v1/liblines.so", &rep);
     cr_assert_eq(rep.conns.moved, 1);
@@ -453,12 +384,12 @@ WEFT_TEST(plugin_reload, a_reload_that_fails_leaves_the_old_build_serving_and_sa
     static const struct {
         const char *build, *why;
     } cases[] = {
-        {"broken/no-such-file.so", "cannot open"},
-        {"broken/libbroken_symbol.so", "weft_no_such_function"},
-        {"broken/libbroken_entry.so", "no weft_plugin_entry symbol"},
-        {"broken/libbroken_abi.so", "was built for plugin ABI 2; this weft has ABI 1"},
-        {"broken/libbroken_init.so", "failed to start"},
-        {"broken/libbroken_name.so", "is the plugin other, not lines"},
+        {"broken/no-such-file.so", "cannot load it: No such file or directory"},
+        {"broken/libbroken_symbol.so", "cannot load it: undefined symbol: weft_no_such_function"},
+        {"broken/libbroken_entry.so", "no weft_plugin_entry symbol (not a weft plugin)"},
+        {"broken/libbroken_abi.so", "built for plugin ABI 2, this weft has 1"},
+        {"broken/libbroken_init.so", "its init failed: "},
+        {"broken/libbroken_name.so", "it is the plugin other, not lines"},
         {"broken/libbroken_factory.so", "does not register the factory lines-stay that v1 serves"},
     };
     fixture fx;
@@ -483,8 +414,11 @@ WEFT_TEST(plugin_reload, a_reload_that_fails_leaves_the_old_build_serving_and_sa
         pump(&fx, &c, 1, 1);
     }
     cr_assert_eq(c.seen_v2, 0);
-    cr_assert_eq(fx.hc.attached, 3, "v1, and the two builds that got as far as init");
-    cr_assert_eq(fx.hc.detached, 2);
+    cr_assert_eq(fx.rec->loads, 3, "v1, and the two builds that got as far as init");
+    cr_assert_eq(live_builds(&fx), 1);
+    weft_plugin *from = NULL;
+    cr_assert_not_null(weft__plugins_command(&fx.reg, "lines", &from));
+    cr_assert_str_eq(weft_plugin_version(from), "v1", "a failed init's command went with it");
     teardown(&fx, &c, 1);
 }
 
@@ -543,6 +477,6 @@ WEFT_TEST(plugin_reload, a_hundred_reloads_under_eight_clients_lose_no_line, .ti
         cr_assert_gt(cs[i].seen_v2, 0, "client %d saw v2", i);
         cr_assert_eq(cs[i].conn_answered, cs[i].answered, "one connection all along, its count intact");
     }
-    cr_assert_eq(fx.hc.attached, RELOADS + 1);
+    cr_assert_eq(fx.rec->loads, RELOADS + 1);
     teardown(&fx, cs, CLIENTS);
 }

@@ -77,10 +77,23 @@ static void build_end(void *arg)
     weft_free(b);
 }
 
-static int fail(weft_failure **why, int code, const char *what, const char *path, const char *detail)
+/* The failure's words, for people, without the path (the caller names
+ * the file): "cannot load it: ..." and the like. */
+static int fail(weft_failure **why, int code, const char *what, const char *detail)
 {
-    *why = weft_failure_new(code, "%s %s: %s", what, path, detail);
+    *why = weft_failure_new(code, "%s: %s", what, detail);
     return code;
+}
+
+/* dlerror's text without the name it gives the object (/proc/self/fd/N,
+ * which says nothing to the operator). */
+static const char *dl_why(const char *fdname)
+{
+    const char *e = dlerror();
+    size_t n = strlen(fdname);
+    if (!e)
+        return "dlopen failed";
+    return strncmp(e, fdname, n) == 0 && e[n] == ':' && e[n + 1] == ' ' ? e + n + 2 : e;
 }
 
 /* Copies the file at path into a new memory file. */
@@ -88,12 +101,12 @@ static int copy_to_memory(const char *path, int *out, weft_failure **why)
 {
     int src = open(path, O_RDONLY | O_CLOEXEC);
     if (src < 0)
-        return fail(why, -errno, "cannot open", path, strerror(errno));
+        return fail(why, -errno, "cannot load it", strerror(errno));
     int fd = memfd_create("weft-plugin", MFD_CLOEXEC);
     if (fd < 0) {
         int err = -errno;
         close(src);
-        return fail(why, err, "cannot copy", path, strerror(-err));
+        return fail(why, err, "cannot copy it to memory", strerror(-err));
     }
     char buf[65536];
     for (;;) {
@@ -105,7 +118,7 @@ static int copy_to_memory(const char *path, int *out, weft_failure **why)
             close(src);
             if (err < 0) {
                 close(fd);
-                return fail(why, err, "cannot read", path, strerror(-err));
+                return fail(why, err, "cannot read it", strerror(-err));
             }
             *out = fd;
             return 0;
@@ -118,7 +131,7 @@ static int copy_to_memory(const char *path, int *out, weft_failure **why)
                 int err = -errno;
                 close(src);
                 close(fd);
-                return fail(why, err, "cannot copy", path, strerror(-err));
+                return fail(why, err, "cannot copy it to memory", strerror(-err));
             }
             off += put;
         }
@@ -131,14 +144,14 @@ static int build_open(const char *path, weft__plugin_build **out, weft_failure *
 {
     weft__plugin_build *b = weft_calloc(1, sizeof *b);
     if (!b) {
-        *why = weft_failure_new(WEFT_ENOMEM, "out of memory loading %s", path);
+        *why = weft_failure_new(WEFT_ENOMEM, "out of memory");
         return WEFT_ENOMEM;
     }
     b->fd = -1;
     int err = copy_to_memory(path, &b->fd, why);
     struct stat st;
     if (err == 0 && fstat(b->fd, &st) < 0)
-        err = fail(why, -errno, "cannot copy", path, strerror(errno));
+        err = fail(why, -errno, "cannot copy it to memory", strerror(errno));
     if (err < 0) {
         build_end(b);
         return err;
@@ -149,14 +162,14 @@ static int build_open(const char *path, weft__plugin_build **out, weft_failure *
     /* RTLD_NOW: a symbol missing fails the load, not a call later. */
     b->handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (!b->handle)
-        err = fail(why, -ENOEXEC, "cannot load", path, dlerror());
+        err = fail(why, -ENOEXEC, "cannot load it", dl_why(name));
     else if (!(b->entry = dlsym(b->handle, WEFT_PLUGIN_ENTRY_SYMBOL)))
-        err = fail(why, -ENOEXEC, "not a weft plugin", path, "no " WEFT_PLUGIN_ENTRY_SYMBOL " symbol");
+        *why = weft_failure_new(err = -ENOEXEC, "no " WEFT_PLUGIN_ENTRY_SYMBOL " symbol (not a weft plugin)");
     else if (b->entry->abi != WEFT_PLUGIN_ABI)
-        *why = weft_failure_new(err = -EPROTO, "the plugin %s was built for plugin ABI %u; this weft has ABI %u", path,
-                                b->entry->abi, (unsigned)WEFT_PLUGIN_ABI);
+        *why = weft_failure_new(err = -EPROTO, "built for plugin ABI %u, this weft has %u", b->entry->abi,
+                                (unsigned)WEFT_PLUGIN_ABI);
     else if (!b->entry->name || !b->entry->init || !b->entry->version)
-        err = fail(why, -ENOEXEC, "not a weft plugin", path, "its entry has no name, version or init");
+        *why = weft_failure_new(err = -ENOEXEC, "its entry has no name, version or init");
     if (err < 0) {
         build_end(b);
         return err;
@@ -273,37 +286,43 @@ static int new_factories(const weft__plugin_slot *s, const weft__plugin_build *b
 
 /* Runs b's init and checks what it registered; on failure *why says why
  * and b is still to be ended. */
-static int build_init(weft__plugin_slot *s, weft__plugin_build *b, const char *path, named **added,
-                      weft_failure **why)
+static int build_init(weft__plugin_slot *s, weft__plugin_build *b, named **added, weft_failure **why)
 {
     const struct weft_plugin_entry *e = b->entry;
     if (s->name && strcmp(e->name, s->name) != 0) {
-        *why = weft_failure_new(WEFT_EINVAL, "%s is the plugin %s, not %s", path, e->name, s->name);
+        *why = weft_failure_new(WEFT_EINVAL, "it is the plugin %s, not %s", e->name, s->name);
         return WEFT_EINVAL;
     }
-    if (!(b->v = weft__version_new(build_end, b)) || !(b->p = s->host.attach(s->host.ctx, b)) ||
-        (!s->name && !(s->name = weft_strdup(e->name)))) {
-        *why = weft_failure_new(WEFT_ENOMEM, "out of memory loading %s", path);
+    if (!(b->v = weft__version_new(build_end, b))) {
+        *why = weft_failure_new(WEFT_ENOMEM, "out of memory");
+        return WEFT_ENOMEM;
+    }
+    if (!(b->p = s->host.attach(s->host.ctx, b, why))) {
+        if (!*why)
+            *why = weft_failure_new(WEFT_ENOMEM, "out of memory");
+        return weft_failure_code(*why);
+    }
+    if (!s->name && !(s->name = weft_strdup(e->name))) {
+        *why = weft_failure_new(WEFT_ENOMEM, "out of memory");
         return WEFT_ENOMEM;
     }
     b->initialising = true;
     int err = e->init(b->p);
     b->initialising = false;
     if (err < 0) {
-        *why = weft_failure_new(err, "the plugin %s (%s %s) failed to start: %s", path, e->name, e->version,
-                                weft_strerror(err));
+        *why = weft_failure_new(err, "its init failed: %s", weft_strerror(err));
         return err;
     }
     b->initialised = true;
     for (named *n = s->factories; n; n = n->next) {
         if (!find_reg(b, n->name)) {
-            *why = weft_failure_new(WEFT_EINVAL, "the plugin %s (%s %s) does not register the factory %s that %s serves",
-                                    path, e->name, e->version, n->name, s->current->entry->version);
+            *why = weft_failure_new(WEFT_EINVAL, "it (%s %s) does not register the factory %s that %s serves", e->name,
+                                    e->version, n->name, s->current->entry->version);
             return WEFT_EINVAL;
         }
     }
     if (new_factories(s, b, added) < 0) {
-        *why = weft_failure_new(WEFT_ENOMEM, "out of memory loading %s", path);
+        *why = weft_failure_new(WEFT_ENOMEM, "out of memory");
         return WEFT_ENOMEM;
     }
     return 0;
@@ -319,7 +338,7 @@ int weft__plugin_reload(weft__plugin_slot *s, const char *path, weft__reload_rep
     b->slot = s;
     b->host = s->host;
     named *added = NULL;
-    err = build_init(s, b, path, &added, why);
+    err = build_init(s, b, &added, why);
     if (err < 0) {
         /* Through the version when there is one: its release ends b. */
         if (b->v)

@@ -33,9 +33,10 @@ typedef struct weft__plugin_build weft__plugin_build; /* one loaded build */
  * build, which init and fini are given. */
 typedef struct weft__plugin_host {
     /* A record for build b, about to be initialised (its registrations
-     * reach b through weft__plugin_build_add_factory). NULL: out of
-     * memory. */
-    weft_plugin *(*attach)(void *ctx, weft__plugin_build *b);
+     * reach b through weft__plugin_build_add_factory), or NULL with *why
+     * saying why the build may not join (another plugin has its name; out
+     * of memory). */
+    weft_plugin *(*attach)(void *ctx, weft__plugin_build *b, weft_failure **why);
     /* Frees that record: after the build's fini, before it is unmapped. */
     void (*detach)(void *ctx, weft_plugin *p);
     void *ctx;
@@ -67,12 +68,13 @@ typedef struct weft__reload_report {
  * it is unmapped.
  *
  * On failure nothing changes - the old build goes on serving - and *why
- * (the caller's) says why: no such file, not a shared object or a symbol
- * it needs missing (dlerror's words), no weft_plugin_entry, another ABI,
- * another plugin's name, init failing (its code), or a factory the old
- * build registered that the new one does not (connections would have
- * nothing to go on with). Returns 0 (and *report, which may be NULL) or
- * a negative code.
+ * (the caller's) says why, for people, without the path (the caller names
+ * the file): no such file, not a shared object or a symbol it needs
+ * missing (dlerror's words), no weft_plugin_entry, another ABI, another
+ * plugin's name, the host refusing it, init failing (its code), or a
+ * factory the old build registered that the new one does not (connections
+ * would have nothing to go on with). Returns 0 (and *report, which may be
+ * NULL) or a negative code, the failure's.
  */
 int weft__plugin_reload(weft__plugin_slot *s, const char *path, weft__reload_report *report, weft_failure **why);
 

@@ -117,7 +117,15 @@ static int lines_build(weft_runner *rn, weft_service *top, const weft_args *args
         n = 1;
     }
     for (size_t i = 0; i < n; i++) {
-        int err = weft_service_add(top, weft_server_service_new(weft_runner_reactor(rn), NULL, listen[i], f));
+        weft_failure *why = NULL;
+        weft_service *s = weft_server_service_new(weft_runner_reactor(rn), listen[i], listen[i], f, &why);
+        if (!s) {
+            int status = why ? 2 : 1; /* a bad endpoint string, or out of memory */
+            fprintf(stderr, "weft lines: %s: %s\n", listen[i], why ? weft_failure_message(why) : "out of memory");
+            weft_failure_unref(why);
+            return status;
+        }
+        int err = weft_service_add(top, s);
         if (err < 0) {
             fprintf(stderr, "weft lines: %s: %s\n", listen[i], weft_strerror(err));
             return 1;
