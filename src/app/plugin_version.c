@@ -7,6 +7,7 @@
 #include "plugin_version.h"
 
 #include "../core/list.h"
+#include "../net/transport_int.h"
 #include "weft/alloc.h"
 #include "weft/transport.h"
 
@@ -167,16 +168,19 @@ weft__version *weft__vfactory_version(const weft__vfactory *vf)
 /* ---- switching ---- */
 
 /* Moves one open connection of older code to vf's current version: 1
- * moved, 0 stayed, -1 failed (it stays). */
-static int hand_over(weft__vfactory *vf, vconn *old)
+ * moved, 0 stayed, -1 failed (it stays). The wrapper stays where it is -
+ * the transport's protocol, or inside another wrapper (a server service
+ * counts its connections with one) - and changes the protocol it forwards
+ * to, and the version it holds. */
+static int hand_over(weft__vfactory *vf, vconn *c)
 {
-    weft_transport *t = old->base.transport;
-    if (!old->handover || !old->handover->save || !vf->handover || !vf->handover->restore || !t ||
+    weft_transport *t = c->base.transport;
+    if (!c->handover || !c->handover->save || !vf->handover || !vf->handover->restore || !t ||
         weft_transport_disconnecting(t))
         return 0;
     void *state = NULL;
     size_t len = 0;
-    if (old->handover->save(old->inner, &state, &len) < 0) {
+    if (c->handover->save(c->inner, &state, &len) < 0) {
         weft_free(state);
         return -1;
     }
@@ -184,16 +188,34 @@ static int hand_over(weft__vfactory *vf, vconn *old)
     weft_free(state);
     if (!inner)
         return -1;
-    vconn *c = vconn_new(vf, inner);
-    if (!c)
-        return -1;
-    if (weft_transport_set_protocol(t, &c->base) != &old->base) {
-        weft_protocol_destroy(&c->base); /* not reached: t was checked open */
+    /* The old code's producer and pause go, as at any protocol switch. */
+    if (!weft__transport_code_switch(t)) {
+        weft_protocol_destroy(inner);
         return -1;
     }
+    weft_protocol *old = c->inner;
+    weft__version *old_v = c->v;
+    weft_factory *old_f = c->f;
+    if (!inner->factory)
+        inner->factory = vf->f;
     inner->transport = t;
-    old->inner->transport = NULL;
-    weft_protocol_destroy(&old->base);
+    old->transport = NULL;
+    c->inner = inner;
+    c->v = vf->v;
+    c->f = vf->f;
+    c->handover = vf->handover;
+    /* To the end of the list: the switch's walk passes over it. */
+    weft__list_remove(&c->node);
+    weft__list_push_back(&vf->open, &c->node);
+    weft_factory_start(c->f);
+    weft__version_hold(c->v);
+    c->v->connections++;
+    /* The old code ends as a connection's does in c_destroy, its version
+     * last; told nothing, since its connection goes on. */
+    weft_protocol_destroy(old);
+    weft_factory_stop(old_f);
+    old_v->connections--;
+    weft__version_drop(old_v);
     return 1;
 }
 

@@ -25,9 +25,12 @@
  * Switching to a new version: new connections run the new code. Each open
  * connection moves when the factory it was built with has a hand-over's
  * save and the new one a restore: save in the old code, restore in the
- * new, and the restored protocol (in a wrapper of the new version) takes
- * the transport over with weft_transport_set_protocol; the old protocol is
- * then destroyed without connection_lost (its connection goes on). A
+ * new; the connection's wrapper then forwards to the restored protocol and
+ * holds the new version, and the old protocol is destroyed without
+ * connection_lost (its connection goes on). The wrapper, not the
+ * transport, changes protocol: it may itself be inside another wrapper (a
+ * server service counts its connections with one), which
+ * weft_transport_set_protocol would replace instead. A
  * connection whose save or restore fails, or that is closing, stays on the
  * old code, as do all of them when either side has no hand-over.
  *

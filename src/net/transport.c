@@ -775,21 +775,32 @@ weft_reactor *weft_transport_reactor(const weft_transport *t)
     return t->r;
 }
 
-weft_protocol *weft_transport_set_protocol(weft_transport *t, weft_protocol *p)
+bool weft__transport_code_switch(weft_transport *t)
 {
     if (t->state != WEFT__T_OPEN || !t->started)
-        return NULL;
-    /* The old protocol's producer fed the old protocol's stream, which ends
-     * here; its stop runs while the old protocol is still attached, and may
-     * close the connection. */
+        return false;
+    /* The old code's producer fed the old code's stream, which ends here;
+     * its stop runs while the old code is still attached, and may close
+     * the connection. */
     if (t->producer && t->producer != &t->fount_producer) {
         weft_producer *prod = t->producer;
         weft_transport_unregister_producer(t);
         if (prod->ops->stop)
             prod->ops->stop(prod);
         if (t->state != WEFT__T_OPEN)
-            return NULL;
+            return false;
     }
+    /* Before the caller puts the new code in place, which is no matter:
+     * no kind delivers from inside set_reading. */
+    if (t->user_paused)
+        weft_transport_resume_reading(t);
+    return true;
+}
+
+weft_protocol *weft_transport_set_protocol(weft_transport *t, weft_protocol *p)
+{
+    if (!weft__transport_code_switch(t))
+        return NULL;
     weft_protocol *old = t->proto;
     if (!p->factory)
         p->factory = old->factory;
@@ -801,8 +812,6 @@ weft_protocol *weft_transport_set_protocol(weft_transport *t, weft_protocol *p)
     t->proto = p;
     p->transport = t;
     old->transport = NULL;
-    if (t->user_paused)
-        weft_transport_resume_reading(t);
     return old;
 }
 
