@@ -290,8 +290,9 @@ void weft_plugin_set_data(weft_plugin *p, void *data)
 
 int weft__plugin_reload_one(weft__plugin_rec *rec, weft_logger *lg, char *said, size_t size)
 {
-    char line[1024];
-    const char *name = weft__plugin_rec_current(rec)->entry->name;
+    char line[1024], name[128];
+    /* Copied: the reload may unmap the build the name is in. */
+    snprintf(name, sizeof name, "%s", weft__plugin_rec_current(rec)->entry->name);
     if (!rec->slot) {
         snprintf(line, sizeof line, "cannot reload %s: it is built into weft", name);
         if (said)
