@@ -7,7 +7,8 @@
  * the new build; connections on "lines" move with their count, those on
  * "lines-stay" finish on their build, which is unmapped when the last of
  * them closes; a reload that fails leaves the old build serving and says
- * why; and a hundred reloads under eight clients lose no line.
+ * why; the console's reload and plugins; and a hundred reloads under
+ * eight clients lose no line.
  *
  * The registry (src/app/plugin.c) is the real one, as the runner uses it:
  * the test program exports all of weft (tests/CMakeLists.txt), as the weft
@@ -479,4 +480,105 @@ WEFT_TEST(plugin_reload, a_hundred_reloads_under_eight_clients_lose_no_line, .ti
     }
     cr_assert_eq(fx.rec->loads, RELOADS + 1);
     teardown(&fx, cs, CLIENTS);
+}
+
+/* ---- the console's reload and plugins ---- */
+
+/* A console client: one command, its whole reply. */
+typedef struct asker {
+    weft_protocol base;
+    char out[4096];
+    size_t len;
+    bool up, done, lost;
+} asker;
+
+static void asker_made(weft_protocol *p)
+{
+    ((asker *)p)->up = true;
+}
+
+/* The reply ends with a line "ok" or "error: ...". */
+static void asker_data(weft_protocol *p, const void *data, size_t len)
+{
+    asker *a = (asker *)p;
+    cr_assert_lt(a->len + len, sizeof a->out);
+    memcpy(a->out + a->len, data, len);
+    a->len += len;
+    a->out[a->len] = '\0';
+    if (a->len == 0 || a->out[a->len - 1] != '\n')
+        return;
+    const char *last = a->out + a->len - 1;
+    while (last > a->out && last[-1] != '\n')
+        last--;
+    a->done = strncmp(last, "ok\n", 3) == 0 || strncmp(last, "error: ", 7) == 0;
+}
+
+static void asker_lost(weft_protocol *p, const weft_failure *why)
+{
+    (void)why;
+    ((asker *)p)->lost = true;
+}
+
+static const weft_protocol_ops asker_ops = {
+    .connection_made = asker_made, .data_received = asker_data, .connection_lost = asker_lost};
+
+/* Sends `command` to the console at `path`; its reply in *a. */
+static void ask(fixture *fx, const char *path, const char *command, asker *a)
+{
+    *a = (asker){.base.ops = &asker_ops};
+    char where[256];
+    snprintf(where, sizeof where, "unix:%s", path);
+    weft_deferred *d = weft_connect_protocol(fx->r, where, &a->base);
+    cr_assert_eq(weft_reactor_run_until(fx->r, d, 10), 0);
+    weft_deferred_unref(d);
+    cr_assert(a->up);
+    cr_assert_eq(weft_transport_write(a->base.transport, command, strlen(command)), 0);
+    cr_assert_eq(weft_transport_write(a->base.transport, "\n", 1), 0);
+    for (int i = 0; i < 1000 && !a->done; i++)
+        cr_assert_eq(weft_reactor_iterate(fx->r, 0.01), 0);
+    cr_assert(a->done, "%s: %s", command, a->out);
+    weft_transport_lose_connection(a->base.transport);
+    for (int i = 0; i < 1000 && !a->lost; i++)
+        cr_assert_eq(weft_reactor_iterate(fx->r, 0.01), 0);
+}
+
+WEFT_TEST(plugin_reload, the_console_reloads_a_plugin_and_lists_its_builds)
+{
+    fixture fx;
+    setup(&fx);
+    char sock[160], want[512];
+    snprintf(sock, sizeof sock, "%s/console.sock", fx.dir);
+    weft_console *con;
+    cr_assert_eq(weft_console_new(fx.r, sock, NULL, &con), 0);
+    cr_assert_eq(weft__plugins_console_commands(&fx.reg, con), 0);
+    client c = {.id = 0, .stay = true};
+    client_connect(&fx, &c);
+    pump(&fx, &c, 1, 2);
+
+    asker a;
+    ask(&fx, sock, "plugins", &a);
+    snprintf(want, sizeof want, "| lines v1 %s, loaded 1 time; builds: v1 (1 connection)\nok\n", fx.path);
+    cr_assert_str_eq(a.out, want);
+
+    install(&fx, "v2/liblines.so");
+    ask(&fx, sock, "reload lines", &a);
+    cr_assert_str_eq(a.out, "| reloaded lines from v1 to v2 (moved 0, stayed 1 connections)\nok\n");
+    ask(&fx, sock, "plugins", &a);
+    snprintf(want, sizeof want,
+             "| lines v2 %s, loaded 2 times; builds: v2 (0 connections), v1 (1 connection)\nok\n", fx.path);
+    cr_assert_str_eq(a.out, want);
+    pump(&fx, &c, 1, 1); /* still on v1: c.expect */
+
+    install(&fx, "broken/libbroken_init.so");
+    ask(&fx, sock, "reload", &a);
+    snprintf(want, sizeof want, "| cannot reload lines from %s: its init failed: ", fx.path);
+    cr_assert_eq(strncmp(a.out, want, strlen(want)), 0, "%s", a.out);
+    cr_assert_not_null(strstr(a.out, "\nerror: 1 of 1 plugins not reloaded\n"), "%s", a.out);
+    ask(&fx, sock, "reload nothing", &a);
+    cr_assert_str_eq(a.out, "error: no plugin named nothing\n");
+    cr_assert_str_eq(weft_plugin_version(weft__plugin_rec_current(fx.rec)), "v2");
+
+    weft_console_free(con);
+    client_hang_up(&fx, &c);
+    teardown(&fx, &c, 1);
 }

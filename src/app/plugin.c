@@ -376,7 +376,8 @@ static void console_reload(void *arg, weft_console_reply *reply, int argc, char 
 }
 
 /* One line per plugin: "NAME VERSION PATH, loaded N times; builds: V (C
- * connections), ..." - the builds still mapped, newest first. */
+ * connections), ..." - the builds still mapped, newest first; "NAME
+ * VERSION built-in" for the built-in one. */
 static void console_plugins(void *arg, weft_console_reply *reply, int argc, char **argv)
 {
     (void)argc;
@@ -391,14 +392,15 @@ static void console_plugins(void *arg, weft_console_reply *reply, int argc, char
         char builds[512] = "";
         size_t at = 0;
         for (const weft_plugin *p = rec->builds; p && at < sizeof builds; p = p->next) {
-            int n = snprintf(builds + at, sizeof builds - at, "%s%s (%zu connections)", at ? ", " : "",
-                             weft_plugin_version(p), weft__plugin_build_connections(p->b));
+            size_t conns = weft__plugin_build_connections(p->b);
+            int n = snprintf(builds + at, sizeof builds - at, "%s%s (%zu connection%s)", at ? ", " : "",
+                             weft_plugin_version(p), conns, conns == 1 ? "" : "s");
             if (n < 0)
                 break;
             at += (size_t)n;
         }
-        weft_console_reply_line(reply, "%s %s %s, loaded %u times; builds: %s", now->entry->name,
-                                weft_plugin_version(now), rec->path, rec->loads, builds);
+        weft_console_reply_line(reply, "%s %s %s, loaded %u time%s; builds: %s", now->entry->name,
+                                weft_plugin_version(now), rec->path, rec->loads, rec->loads == 1 ? "" : "s", builds);
     }
     weft_console_reply_ok(reply);
 }
