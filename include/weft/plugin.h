@@ -79,6 +79,9 @@ WEFT_API bool weft_args_has(const weft_args *a, const char *name);
 
 /* The runner's reactor. */
 WEFT_API weft_reactor *weft_runner_reactor(const weft_runner *rn);
+/* The plugin whose command runs (its build the command came from): what a
+ * command's build asks for its factories (weft_plugin_factory). */
+WEFT_API weft_plugin *weft_runner_plugin(const weft_runner *rn);
 
 /*
  * The weft command's main: `PROG [RUNNER OPTIONS] COMMAND [OPTIONS]`, the

@@ -60,7 +60,8 @@ struct weft_runner {
     char name[96]; /* "weft COMMAND", before every message */
     weft__plugins plugins;
     const weft_command *cmd;
-    weft__version *cmd_build; /* the build cmd came from, held while its services live; NULL built in */
+    weft_plugin *cmd_from;    /* the build cmd came from */
+    weft__version *cmd_build; /* cmd_from's, held while its services live; NULL built in */
     int cmd_at; /* argv's index of the command's name */
     weft_args *args;
     weft_reactor *r;
@@ -83,6 +84,11 @@ struct weft_runner {
 weft_reactor *weft_runner_reactor(const weft_runner *rn)
 {
     return rn->r;
+}
+
+weft_plugin *weft_runner_plugin(const weft_runner *rn)
+{
+    return rn->cmd_from;
 }
 
 weft_service *weft__runner_top(const weft_runner *rn)
@@ -594,12 +600,11 @@ static int parse(weft_runner *rn, int argc, char **argv, bool *help)
         *help = true;
         return OK;
     }
-    weft_plugin *from;
-    if (!(rn->cmd = weft__plugins_command(&rn->plugins, name, &from))) {
+    if (!(rn->cmd = weft__plugins_command(&rn->plugins, name, &rn->cmd_from))) {
         fprintf(stderr, "weft: no subcommand '%s' (weft --help lists them)\n", name);
         return USAGE;
     }
-    rn->cmd_build = weft__plugin_hold(from);
+    rn->cmd_build = weft__plugin_hold(rn->cmd_from);
     snprintf(rn->name, sizeof rn->name, "weft %s", name);
     rn->cmd_at = at - 1;
     if (rn->cmd->run)

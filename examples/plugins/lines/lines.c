@@ -70,7 +70,6 @@ static void lines_init(weft_protocol *p, void *arg)
 
 /* Borrowed by the runner while this build is loaded: static storage. */
 static weft_protocol_factory factory;
-static weft_plugin *self;
 
 /* The state handed to the next build: the count (4 bytes, big-endian),
  * then the part of a line not ended yet. Plain bytes, so any later build
@@ -108,7 +107,8 @@ static const weft_handover handover = {lines_save, lines_restore};
 
 static int lines_build(weft_runner *rn, weft_service *top, const weft_args *args)
 {
-    weft_factory *f = weft_plugin_factory(self, weft_args_has(args, "stay") ? "lines-stay" : "lines");
+    const char *name = weft_args_has(args, "stay") ? "lines-stay" : "lines";
+    weft_factory *f = weft_plugin_factory(weft_runner_plugin(rn), name);
     size_t n;
     const char *const *listen = weft_args_all(args, "listen", &n);
     static const char *const fallback[] = {"tcp:8007"};
@@ -150,7 +150,6 @@ static const weft_command lines_command = {
 
 static int init(weft_plugin *p)
 {
-    self = p;
     factory = WEFT_PROTOCOL_FACTORY(lines, lines_init, NULL);
     int err = weft_plugin_add_factory(p, "lines", &factory.base, &handover);
     if (err == 0)
