@@ -174,3 +174,21 @@ WEFT_TEST(plugin_sighup, sighup_reloads_the_plugin_from_its_file_while_clients_s
     unlink(path);
     cr_assert_eq(rmdir(dir), 0);
 }
+
+/* SIGHUP's default action ends a process: a weft with nothing to reload
+ * says so and serves on. */
+WEFT_TEST(plugin_sighup, sighup_with_no_plugin_loaded_from_a_file_is_said_and_weft_serves_on, .timeout = 60)
+{
+    weft_test_proc p;
+    weft_test_proc_spawn(&p, (char *[]){WEFT_CLI_PATH, "echo", "--listen", "tcp:0:interface=127.0.0.1", NULL});
+    int port = weft_test_proc_port(&p);
+    cr_assert_eq(kill(p.pid, SIGHUP), 0);
+    weft_test_proc_wait_for(&p, "no plugin loaded from a file: nothing to reload");
+    int fd = weft_test_dial(port);
+    char got[8] = "";
+    cr_assert_eq(write(fd, "hi\n", 3), 3);
+    cr_assert_eq(read(fd, got, sizeof got - 1), 3);
+    cr_assert_str_eq(got, "hi\n");
+    close(fd);
+    cr_assert_eq(weft_test_proc_finish(&p, SIGTERM), 0, "%s", p.text);
+}

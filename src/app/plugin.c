@@ -328,9 +328,14 @@ int weft__plugin_reload_one(weft__plugin_rec *rec, weft_logger *lg, char *said, 
 
 void weft__plugins_reload_all(weft__plugins *reg, weft_logger *lg)
 {
+    bool any = false;
     for (weft__plugin_rec *rec = reg->first; rec; rec = rec->next)
-        if (rec->slot)
+        if (rec->slot) {
+            any = true;
             (void)weft__plugin_reload_one(rec, lg, NULL, 0); /* each said why */
+        }
+    if (!any && lg)
+        weft_log(lg, WEFT_LOG_INFO, "weft.plugin", "no plugin loaded from a file: nothing to reload");
 }
 
 /* ---- the console's commands ---- */

@@ -99,7 +99,8 @@ weft__version *weft__plugin_hold(weft_plugin *p);
  * 0 or a negative code.
  */
 int weft__plugin_reload_one(weft__plugin_rec *rec, weft_logger *lg, char *said, size_t size);
-/* Every plugin loaded from a file, each from its path (SIGHUP). */
+/* Every plugin loaded from a file, each from its path (SIGHUP); with none,
+ * says so. */
 void weft__plugins_reload_all(weft__plugins *reg, weft_logger *lg);
 
 /* Adds the console's `reload [NAME]` (every plugin loaded from a file, or
