@@ -90,6 +90,7 @@ WEFT_API weft_plugin *weft_runner_plugin(const weft_runner *rn);
  * plugin directory), parses the command's options, builds its services
  * under one top service, binds them, drops privileges, starts them and runs
  * the reactor until SIGINT or SIGTERM, then stops them within --grace.
+ * SIGHUP reloads every plugin loaded from a file, from its path.
  * Returns the exit status: 0, 1 for a failure, 2 for bad usage.
  */
 WEFT_API int weft_runner_main(int argc, char **argv, const struct weft_plugin_entry *builtin);
