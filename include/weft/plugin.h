@@ -79,6 +79,9 @@ WEFT_API bool weft_args_has(const weft_args *a, const char *name);
 
 /* The runner's reactor. */
 WEFT_API weft_reactor *weft_runner_reactor(const weft_runner *rn);
+/* The plugin whose command runs (its build the command came from): what a
+ * command's build asks for its factories (weft_plugin_factory). */
+WEFT_API weft_plugin *weft_runner_plugin(const weft_runner *rn);
 
 /*
  * The weft command's main: `PROG [RUNNER OPTIONS] COMMAND [OPTIONS]`, the
@@ -87,6 +90,7 @@ WEFT_API weft_reactor *weft_runner_reactor(const weft_runner *rn);
  * plugin directory), parses the command's options, builds its services
  * under one top service, binds them, drops privileges, starts them and runs
  * the reactor until SIGINT or SIGTERM, then stops them within --grace.
+ * SIGHUP reloads every plugin loaded from a file, from its path.
  * Returns the exit status: 0, 1 for a failure, 2 for bad usage.
  */
 WEFT_API int weft_runner_main(int argc, char **argv, const struct weft_plugin_entry *builtin);

@@ -131,6 +131,33 @@ WEFT_API weft_producer *weft_transport_producer(weft_transport *t);
 
 /* The protocol this transport carries, and its reactor. */
 WEFT_API weft_protocol *weft_transport_protocol(const weft_transport *t);
+
+/*
+ * Hands the open connection to another protocol (a protocol switch, as an
+ * upgrade makes, or a plugin's reload moving a connection to its new code).
+ * Nothing is lost or reordered: the bytes delivered so far went to the old
+ * protocol, every byte read after this call goes to p; what the old one
+ * wrote stays queued and is sent before what p writes. Bytes the old
+ * protocol was handed in the call it is making now and did not consume are
+ * the caller's to pass on (p->ops->data_received).
+ *
+ * p takes over a connection already made: it is not told connection_made
+ * (call it if p is to start as on a new connection), nor an EOF already
+ * delivered. p->transport is set; a NULL p->factory takes the old
+ * protocol's, and the factories' counts of users move with the connection.
+ * p starts as a new connection's protocol does: reading (a pause the old
+ * one made is lifted) and with no producer (one the old protocol
+ * registered is stopped and unregistered; a flow's stays, flow.h).
+ *
+ * Ownership: the transport owns p from then on (its connection_lost and
+ * destroy come from the transport). The old protocol is returned detached,
+ * its transport NULL and told nothing (no connection_lost, no destroy): it
+ * is the caller's to end with weft_protocol_destroy, once its own callback,
+ * if this is called from one, has returned. NULL when the transport is
+ * closing or closed, or connection_made has not been delivered yet:
+ * nothing changed, and p stays the caller's.
+ */
+WEFT_API weft_protocol *weft_transport_set_protocol(weft_transport *t, weft_protocol *p);
 WEFT_API weft_reactor *weft_transport_reactor(const weft_transport *t);
 
 #endif

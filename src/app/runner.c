@@ -60,6 +60,8 @@ struct weft_runner {
     char name[96]; /* "weft COMMAND", before every message */
     weft__plugins plugins;
     const weft_command *cmd;
+    weft_plugin *cmd_from;    /* the build cmd came from */
+    weft__version *cmd_build; /* cmd_from's, held while its services live; NULL built in */
     int cmd_at; /* argv's index of the command's name */
     weft_args *args;
     weft_reactor *r;
@@ -82,6 +84,11 @@ struct weft_runner {
 weft_reactor *weft_runner_reactor(const weft_runner *rn)
 {
     return rn->r;
+}
+
+weft_plugin *weft_runner_plugin(const weft_runner *rn)
+{
+    return rn->cmd_from;
 }
 
 weft_service *weft__runner_top(const weft_runner *rn)
@@ -183,10 +190,12 @@ static void general_help(weft_runner *rn, FILE *out)
           "       weft --help-endpoints                     every kind of ENDPOINT, its parameters and defaults\n"
           "\ncommands:\n",
           out);
-    for (weft_plugin *p = rn->plugins.first; p; p = p->next)
+    for (weft__plugin_rec *rec = rn->plugins.first; rec; rec = rec->next) {
+        const weft_plugin *p = weft__plugin_rec_current(rec);
         for (size_t i = 0; i < p->ncommands; i++)
             fprintf(out, "  %-12s %s (%s)\n", p->commands[i]->name, p->commands[i]->summary,
-                    p->path ? p->path : "built-in");
+                    rec->path ? rec->path : "built-in");
+    }
     runner_help(out);
 }
 
@@ -214,6 +223,15 @@ static int help_endpoints(void)
     fputs(text, stdout);
     weft_free(text);
     return fflush(stdout) == 0 ? OK : FAILED;
+}
+
+/* SIGHUP: every plugin loaded from a file is loaded again from it, each
+ * saying one line (reloaded, or why not, the old build serving on). */
+static void reload_plugins(void *arg, int signo)
+{
+    (void)signo;
+    weft_runner *rn = arg;
+    weft__plugins_reload_all(&rn->plugins, weft_reactor_logger(rn->r));
 }
 
 /* ---- the runner's options ---- */
@@ -549,7 +567,8 @@ static int run(weft_runner *rn)
     }
     if (weft_reactor_add_trigger(rn->r, WEFT_PHASE_BEFORE, WEFT_EVENT_SHUTDOWN, stopping, rn, NULL) < 0 ||
         weft_reactor_add_trigger(rn->r, WEFT_PHASE_AFTER, WEFT_EVENT_STARTUP, started, rn, NULL) < 0 ||
-        (rn->log_path && weft_reactor_add_signal(rn->r, SIGUSR1, reopen_log, rn) < 0)) {
+        (rn->log_path && weft_reactor_add_signal(rn->r, SIGUSR1, reopen_log, rn) < 0) ||
+        weft_reactor_add_signal(rn->r, SIGHUP, reload_plugins, rn) < 0) {
         fprintf(stderr, "%s: out of memory\n", rn->name);
         return FAILED;
     }
@@ -581,10 +600,11 @@ static int parse(weft_runner *rn, int argc, char **argv, bool *help)
         *help = true;
         return OK;
     }
-    if (!(rn->cmd = weft__plugins_command(&rn->plugins, name, NULL))) {
+    if (!(rn->cmd = weft__plugins_command(&rn->plugins, name, &rn->cmd_from))) {
         fprintf(stderr, "weft: no subcommand '%s' (weft --help lists them)\n", name);
         return USAGE;
     }
+    rn->cmd_build = weft__plugin_hold(rn->cmd_from);
     snprintf(rn->name, sizeof rn->name, "weft %s", name);
     rn->cmd_at = at - 1;
     if (rn->cmd->run)
@@ -643,6 +663,8 @@ int weft_runner_main(int argc, char **argv, const struct weft_plugin_entry *buil
         status = run(&rn);
 out:
     weft_service_free(rn.top);
+    if (rn.cmd_build)
+        weft__version_drop(rn.cmd_build);
     pidfile_remove(&rn);
     weft_reactor_free(rn.r);
     if (rn.log && rn.log != stderr)

@@ -775,6 +775,46 @@ weft_reactor *weft_transport_reactor(const weft_transport *t)
     return t->r;
 }
 
+bool weft__transport_code_switch(weft_transport *t)
+{
+    if (t->state != WEFT__T_OPEN || !t->started)
+        return false;
+    /* The old code's producer fed the old code's stream, which ends here;
+     * its stop runs while the old code is still attached, and may close
+     * the connection. */
+    if (t->producer && t->producer != &t->fount_producer) {
+        weft_producer *prod = t->producer;
+        weft_transport_unregister_producer(t);
+        if (prod->ops->stop)
+            prod->ops->stop(prod);
+        if (t->state != WEFT__T_OPEN)
+            return false;
+    }
+    /* Before the caller puts the new code in place, which is no matter:
+     * no kind delivers from inside set_reading. */
+    if (t->user_paused)
+        weft_transport_resume_reading(t);
+    return true;
+}
+
+weft_protocol *weft_transport_set_protocol(weft_transport *t, weft_protocol *p)
+{
+    if (!weft__transport_code_switch(t))
+        return NULL;
+    weft_protocol *old = t->proto;
+    if (!p->factory)
+        p->factory = old->factory;
+    /* Started first: a factory the two share never drops to no users. */
+    if (p->factory)
+        weft_factory_start(p->factory);
+    if (old->factory)
+        weft_factory_stop(old->factory);
+    t->proto = p;
+    p->transport = t;
+    old->transport = NULL;
+    return old;
+}
+
 static void self_pause(weft_producer *p)
 {
     weft_transport_pause_reading(WEFT_CONTAINER_OF(p, weft_transport, self_producer));

@@ -119,4 +119,14 @@ static inline bool weft__transport_reading(const weft_transport *t)
     return t->state != WEFT__T_CLOSED && !t->user_paused && !t->read_closed && t->state != WEFT__T_CLOSING;
 }
 
+/*
+ * What switching the code behind an open connection does to its transport,
+ * apart from the protocol (weft_transport_set_protocol; a wrapper that
+ * changes the protocol it forwards to, as a plugin reload's does): the
+ * producer the old code registered is stopped and unregistered, a pause it
+ * made is lifted. false, with nothing changed, when the transport is not
+ * open, not started yet, or the producer's stop closed it.
+ */
+bool weft__transport_code_switch(weft_transport *t);
+
 #endif

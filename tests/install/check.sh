@@ -26,4 +26,22 @@ LD_LIBRARY_PATH="$libdir" "$tmp/cmake/hello" | grep -q "hello from weft"
 # shellcheck disable=SC2046
 "$cc" -shared -fPIC -o "$tmp/greet.so" "$src/../plugins/greet.c" $(pkg-config --cflags --libs weft)
 "$tmp/prefix/bin/weft" --plugin "$tmp/greet.so" --help | grep -q "greet .*says hello and closes ($tmp/greet.so)"
-echo "install check: pkg-config (shared, static), find_package and a plugin all good"
+# The example plugin, both ways: a module exporting only its entry, built
+# with weft's headers and linking no weft library: the installed weft
+# command that loads it provides weft's functions (every symbol resolved
+# at load: its command's calls included).
+plugin=$(dirname "$0")/../../examples/plugins/lines
+check_plugin() {
+    so=$1 version=$2
+    test "$(nm -D --defined-only "$so" | awk '{print $3}')" = weft_plugin_entry
+    ! readelf -d "$so" | grep NEEDED | grep -q libweft
+    grep -q "$version" "$so"
+    "$tmp/prefix/bin/weft" --plugin "$so" --help | grep -q "lines .*($version) ($so)"
+}
+cmake -S "$plugin" -B "$tmp/plugin_cmake" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_C_COMPILER="$cc" -DVERSION=v-cmake >/dev/null
+cmake --build "$tmp/plugin_cmake" >/dev/null
+check_plugin "$tmp/plugin_cmake/liblines.so" v-cmake
+mkdir "$tmp/plugin_pc"
+make -s -C "$tmp/plugin_pc" -f "$(cd "$plugin" && pwd)/Makefile" VPATH="$(cd "$plugin" && pwd)" CC="$cc" VERSION=v-pkgconfig >/dev/null
+check_plugin "$tmp/plugin_pc/liblines.so" v-pkgconfig
+echo "install check: pkg-config (shared, static), find_package, a plugin and the example plugin (both ways) all good"
