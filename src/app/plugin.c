@@ -144,7 +144,7 @@ int weft__plugin_load(weft__plugins *reg, const char *path, weft_plugin **out, c
 
 int weft_plugin_add_command(weft_plugin *p, const weft_command *c)
 {
-    if (!c || !c->name || !c->build)
+    if (!c || !c->name || (!c->build == !c->run))
         return WEFT_EINVAL;
     if (weft__plugins_command(p->registry, c->name, NULL))
         return WEFT_EEXIST;
