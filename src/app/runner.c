@@ -27,6 +27,7 @@
 #include "weft/log.h"
 #include "weft/reactor.h"
 #include "weft/service.h"
+#include "weft/systemd.h"
 #include "weft/trigger.h"
 #include "plugin_int.h"
 #include "runner_int.h"
@@ -52,6 +53,10 @@ static const weft_option runner_options[] = {
     {"gid", 0, "GROUP", "after binding the ports, run as GROUP (a name or a number)"},
     {"umask", 0, "MODE", "the file mode creation mask, in octal (e.g. 027), set once privileges are dropped"},
     {"plugin", 0, "PATH.so", "load the plugin at PATH.so first (repeatable)"},
+    {"console", 0, "PATH",
+     "serve the admin console (weft ctl) on a UNIX socket at PATH, made once privileges are dropped; - for the "
+     "default path (weft ctl's): $XDG_RUNTIME_DIR/weft.sock, /run/weft/weft.sock for root, /tmp/weft-UID/weft.sock"},
+    {"metrics", 0, "ENDPOINT", "serve the figures for Prometheus at /metrics over HTTP on ENDPOINT"},
     {"help", 'h', NULL, "this text"},
     {0},
 };
@@ -77,6 +82,9 @@ struct weft_runner {
     uid_t uid;
     gid_t gid;
     mode_t umask;
+    /* operating it */
+    weft_systemd_watchdog *watchdog;
+    weft_console *console;
 };
 
 weft_reactor *weft_runner_reactor(const weft_runner *rn)
@@ -87,6 +95,19 @@ weft_reactor *weft_runner_reactor(const weft_runner *rn)
 weft_service *weft__runner_top(const weft_runner *rn)
 {
     return rn->top;
+}
+
+weft_console *weft__runner_console(const weft_runner *rn)
+{
+    return rn->console;
+}
+
+size_t weft__runner_worker_pids(const weft_runner *rn, int *pids, size_t max)
+{
+    (void)rn;
+    (void)pids;
+    (void)max;
+    return 0;
 }
 
 /* "NAME: the failure, for people". */
@@ -472,17 +493,81 @@ static void announce_one(weft_runner *rn, weft_service *s, void *arg)
     fprintf(stderr, "%s: listening on %s (%s)\n", rn->name, weft_server_service_endpoint(s), where);
 }
 
+/* READY=1, and the watchdog's pings when the unit asks for them: from
+ * here on the loop turns. Outside systemd both do nothing. */
+static void tell_systemd_ready(weft_runner *rn)
+{
+    weft_systemd_notify_ready(rn->r);
+    int err = weft_systemd_watchdog_start(rn->r, &rn->watchdog);
+    if (err < 0)
+        weft_log(weft_reactor_logger(rn->r), WEFT_LOG_ERROR, "weft.runner", "cannot start the systemd watchdog: {why}",
+                 WEFT_LOG_STR("why", weft_strerror(err)));
+}
+
 /* Hook: every port listens and the reactor runs, so SIGINT and SIGTERM stop
  * gracefully from now on. Where systemd hears READY=1. */
 static void every_port_listens(weft_runner *rn)
 {
-    (void)rn;
+    tell_systemd_ready(rn);
 }
 
 /* Hook: stopping begins (SIGINT, SIGTERM). Where systemd hears STOPPING=1. */
 static void stopping_begins(weft_runner *rn)
 {
-    (void)rn;
+    weft_systemd_notify_stopping(rn->r);
+}
+
+int weft__runner_stop(weft_runner *rn, double grace, char *why, size_t size)
+{
+    /* The reactor waits grace + 5 s for the tree (weft_runner_main): no
+     * longer grace fits. */
+    if (grace > rn->grace) {
+        snprintf(why, size, "the grace can be at most --grace (%gs)", rn->grace);
+        return -1;
+    }
+    if (grace >= 0)
+        rn->grace = grace;
+    weft_reactor_stop(rn->r);
+    return 0;
+}
+
+/* --console: made once privileges are dropped, so the socket is the
+ * user's the process runs as, and only that user is served. */
+static int open_console(weft_runner *rn)
+{
+    const char *path = weft_args_get(rn->args, "console", NULL);
+    char fallback[256];
+    if (!path)
+        return OK;
+    if (strcmp(path, "-") == 0) {
+        weft_console_default_path(fallback, sizeof fallback);
+        path = fallback;
+    }
+    int err = weft_console_new(rn->r, path, NULL, &rn->console);
+    if (err < 0) {
+        fprintf(stderr, "%s: cannot serve the console at %s: %s\n", rn->name, path, weft_strerror(err));
+        return FAILED;
+    }
+    if ((err = weft__runner_console_commands(rn->console, rn)) < 0) {
+        fprintf(stderr, "%s: %s\n", rn->name, weft_strerror(err));
+        return FAILED;
+    }
+    fprintf(stderr, "%s: console on %s\n", rn->name, path);
+    return OK;
+}
+
+/* --metrics: one more server service, announced and stopped as the
+ * command's. */
+static int add_metrics(weft_runner *rn)
+{
+    const char *endpoint = weft_args_get(rn->args, "metrics", NULL);
+    weft_failure *why = NULL;
+    if (!endpoint || weft__metrics_service_add(rn->top, endpoint, &why) == 0)
+        return OK;
+    say_failure(rn, why);
+    int code = weft_failure_code(why);
+    weft_failure_unref(why);
+    return code == WEFT_ENOMEM ? FAILED : USAGE;
 }
 
 /* The "listening on" lines, said once the reactor runs: a client that reads
@@ -533,14 +618,15 @@ static int run(weft_runner *rn)
 {
     weft_failure *why = NULL;
     int status = rn->cmd->build(rn, rn->top, rn->args);
-    if (status != OK)
+    if (status != OK || (status = add_metrics(rn)) != OK)
         return status;
     if (weft_service_privileged_start(rn->top, &why) < 0) {
         say_failure(rn, why);
         weft_failure_unref(why);
         return FAILED;
     }
-    if ((status = pidfile_write(rn)) != OK || (status = drop_privileges(rn)) != OK)
+    if ((status = pidfile_write(rn)) != OK || (status = drop_privileges(rn)) != OK ||
+        (status = open_console(rn)) != OK)
         return status;
     if (weft_service_start(rn->top, &why) < 0) {
         say_failure(rn, why);
@@ -642,6 +728,8 @@ int weft_runner_main(int argc, char **argv, const struct weft_plugin_entry *buil
     if ((status = set_logging(&rn)) == OK)
         status = run(&rn);
 out:
+    weft_systemd_watchdog_stop(rn.watchdog);
+    weft_console_free(rn.console);
     weft_service_free(rn.top);
     pidfile_remove(&rn);
     weft_reactor_free(rn.r);

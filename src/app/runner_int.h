@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "weft/console.h"
 #include "weft/plugin.h"
 
 /* An empty set of options; NULL when out of memory. */
@@ -31,5 +32,24 @@ void weft__text_wrap(FILE *out, const char *text);
 /* The top of the running command's service tree (what `weft ctl status`
  * walks). */
 weft_service *weft__runner_top(const weft_runner *rn);
+
+/* The admin console (--console), or NULL when it is off: where more
+ * commands are added. */
+weft_console *weft__runner_console(const weft_runner *rn);
+
+/* Stops the tree as SIGTERM does; grace < 0 keeps --grace. -1 with `why`
+ * when refused. */
+int weft__runner_stop(weft_runner *rn, double grace, char *why, size_t size);
+
+/* The pids of the serving workers (--workers), up to max; how many there
+ * are (0 without workers). */
+size_t weft__runner_worker_pids(const weft_runner *rn, int *pids, size_t max);
+
+/* Adds the runner's console commands (stop, status) to con. 0 or an error. */
+int weft__runner_console_commands(weft_console *con, weft_runner *rn);
+
+/* Adds, under top, an HTTP server on `endpoint` serving /metrics. 0, or an
+ * error with *why (the caller's). */
+int weft__metrics_service_add(weft_service *top, const char *endpoint, weft_failure **why);
 
 #endif
