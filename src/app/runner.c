@@ -57,6 +57,9 @@ static const weft_option runner_options[] = {
      "serve the admin console (weft ctl) on a UNIX socket at PATH, made once privileges are dropped; - for the "
      "default path (weft ctl's): $XDG_RUNTIME_DIR/weft.sock, /run/weft/weft.sock for root, /tmp/weft-UID/weft.sock"},
     {"metrics", 0, "ENDPOINT", "serve the figures for Prometheus at /metrics over HTTP on ENDPOINT"},
+    {"workers", 0, "N",
+     "run N worker processes (this command again) sharing the ports this one binds; SIGHUP replaces them one by "
+     "one, SIGUSR2 replaces this supervisor's binary"},
     {"help", 'h', NULL, "this text"},
     {0},
 };
@@ -85,6 +88,10 @@ struct weft_runner {
     /* operating it */
     weft_systemd_watchdog *watchdog;
     weft_console *console;
+    unsigned workers; /* --workers: 0 without */
+    weft__workers *wk;
+    int argc;
+    char **argv;
 };
 
 weft_reactor *weft_runner_reactor(const weft_runner *rn)
@@ -104,10 +111,7 @@ weft_console *weft__runner_console(const weft_runner *rn)
 
 size_t weft__runner_worker_pids(const weft_runner *rn, int *pids, size_t max)
 {
-    (void)rn;
-    (void)pids;
-    (void)max;
-    return 0;
+    return weft__workers_pids(rn->wk, pids, max);
 }
 
 /* "NAME: the failure, for people". */
@@ -382,6 +386,16 @@ static int runner_values(weft_runner *rn)
         rn->set_umask = true;
     }
     rn->pid_path = weft_args_get(rn->args, "pidfile", NULL);
+    const char *workers = weft_args_get(rn->args, "workers", NULL);
+    if (workers) {
+        errno = 0;
+        unsigned long n = strtoul(workers, &end, 10);
+        if (errno || end == workers || *end || workers[0] == '-' || n < 1 || n > 256) {
+            fprintf(stderr, "%s: --workers wants a number from 1 to 256, not '%s'\n", rn->name, workers);
+            return USAGE;
+        }
+        rn->workers = (unsigned)n;
+    }
     return OK;
 }
 
@@ -570,6 +584,30 @@ static int add_metrics(weft_runner *rn)
     return code == WEFT_ENOMEM ? FAILED : USAGE;
 }
 
+static void workers_ready(void *arg)
+{
+    every_port_listens(arg);
+}
+
+/* --workers: the bound sockets go to the supervisor, said with the
+ * "listening on" lines at once; the tree, whose services the workers run,
+ * is freed (its ports stop listening here) and left empty. */
+static int become_supervisor(weft_runner *rn)
+{
+    each_server(rn, rn->top, announce_one, NULL);
+    fflush(stderr);
+    weft__workers_config c = {.name = rn->name, .argc = rn->argc, .argv = rn->argv, .top = rn->top,
+                              .workers = rn->workers, .grace = rn->grace, .ready = workers_ready, .ready_arg = rn};
+    if (weft__workers_new(rn->r, &c, &rn->wk) < 0)
+        return FAILED;
+    weft_service_free(rn->top);
+    if (!(rn->top = weft_service_new(rn->r, "weft", NULL, NULL))) {
+        fprintf(stderr, "%s: out of memory\n", rn->name);
+        return FAILED;
+    }
+    return OK;
+}
+
 /* The "listening on" lines, said once the reactor runs: a client that reads
  * them may signal at once. */
 static weft_deferred *started(void *arg)
@@ -579,7 +617,8 @@ static weft_deferred *started(void *arg)
              WEFT_LOG_STR("command", rn->name), WEFT_LOG_INT("pid", getpid()));
     each_server(rn, rn->top, announce_one, NULL);
     fflush(stderr);
-    every_port_listens(rn);
+    if (!rn->wk) /* else once the workers are ready */
+        every_port_listens(rn);
     return NULL;
 }
 
@@ -625,9 +664,13 @@ static int run(weft_runner *rn)
         weft_failure_unref(why);
         return FAILED;
     }
-    if ((status = pidfile_write(rn)) != OK || (status = drop_privileges(rn)) != OK ||
-        (status = open_console(rn)) != OK)
+    if ((rn->workers && (status = become_supervisor(rn)) != OK) || (status = pidfile_write(rn)) != OK ||
+        (status = drop_privileges(rn)) != OK || (status = open_console(rn)) != OK)
         return status;
+    if (rn->wk && weft__workers_start(rn->wk) < 0) {
+        fprintf(stderr, "%s: out of memory\n", rn->name);
+        return FAILED;
+    }
     if (weft_service_start(rn->top, &why) < 0) {
         say_failure(rn, why);
         weft_failure_unref(why);
@@ -690,7 +733,7 @@ int weft_runner_main(int argc, char **argv, const struct weft_plugin_entry *buil
 {
     if (argc == 2 && strcmp(argv[1], "--help-endpoints") == 0)
         return help_endpoints();
-    weft_runner rn = {.name = "weft", .pid_fd = -1};
+    weft_runner rn = {.name = "weft", .pid_fd = -1, .argc = argc, .argv = argv};
     weft__plugins_init(&rn.plugins);
     char why[256];
     int status = FAILED;
@@ -730,6 +773,7 @@ int weft_runner_main(int argc, char **argv, const struct weft_plugin_entry *buil
 out:
     weft_systemd_watchdog_stop(rn.watchdog);
     weft_console_free(rn.console);
+    weft__workers_free(rn.wk);
     weft_service_free(rn.top);
     pidfile_remove(&rn);
     weft_reactor_free(rn.r);
