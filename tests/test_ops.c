@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -221,4 +222,100 @@ WEFT_TEST(ops, metrics_are_served_for_prometheus_on_the_metrics_endpoint, .timeo
     weft_test_output_free(&o);
     cr_assert_eq(weft_test_proc_finish(&p, SIGTERM), 0, "%s", p.text);
     cr_assert_null(strstr(p.text, "Sanitizer"), "%s", p.text);
+}
+
+/* ---- workers ---- */
+
+/* A directory with one file, for weft web --path. */
+typedef struct site {
+    char dir[32], file[64];
+} site;
+
+static void site_make(site *s)
+{
+    snprintf(s->dir, sizeof s->dir, "/tmp/weft-ops-XXXXXX");
+    cr_assert_not_null(mkdtemp(s->dir));
+    snprintf(s->file, sizeof s->file, "%s/hello.txt", s->dir);
+    FILE *f = fopen(s->file, "w");
+    cr_assert_not_null(f);
+    fputs("hello from a worker\n", f);
+    fclose(f);
+}
+
+static void site_remove(site *s)
+{
+    unlink(s->file);
+    rmdir(s->dir);
+}
+
+/* `weft web --workers 2` on the site; its port once every worker is ready. */
+static int web_workers(weft_test_proc *p, site *s)
+{
+    weft_test_proc_spawn(p, (char *[]){WEFT_CLI_PATH, "web", "--workers", "2", "--listen", LOCAL, "--path", s->dir,
+                                       "--grace", "5", NULL});
+    int port = port_of(p, LOCAL);
+    weft_test_proc_wait_for(p, "every worker ready (2)");
+    return port;
+}
+
+/* wrk's figures: requests done, non-2xx/3xx responses, socket errors of
+ * every kind. */
+typedef struct load {
+    long requests, bad_status, errors;
+} load;
+
+static void wrk_start(weft_test_proc *wrk, int port, const char *seconds)
+{
+    char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hello.txt", port);
+    /* stdbuf: wrk's stdout is a pipe, and "Running" would otherwise come
+     * only at its end */
+    weft_test_proc_spawn(wrk, (char *[]){"stdbuf", "-oL", "wrk", "-t1", "-c20", "-d", (char *)seconds, url, NULL});
+    weft_test_proc_wait_for(wrk, "Running");
+}
+
+static load wrk_finish(weft_test_proc *wrk)
+{
+    cr_assert_eq(weft_test_proc_finish(wrk, 0), 0, "%s", wrk->text);
+    load l = {0};
+    const char *at = strstr(wrk->text, " requests in ");
+    cr_assert_not_null(at, "%s", wrk->text);
+    while (at > wrk->text && at[-1] != ' ' && at[-1] != '\n')
+        at--;
+    l.requests = atol(at);
+    if ((at = strstr(wrk->text, "Non-2xx or 3xx responses: ")))
+        l.bad_status = atol(at + strlen("Non-2xx or 3xx responses: "));
+    if ((at = strstr(wrk->text, "Socket errors: "))) {
+        long c = 0, r = 0, w = 0, t = 0;
+        cr_assert_eq(sscanf(at, "Socket errors: connect %ld, read %ld, write %ld, timeout %ld", &c, &r, &w, &t), 4,
+                     "%s", wrk->text);
+        l.errors = c + r + w + t;
+    }
+    return l;
+}
+
+WEFT_TEST(ops, three_reloads_under_load_lose_no_request_and_refuse_no_connection, .timeout = 120)
+{
+    if (!weft_test_have("wrk"))
+        cr_skip_test("wrk is not installed (Debian's wrk)");
+    site s;
+    site_make(&s);
+    weft_test_proc p, wrk;
+    int port = web_workers(&p, &s);
+    wrk_start(&wrk, port, "10s");
+    char done[64];
+    for (int i = 1; i <= 3; i++) {
+        kill(p.pid, SIGHUP);
+        snprintf(done, sizeof done, "reload %d done", i);
+        weft_test_proc_wait_for(&p, done);
+    }
+    /* the reloads happened while wrk ran */
+    cr_assert_eq(waitpid(wrk.pid, NULL, WNOHANG), 0, "wrk ended before the third reload was done: %s", p.text);
+    load l = wrk_finish(&wrk);
+    cr_assert_gt(l.requests, 0, "%s", wrk.text);
+    cr_assert_eq(l.bad_status, 0, "%s", wrk.text);
+    cr_assert_eq(l.errors, 0, "%s", wrk.text);
+    cr_assert_eq(weft_test_proc_finish(&p, SIGTERM), 0, "%s", p.text);
+    cr_assert_null(strstr(p.text, "Sanitizer"), "%s", p.text);
+    site_remove(&s);
 }

@@ -188,8 +188,7 @@ static weft_result started(void *arg, weft_result result)
     if (f) {
         say(w, WEFT_LOG_ERROR, "the workers could not all start (restarting them)", weft_failure_message(f));
     } else {
-        say(w, WEFT_LOG_INFO, "all workers ready", NULL);
-        w->ready(w->ready_arg);
+        w->ready(w->ready_arg); /* the supervisor said "every worker ready" */
     }
     weft_result_free(result);
     return weft_none();
@@ -234,7 +233,6 @@ static void on_hup(void *arg, int signo)
 {
     (void)signo;
     weft__workers *w = arg;
-    say(w, WEFT_LOG_INFO, "SIGHUP: replacing the workers one by one", NULL);
     watch(w, weft_supervisor_reload(w->sup), reloaded);
 }
 
@@ -242,7 +240,6 @@ static void on_usr2(void *arg, int signo)
 {
     (void)signo;
     weft__workers *w = arg;
-    say(w, WEFT_LOG_INFO, "SIGUSR2: starting a new supervisor from the binary", w->exe);
     watch(w, weft_supervisor_upgrade(w->sup, w->exe, w->self_argv), upgraded);
 }
 
