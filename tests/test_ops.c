@@ -319,3 +319,60 @@ WEFT_TEST(ops, three_reloads_under_load_lose_no_request_and_refuse_no_connection
     cr_assert_null(strstr(p.text, "Sanitizer"), "%s", p.text);
     site_remove(&s);
 }
+
+WEFT_TEST(ops, a_worker_killed_under_load_is_replaced_and_only_its_requests_in_flight_fail, .timeout = 120)
+{
+    if (!weft_test_have("wrk"))
+        cr_skip_test("wrk is not installed (Debian's wrk)");
+    site s;
+    site_make(&s);
+    weft_test_proc p, wrk;
+    int port = web_workers(&p, &s);
+    const char *line = weft_test_proc_wait_for(&p, "worker 1 (pid ");
+    int victim = atoi(line + strlen("worker 1 (pid "));
+    cr_assert_gt(victim, 0);
+    wrk_start(&wrk, port, "6s");
+    cr_assert_eq(kill(victim, SIGKILL), 0);
+    char said[96];
+    snprintf(said, sizeof said, "worker 1 (pid %d) killed by signal 9", victim);
+    const char *at = weft_test_proc_wait_for(&p, said);
+    /* forget what came before, so that the ready line waited for is the new worker's */
+    size_t cut = (size_t)(at - p.text);
+    memmove(p.text, at, p.len - cut + 1);
+    p.len -= cut;
+    const char *ready = weft_test_proc_wait_for(&p, ") ready");
+    const char *start = ready;
+    while (start > p.text && start[-1] != '\n')
+        start--;
+    cr_assert_not_null(strstr(start, "] worker 1 (pid "), "not worker 1: %s", p.text);
+    cr_assert_eq(waitpid(wrk.pid, NULL, WNOHANG), 0, "wrk ended before the worker was replaced: %s", p.text);
+    load l = wrk_finish(&wrk);
+    cr_assert_gt(l.requests, 0, "%s", wrk.text);
+    cr_assert_eq(l.bad_status, 0, "%s", wrk.text);
+    /* at most a request per connection was in flight on the killed worker */
+    cr_assert_leq(l.errors, 20, "%s", wrk.text);
+    cr_assert_eq(weft_test_proc_finish(&p, SIGTERM), 0, "%s", p.text);
+    cr_assert_null(strstr(p.text, "Sanitizer"), "%s", p.text);
+    site_remove(&s);
+}
+
+WEFT_TEST(ops, sigterm_stops_the_workers_with_clients_connected_and_exits_0, .timeout = 60)
+{
+    site s;
+    site_make(&s);
+    weft_test_proc p;
+    int port = web_workers(&p, &s);
+    /* one client between requests (keep-alive), one in the middle of one */
+    int idle = weft_test_dial(port), partial = weft_test_dial(port);
+    const char *get = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    cr_assert_eq(write(idle, get, strlen(get)), (ssize_t)strlen(get));
+    char buf[512];
+    cr_assert_gt(read(idle, buf, sizeof buf), 0);
+    cr_assert_eq(write(partial, "GET /hello.txt HTTP/1.1\r\n", 25), 25);
+    cr_assert_eq(weft_test_proc_finish(&p, SIGTERM), 0, "%s", p.text);
+    cr_assert_null(strstr(p.text, "Sanitizer"), "%s", p.text);
+    cr_assert_not_null(strstr(p.text, "exited with status 0"), "%s", p.text);
+    close(idle);
+    close(partial);
+    site_remove(&s);
+}
