@@ -376,3 +376,28 @@ WEFT_TEST(ops, sigterm_stops_the_workers_with_clients_connected_and_exits_0, .ti
     close(partial);
     site_remove(&s);
 }
+
+WEFT_TEST(ops, sigusr2_hands_the_ports_to_a_new_supervisor_and_the_old_one_exits_0, .timeout = 60)
+{
+    site s;
+    site_make(&s);
+    weft_test_proc p;
+    int port = web_workers(&p, &s);
+    kill(p.pid, SIGUSR2);
+    const char *at = weft_test_proc_wait_for(&p, "upgrade done: the new supervisor is pid ");
+    int next = atoi(at + strlen("upgrade done: the new supervisor is pid "));
+    cr_assert_gt(next, 0);
+    /* the same port, served by the new supervisor's workers */
+    char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hello.txt", port);
+    weft_test_output o = weft_test_run((char *[]){"curl", "-sS", url, NULL}, NULL, 0, 30);
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    cr_assert_str_eq(o.out, "hello from a worker\n");
+    weft_test_output_free(&o);
+    /* The new one is not our child: its output is the same pipe, which
+     * ends once it and its workers are gone. */
+    cr_assert_eq(kill(next, SIGTERM), 0);
+    cr_assert_eq(weft_test_proc_finish(&p, 0), 0, "%s", p.text);
+    cr_assert_null(strstr(p.text, "Sanitizer"), "%s", p.text);
+    site_remove(&s);
+}
