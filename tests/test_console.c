@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -400,6 +401,9 @@ WEFT_TEST(console, root_is_refused_by_a_console_another_user_owns)
     cr_assert_eq(read(ready[0], &c, 1), 1, "the child could not start its console");
     int fd = dial(p.path);
     fcntl(fd, F_SETFL, 0);
+    /* served, the connection would stay open: bounded, not hung */
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (send(fd, "status\n", 7, MSG_NOSIGNAL) != 7) {
         /* the refusal may have closed the connection first */
     }
