@@ -248,14 +248,23 @@ static void site_remove(site *s)
     rmdir(s->dir);
 }
 
-/* `weft web --workers 2` on the site; its port once every worker is ready. */
-static int web_workers(weft_test_proc *p, site *s)
+/* `weft web --workers 2` on the site (with its console at `console`
+ * unless NULL); its port once every worker is ready. */
+static int web_workers_console(weft_test_proc *p, site *s, const char *console)
 {
-    weft_test_proc_spawn(p, (char *[]){WEFT_CLI_PATH, "web", "--workers", "2", "--listen", LOCAL, "--path", s->dir,
-                                       "--grace", "5", NULL});
+    char *argv[] = {WEFT_CLI_PATH, "web", "--workers", "2", "--listen", LOCAL, "--path", s->dir, "--grace", "5",
+                    "--console", (char *)console, NULL};
+    if (!console)
+        argv[10] = NULL;
+    weft_test_proc_spawn(p, argv);
     int port = port_of(p, LOCAL);
     weft_test_proc_wait_for(p, "every worker ready (2)");
     return port;
+}
+
+static int web_workers(weft_test_proc *p, site *s)
+{
+    return web_workers_console(p, s, NULL);
 }
 
 /* wrk's figures: requests done, non-2xx/3xx responses, socket errors of
@@ -361,7 +370,15 @@ WEFT_TEST(ops, sigterm_stops_the_workers_with_clients_connected_and_exits_0, .ti
     site s;
     site_make(&s);
     weft_test_proc p;
-    int port = web_workers(&p, &s);
+    char console[64];
+    snprintf(console, sizeof console, "%s/weft.sock", s.dir);
+    int port = web_workers_console(&p, &s, console);
+    /* the supervisor's console lists its workers */
+    weft_test_output o = ctl(console, "status", NULL, NULL);
+    cr_assert_eq(o.status, 0, "%s", o.err);
+    cr_assert_not_null(strstr(o.out, "\nworker 0 pid="), "%s", o.out);
+    cr_assert_not_null(strstr(o.out, "\nworker 1 pid="), "%s", o.out);
+    weft_test_output_free(&o);
     /* one client between requests (keep-alive), one in the middle of one */
     int idle = weft_test_dial(port), partial = weft_test_dial(port);
     const char *get = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
