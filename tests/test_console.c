@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -356,6 +357,69 @@ WEFT_TEST(console, a_peer_of_another_user_is_refused_and_logged_whatever_the_mod
     cr_assert(weft_test_log_contains(&log, want), "not logged");
     weft_console_free(con);
     weft_reactor_free(r);
+    place_remove(&p);
+}
+
+/* Root was let in (it can ptrace the process anyway); the rule is now that
+ * a console serves exactly one user, its owner. */
+WEFT_TEST(console, root_is_refused_by_a_console_another_user_owns)
+{
+    cr_assert_eq(geteuid(), 0, "this test needs root, to become nobody");
+    struct passwd *nobody = getpwnam("nobody");
+    cr_assert_not_null(nobody);
+    place p;
+    place_make(&p);
+    cr_assert_eq(chown(p.dir, nobody->pw_uid, nobody->pw_gid), 0);
+    int ready[2], done[2];
+    cr_assert_eq(pipe(ready), 0);
+    cr_assert_eq(pipe(done), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        /* the child: nobody, serving a console until told to stop */
+        close(ready[0]);
+        close(done[1]);
+        weft_reactor *r;
+        weft_console *con;
+        if (setgid(nobody->pw_gid) < 0 || setuid(nobody->pw_uid) < 0 || weft_reactor_new(NULL, &r) < 0 ||
+            weft_console_new(r, p.path, NULL, &con) < 0)
+            _exit(3);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(4);
+        struct pollfd pfd = {done[0], POLLIN, 0};
+        while (poll(&pfd, 1, 0) == 0)
+            weft_reactor_iterate(r, 0.01);
+        weft_console_free(con);
+        weft_reactor_free(r);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(done[0]);
+    struct pollfd pfd = {ready[0], POLLIN, 0};
+    char c;
+    cr_assert_eq(poll(&pfd, 1, 20000), 1, "the child did not start its console");
+    cr_assert_eq(read(ready[0], &c, 1), 1, "the child could not start its console");
+    int fd = dial(p.path);
+    fcntl(fd, F_SETFL, 0);
+    /* served, the connection would stay open: bounded, not hung */
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (send(fd, "status\n", 7, MSG_NOSIGNAL) != 7) {
+        /* the refusal may have closed the connection first */
+    }
+    char said[4096];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof said - 1 && (n = read(fd, said + len, sizeof said - 1 - len)) > 0)
+        len += (size_t)n;
+    said[len] = '\0';
+    close(fd);
+    close(done[1]);
+    close(ready[0]);
+    int status = -1;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child failed: %d", status);
+    cr_assert_str_eq(said, "error: permission denied\n");
     place_remove(&p);
 }
 

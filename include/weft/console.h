@@ -17,10 +17,10 @@
  *
  * Who may talk: the socket file is made with mode 0600 whatever the umask,
  * and every client's credentials (SO_PEERCRED) are checked when it
- * connects: only the process's own user (its effective uid) and root, who
- * can ptrace the process anyway, are served. Anyone else is told "error:
- * permission denied", disconnected and logged (namespace "weft.console",
- * level warn), whatever the file's mode says.
+ * connects: only the process's own user (its effective uid) is served,
+ * root included - a console serves exactly one user. Anyone else is told
+ * "error: permission denied", disconnected and logged (namespace
+ * "weft.console", level warn), whatever the file's mode says.
  *
  * Limits, each logged when it bites: a line longer than 4096 bytes is
  * answered "error: line too long" and the connection closed; a client that

@@ -300,8 +300,9 @@ static void client_too_long(weft_line_receiver *lr, const char *data, size_t len
     weft_transport_lose_connection(t);
 }
 
-/* Only the process's own user and root (who can ptrace it anyway) are
- * served, whatever the socket file's mode. */
+/* Only the process's own user is served, whatever the socket file's mode:
+ * root too is refused (an operator who is root runs weft ctl as the user
+ * weft runs as), so that a console serves exactly one user. */
 static void client_made(weft_line_receiver *lr)
 {
     client *cl = (client *)lr;
@@ -311,7 +312,7 @@ static void client_made(weft_line_receiver *lr)
     weft_peer_credentials who;
     int rc = weft_transport_peer_credentials(t, &who);
     unsigned owner = (unsigned)geteuid();
-    if (rc < 0 || (who.uid != owner && who.uid != 0)) {
+    if (rc < 0 || who.uid != owner) {
         if (rc < 0)
             weft_log(lg, WEFT_LOG_WARN, NS, "refused a console client whose credentials are unknown: {error}",
                      WEFT_LOG_STR("error", weft_strerror(rc)));

@@ -27,6 +27,7 @@
 #include "weft/log.h"
 #include "weft/reactor.h"
 #include "weft/service.h"
+#include "weft/systemd.h"
 #include "weft/trigger.h"
 #include "plugin_int.h"
 #include "runner_int.h"
@@ -52,6 +53,13 @@ static const weft_option runner_options[] = {
     {"gid", 0, "GROUP", "after binding the ports, run as GROUP (a name or a number)"},
     {"umask", 0, "MODE", "the file mode creation mask, in octal (e.g. 027), set once privileges are dropped"},
     {"plugin", 0, "PATH.so", "load the plugin at PATH.so first (repeatable)"},
+    {"console", 0, "PATH",
+     "serve the admin console (weft ctl) on a UNIX socket at PATH, made once privileges are dropped; - for the "
+     "default path (weft ctl's): $XDG_RUNTIME_DIR/weft.sock, /run/weft/weft.sock for root, /tmp/weft-UID/weft.sock"},
+    {"metrics", 0, "ENDPOINT", "serve the figures for Prometheus at /metrics over HTTP on ENDPOINT"},
+    {"workers", 0, "N",
+     "run N worker processes (this command again) sharing the ports this one binds; SIGHUP replaces them one by "
+     "one, SIGUSR2 replaces this supervisor's binary"},
     {"help", 'h', NULL, "this text"},
     {0},
 };
@@ -79,6 +87,13 @@ struct weft_runner {
     uid_t uid;
     gid_t gid;
     mode_t umask;
+    /* operating it */
+    weft_systemd_watchdog *watchdog;
+    weft_console *console;
+    unsigned workers; /* --workers: 0 without */
+    weft__workers *wk;
+    int argc;
+    char **argv;
 };
 
 weft_reactor *weft_runner_reactor(const weft_runner *rn)
@@ -94,6 +109,16 @@ weft_plugin *weft_runner_plugin(const weft_runner *rn)
 weft_service *weft__runner_top(const weft_runner *rn)
 {
     return rn->top;
+}
+
+weft_console *weft__runner_console(const weft_runner *rn)
+{
+    return rn->console;
+}
+
+size_t weft__runner_worker_pids(const weft_runner *rn, int *pids, size_t max)
+{
+    return weft__workers_pids(rn->wk, pids, max);
 }
 
 /* "NAME: the failure, for people". */
@@ -379,6 +404,16 @@ static int runner_values(weft_runner *rn)
         rn->set_umask = true;
     }
     rn->pid_path = weft_args_get(rn->args, "pidfile", NULL);
+    const char *workers = weft_args_get(rn->args, "workers", NULL);
+    if (workers) {
+        errno = 0;
+        unsigned long n = strtoul(workers, &end, 10);
+        if (errno || end == workers || *end || workers[0] == '-' || n < 1 || n > 256) {
+            fprintf(stderr, "%s: --workers wants a number from 1 to 256, not '%s'\n", rn->name, workers);
+            return USAGE;
+        }
+        rn->workers = (unsigned)n;
+    }
     return OK;
 }
 
@@ -490,17 +525,105 @@ static void announce_one(weft_runner *rn, weft_service *s, void *arg)
     fprintf(stderr, "%s: listening on %s (%s)\n", rn->name, weft_server_service_endpoint(s), where);
 }
 
+/* READY=1, and the watchdog's pings when the unit asks for them: from
+ * here on the loop turns. Outside systemd both do nothing. */
+static void tell_systemd_ready(weft_runner *rn)
+{
+    weft_systemd_notify_ready(rn->r);
+    int err = weft_systemd_watchdog_start(rn->r, &rn->watchdog);
+    if (err < 0)
+        weft_log(weft_reactor_logger(rn->r), WEFT_LOG_ERROR, "weft.runner", "cannot start the systemd watchdog: {why}",
+                 WEFT_LOG_STR("why", weft_strerror(err)));
+}
+
 /* Hook: every port listens and the reactor runs, so SIGINT and SIGTERM stop
  * gracefully from now on. Where systemd hears READY=1. */
 static void every_port_listens(weft_runner *rn)
 {
-    (void)rn;
+    tell_systemd_ready(rn);
 }
 
 /* Hook: stopping begins (SIGINT, SIGTERM). Where systemd hears STOPPING=1. */
 static void stopping_begins(weft_runner *rn)
 {
-    (void)rn;
+    weft_systemd_notify_stopping(rn->r);
+}
+
+int weft__runner_stop(weft_runner *rn, double grace, char *why, size_t size)
+{
+    /* The reactor waits grace + 5 s for the tree (weft_runner_main): no
+     * longer grace fits. */
+    if (grace > rn->grace) {
+        snprintf(why, size, "the grace can be at most --grace (%gs)", rn->grace);
+        return -1;
+    }
+    if (grace >= 0)
+        rn->grace = grace;
+    weft_reactor_stop(rn->r);
+    return 0;
+}
+
+/* --console: made once privileges are dropped, so the socket is the
+ * user's the process runs as, and only that user is served. */
+static int open_console(weft_runner *rn)
+{
+    const char *path = weft_args_get(rn->args, "console", NULL);
+    char fallback[256];
+    if (!path)
+        return OK;
+    if (strcmp(path, "-") == 0) {
+        weft_console_default_path(fallback, sizeof fallback);
+        path = fallback;
+    }
+    int err = weft_console_new(rn->r, path, NULL, &rn->console);
+    if (err < 0) {
+        fprintf(stderr, "%s: cannot serve the console at %s: %s\n", rn->name, path, weft_strerror(err));
+        return FAILED;
+    }
+    if ((err = weft__runner_console_commands(rn->console, rn)) < 0) {
+        fprintf(stderr, "%s: %s\n", rn->name, weft_strerror(err));
+        return FAILED;
+    }
+    fprintf(stderr, "%s: console on %s\n", rn->name, path);
+    return OK;
+}
+
+/* --metrics: one more server service, announced and stopped as the
+ * command's. */
+static int add_metrics(weft_runner *rn)
+{
+    const char *endpoint = weft_args_get(rn->args, "metrics", NULL);
+    weft_failure *why = NULL;
+    if (!endpoint || weft__metrics_service_add(rn->top, endpoint, &why) == 0)
+        return OK;
+    say_failure(rn, why);
+    int code = weft_failure_code(why);
+    weft_failure_unref(why);
+    return code == WEFT_ENOMEM ? FAILED : USAGE;
+}
+
+static void workers_ready(void *arg)
+{
+    every_port_listens(arg);
+}
+
+/* --workers: the bound sockets go to the supervisor, said with the
+ * "listening on" lines at once; the tree, whose services the workers run,
+ * is freed (its ports stop listening here) and left empty. */
+static int become_supervisor(weft_runner *rn)
+{
+    each_server(rn, rn->top, announce_one, NULL);
+    fflush(stderr);
+    weft__workers_config c = {.name = rn->name, .argc = rn->argc, .argv = rn->argv, .top = rn->top,
+                              .workers = rn->workers, .grace = rn->grace, .ready = workers_ready, .ready_arg = rn};
+    if (weft__workers_new(rn->r, &c, &rn->wk) < 0)
+        return FAILED;
+    weft_service_free(rn->top);
+    if (!(rn->top = weft_service_new(rn->r, "weft", NULL, NULL))) {
+        fprintf(stderr, "%s: out of memory\n", rn->name);
+        return FAILED;
+    }
+    return OK;
 }
 
 /* The "listening on" lines, said once the reactor runs: a client that reads
@@ -512,7 +635,8 @@ static weft_deferred *started(void *arg)
              WEFT_LOG_STR("command", rn->name), WEFT_LOG_INT("pid", getpid()));
     each_server(rn, rn->top, announce_one, NULL);
     fflush(stderr);
-    every_port_listens(rn);
+    if (!rn->wk) /* else once the workers are ready */
+        every_port_listens(rn);
     return NULL;
 }
 
@@ -551,15 +675,20 @@ static int run(weft_runner *rn)
 {
     weft_failure *why = NULL;
     int status = rn->cmd->build(rn, rn->top, rn->args);
-    if (status != OK)
+    if (status != OK || (status = add_metrics(rn)) != OK)
         return status;
     if (weft_service_privileged_start(rn->top, &why) < 0) {
         say_failure(rn, why);
         weft_failure_unref(why);
         return FAILED;
     }
-    if ((status = pidfile_write(rn)) != OK || (status = drop_privileges(rn)) != OK)
+    if ((rn->workers && (status = become_supervisor(rn)) != OK) || (status = pidfile_write(rn)) != OK ||
+        (status = drop_privileges(rn)) != OK || (status = open_console(rn)) != OK)
         return status;
+    if (rn->wk && weft__workers_start(rn->wk) < 0) {
+        fprintf(stderr, "%s: out of memory\n", rn->name);
+        return FAILED;
+    }
     if (weft_service_start(rn->top, &why) < 0) {
         say_failure(rn, why);
         weft_failure_unref(why);
@@ -624,7 +753,7 @@ int weft_runner_main(int argc, char **argv, const struct weft_plugin_entry *buil
 {
     if (argc == 2 && strcmp(argv[1], "--help-endpoints") == 0)
         return help_endpoints();
-    weft_runner rn = {.name = "weft", .pid_fd = -1};
+    weft_runner rn = {.name = "weft", .pid_fd = -1, .argc = argc, .argv = argv};
     weft__plugins_init(&rn.plugins);
     char why[256];
     int status = FAILED;
@@ -662,6 +791,9 @@ int weft_runner_main(int argc, char **argv, const struct weft_plugin_entry *buil
     if ((status = set_logging(&rn)) == OK)
         status = run(&rn);
 out:
+    weft_systemd_watchdog_stop(rn.watchdog);
+    weft_console_free(rn.console);
+    weft__workers_free(rn.wk);
     weft_service_free(rn.top);
     if (rn.cmd_build)
         weft__version_drop(rn.cmd_build);

@@ -13,6 +13,7 @@
 #include "weft/socket.h"
 #include "weft/wrapping_factory.h"
 #include "service_int.h"
+#include "../net/socket_int.h"
 
 typedef struct server {
     char *desc;       /* the endpoint string, as given */
@@ -156,6 +157,12 @@ size_t weft_server_service_connections(const weft_service *s)
 {
     server *sv = server_of(s);
     return sv ? weft_wrapping_factory_count(sv->wf) : 0;
+}
+
+int weft__server_service_fd(const weft_service *s)
+{
+    server *sv = server_of(s);
+    return sv && sv->port ? weft__port_fd(sv->port) : -1;
 }
 
 bool weft_server_service_address(const weft_service *s, weft_address *out)

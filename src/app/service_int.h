@@ -9,4 +9,7 @@
  * can tell its own services from others. */
 const weft_service_ops *weft__service_ops(const weft_service *s);
 
+/* A bound server service's listening socket (borrowed), or -1. */
+int weft__server_service_fd(const weft_service *s);
+
 #endif

@@ -194,7 +194,9 @@ static int ctl_main(int argc, char **argv)
     int status = WEFT_CLI_FAILED;
     int fd = dial(socket_path);
     if (fd >= 0) {
-        if (send_all(fd, line, strlen(line)))
+        /* A console that refuses us may close before our line is in: its
+         * "error: ..." is still there to read. */
+        if (send_all(fd, line, strlen(line)) || errno == EPIPE || errno == ECONNRESET)
             status = read_reply(fd, timeout);
         else
             fprintf(stderr, "weft ctl: cannot send to the console: %s\n", strerror(errno));

@@ -389,6 +389,11 @@ int weft_adopt_stream_port(weft_reactor *r, int fd, int family, weft_factory *fa
     return port_start(p, out);
 }
 
+int weft__port_fd(const weft_port *p)
+{
+    return p->fd;
+}
+
 int weft_port_address(const weft_port *p, weft_address *out)
 {
     *out = p->addr;

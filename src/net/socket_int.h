@@ -19,6 +19,10 @@ void weft__port_attach(weft_port *p, weft_destroy_fn fn, void *arg);
 int weft__connected(weft_reactor *r, int fd, const weft_address *peer, weft_factory *f, weft_protocol **p,
                     weft_transport **t);
 
+/* The listening socket (borrowed), for a supervisor handing it to its
+ * workers; -1 for a port without one (a memory reactor's). */
+int weft__port_fd(const weft_port *p);
+
 /* A port with no socket, for the memory reactor. NULL when out of memory. */
 weft_port *weft__port_fake(weft_reactor *r, const weft_address *addr, weft_factory *factory);
 

@@ -20,6 +20,11 @@
  * bytes are read and dropped before the close, so that its kernel does not
  * answer them with a reset that destroys the error response unread. */
 #define LINGER_TIME 2.0
+/* How long an idle keep-alive connection is kept once the server stops:
+ * a client's next request may be on its way, and closing under it would
+ * lose it (a reload under load would fail requests); one that comes is
+ * answered with Connection: close. */
+#define QUIESCE_IDLE_TIME 1.0
 enum { LINGER_BYTES = 1 << 20 };
 
 static void conn_refuse(weft__http_conn *c, int status, const char *detail, int code);
@@ -57,7 +62,8 @@ static void set_timer(weft__http_conn *c, int kind)
     if (!c->t)
         return;
     const weft_http_server_options *o = &c->server->opt;
-    double secs = kind == WEFT__HT_IDLE     ? o->idle_timeout
+    double idle = c->server->stopping && o->idle_timeout > QUIESCE_IDLE_TIME ? QUIESCE_IDLE_TIME : o->idle_timeout;
+    double secs = kind == WEFT__HT_IDLE     ? idle
                   : kind == WEFT__HT_HEADER ? o->header_timeout
                   : kind == WEFT__HT_BODY   ? o->body_timeout
                   : kind == WEFT__HT_SEND   ? o->send_timeout
@@ -114,6 +120,12 @@ static void timer_fired(void *arg)
 }
 
 /* ---- closing ---- */
+
+void weft__http_conn_quiesce(weft__http_conn *c)
+{
+    if (c->t && !c->no_more && weft__list_empty(&c->queue) && !c->cur)
+        set_timer(c, WEFT__HT_IDLE);
+}
 
 void weft__http_conn_close(weft__http_conn *c, bool abort)
 {

@@ -190,6 +190,9 @@ void weft__http_server_unref(weft_http_server *s);
 /* connection.c: for the server, which makes and closes its connections. */
 weft_protocol *weft__http_conn_new(weft_http_server *s);
 void weft__http_conn_close(weft__http_conn *c, bool abort);
+/* The server is stopping: an idle connection closes unless a request comes
+ * soon (answered, with Connection: close). */
+void weft__http_conn_quiesce(weft__http_conn *c);
 
 /* request.c */
 weft_http_request *weft__http_request_new(weft__http_conn *c);

@@ -89,13 +89,8 @@ void weft_http_server_free(weft_http_server *s)
 void weft_http_server_quiesce(weft_http_server *s)
 {
     s->stopping = true;
-    for (weft__list *n = s->conns.next; n != &s->conns; n = n->next) {
-        weft__http_conn *c = WEFT_CONTAINER_OF(n, weft__http_conn, link);
-        /* Nothing asked and unanswered: nobody loses anything. A request
-         * still arriving headers-first is dropped with it, as nginx does. */
-        if (c->t && weft__list_empty(&c->queue))
-            weft__http_conn_close(c, false);
-    }
+    for (weft__list *n = s->conns.next; n != &s->conns; n = n->next)
+        weft__http_conn_quiesce(WEFT_CONTAINER_OF(n, weft__http_conn, link));
 }
 
 weft_factory *weft_http_server_factory(weft_http_server *s)
