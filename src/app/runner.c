@@ -580,7 +580,9 @@ static int open_console(weft_runner *rn)
         fprintf(stderr, "%s: cannot serve the console at %s: %s\n", rn->name, path, weft_strerror(err));
         return FAILED;
     }
-    if ((err = weft__runner_console_commands(rn->console, rn)) < 0) {
+    /* With workers, the plugins' code runs in them: SIGHUP replaces them. */
+    if ((err = weft__runner_console_commands(rn->console, rn)) < 0 ||
+        (!rn->wk && (err = weft__plugins_console_commands(&rn->plugins, rn->console)) < 0)) {
         fprintf(stderr, "%s: %s\n", rn->name, weft_strerror(err));
         return FAILED;
     }
@@ -697,7 +699,7 @@ static int run(weft_runner *rn)
     if (weft_reactor_add_trigger(rn->r, WEFT_PHASE_BEFORE, WEFT_EVENT_SHUTDOWN, stopping, rn, NULL) < 0 ||
         weft_reactor_add_trigger(rn->r, WEFT_PHASE_AFTER, WEFT_EVENT_STARTUP, started, rn, NULL) < 0 ||
         (rn->log_path && weft_reactor_add_signal(rn->r, SIGUSR1, reopen_log, rn) < 0) ||
-        weft_reactor_add_signal(rn->r, SIGHUP, reload_plugins, rn) < 0) {
+        (!rn->wk && weft_reactor_add_signal(rn->r, SIGHUP, reload_plugins, rn) < 0)) {
         fprintf(stderr, "%s: out of memory\n", rn->name);
         return FAILED;
     }
