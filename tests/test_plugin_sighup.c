@@ -119,13 +119,14 @@ static void exchange(client *cs, unsigned n, const char *want)
 
 WEFT_TEST(plugin_sighup, sighup_reloads_the_plugin_from_its_file_while_clients_send_lines, .timeout = 120)
 {
-    char dir[] = "/tmp/weft-sighup-XXXXXX", path[128], want[256];
+    char dir[] = "/tmp/weft-sighup-XXXXXX", path[128], want[256], sock[128];
     cr_assert_not_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/liblines.so", dir);
+    snprintf(sock, sizeof sock, "%s/console.sock", dir);
     install(dir, path, "v1/liblines.so");
     weft_test_proc p;
     weft_test_proc_spawn(&p, (char *[]){WEFT_CLI_PATH, "--plugin", path, "lines", "--listen",
-                                        "tcp:0:interface=127.0.0.1", NULL});
+                                        "tcp:0:interface=127.0.0.1", "--console", sock, NULL});
     int port = weft_test_proc_port(&p);
     client cs[CLIENTS];
     for (int i = 0; i < CLIENTS; i++)
@@ -142,10 +143,19 @@ WEFT_TEST(plugin_sighup, sighup_reloads_the_plugin_from_its_file_while_clients_s
         char which[32];
         snprintf(which, sizeof which, "%s/liblines.so", next);
         install(dir, path, which);
-        cr_assert_eq(kill(p.pid, SIGHUP), 0);
         snprintf(want, sizeof want, "reloaded lines from %s to %s (moved %d, stayed 0 connections)", now, next,
                  CLIENTS);
-        wait_for_next(&p, want);
+        if (n < RELOADS) {
+            cr_assert_eq(kill(p.pid, SIGHUP), 0);
+            wait_for_next(&p, want);
+        } else {
+            /* The last one as an operator would: weft ctl reload NAME. */
+            weft_test_output o =
+                weft_test_run((char *[]){WEFT_CLI_PATH, "ctl", "--socket", sock, "reload", "lines", NULL}, NULL, 0, 30);
+            cr_assert_eq(o.status, 0, "%s%s", o.out, o.err);
+            cr_assert_not_null(strstr(o.out, want), "%s", o.out);
+            weft_test_output_free(&o);
+        }
         client_write(&cs[0], "\n");
         client_answer(&cs[0], next);
         exchange(cs, 2, next);
@@ -164,6 +174,10 @@ WEFT_TEST(plugin_sighup, sighup_reloads_the_plugin_from_its_file_while_clients_s
     client_answer(&fresh, now);
     close(fresh.fd);
 
+    weft_test_output o = weft_test_run((char *[]){WEFT_CLI_PATH, "ctl", "--socket", sock, "plugins", NULL}, NULL, 0, 30);
+    cr_assert_eq(o.status, 0, "%s%s", o.out, o.err);
+    cr_assert_not_null(strstr(o.out, path), "weft ctl plugins names the file: %s", o.out);
+    weft_test_output_free(&o);
     for (int i = 0; i < CLIENTS; i++) {
         cr_assert(cs[i].v1 && cs[i].v2, "client %d saw both builds", i);
         close(cs[i].fd);
