@@ -58,14 +58,6 @@ static const double default_timeout = DEFAULT_TIMEOUT;
 #define P_TIMEOUT {"timeout", "SECONDS", "give up connecting after this long", TEXT(DEFAULT_TIMEOUT)}
 #define P_BIND {"bindAddress", "ADDR", "the local address to connect from", "none, the system picks"}
 
-const char *weft__ep_arg(const weft__ep_args *a, const char *name)
-{
-    for (size_t i = 0; i < a->kind->nparams; i++)
-        if (strcmp(a->kind->params[i].name, name) == 0)
-            return a->values[i];
-    return NULL;
-}
-
 static int backlog_arg(weft__ep_parse *p, const weft__ep_args *a, weft_endpoint *e)
 {
     const char *s = weft__ep_arg(a, "backlog");

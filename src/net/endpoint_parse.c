@@ -323,3 +323,11 @@ int weft__ep_unix_path(weft__ep_parse *p, const char *s, weft_address *out)
     }
     return 0;
 }
+
+const char *weft__ep_arg(const weft__ep_args *a, const char *name)
+{
+    for (size_t i = 0; i < a->kind->nparams; i++)
+        if (strcmp(a->kind->params[i].name, name) == 0)
+            return a->values[i];
+    return NULL;
+}
