@@ -204,6 +204,51 @@ WEFT_TEST(runner, the_pidfile_is_written_once_bound_held_against_others_and_remo
     cr_assert_eq(access(path, F_OK), -1, "removed at exit");
 }
 
+/* Waits, on the directory's changes and not on a clock, until the file at
+ * `path` holds `count` times `needle`. */
+static void wait_in_file(const char *dir, const char *path, const char *needle, int count)
+{
+    static char text[1 << 16];
+    int watch = inotify_init1(IN_CLOEXEC);
+    cr_assert_geq(watch, 0);
+    cr_assert_geq(inotify_add_watch(watch, dir, IN_CREATE | IN_MODIFY), 0);
+    int seen = 0;
+    for (int i = 0; i < 200 && seen < count; i++) {
+        seen = 0;
+        if (slurp(path, text, sizeof text))
+            for (const char *at = text; (at = strstr(at, needle)); at++)
+                seen++;
+        struct pollfd pfd = {watch, POLLIN, 0};
+        char events[4096];
+        if (seen < count && poll(&pfd, 1, 10000) > 0)
+            (void)!read(watch, events, sizeof events);
+    }
+    close(watch);
+    cr_assert_geq(seen, count, "%d of %d '%s' in %s", seen, count, needle, path);
+}
+
+/* With workers, the supervisor passes SIGUSR1 on: each worker, writing to
+ * the same path, reopens it too. */
+WEFT_TEST(runner, the_log_file_is_reopened_by_every_worker_on_sigusr1, .timeout = 60)
+{
+    char dir[] = "/tmp/weft-test-log-XXXXXX", path[96], moved[96];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/weft.log", dir);
+    snprintf(moved, sizeof moved, "%s/weft.log.1", dir);
+    weft_test_proc p;
+    weft_test_proc_spawn(&p, (char *[]){WEFT_CLI_PATH, "echo", "--workers", "2", "--listen", LOCAL, "--log-file", path,
+                                        NULL});
+    wait_in_file(dir, path, "every worker ready", 1);
+    cr_assert_eq(rename(path, moved), 0);
+    kill(p.pid, SIGUSR1);
+    wait_in_file(dir, path, "log file reopened", 3); /* the supervisor and both workers */
+    cr_assert_eq(weft_test_proc_finish(&p, SIGTERM), 0, "%s", p.text);
+    cr_assert_null(strstr(p.text, "Sanitizer"), "%s", p.text);
+    unlink(path);
+    unlink(moved);
+    rmdir(dir);
+}
+
 WEFT_TEST(runner, the_log_file_is_reopened_on_sigusr1, .timeout = 60)
 {
     char dir[] = "/tmp/weft-test-log-XXXXXX", path[96], moved[96], text[4096];

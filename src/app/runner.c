@@ -344,6 +344,14 @@ static void reopen_log(void *arg, int signo)
     fclose(rn->log);
     rn->log = f;
     weft_log(lg, WEFT_LOG_INFO, "weft.runner", "log file reopened");
+    /* Workers write to the same path: each reopens it too. Only ready
+     * workers are listed, and they have their own handler by then. */
+    int pids[256];
+    size_t n = weft__workers_pids(rn->wk, pids, sizeof pids / sizeof pids[0]);
+    for (size_t i = 0; i < n; i++)
+        if (kill(pids[i], SIGUSR1) < 0)
+            weft_log(lg, WEFT_LOG_WARN, "weft.runner", "cannot tell worker {pid} to reopen the log: {why}",
+                     WEFT_LOG_INT("pid", pids[i]), WEFT_LOG_STR("why", strerror(errno)));
 }
 
 static int parse_id(weft_runner *rn, const char *what, const char *text, bool user)
