@@ -122,6 +122,14 @@ static void plain_series(weft__text *t, const view *v, const char *name)
         weft__text_put(t, "%s ", name);
 }
 
+/* A process-wide gauge: its HELP and TYPE lines and its series' name; the
+ * caller writes the value. */
+static void gauge(weft__text *t, const view *v, const char *name, const char *help)
+{
+    family(t, name, "gauge", help);
+    plain_series(t, v, name);
+}
+
 enum { F_OPEN, F_ACCEPTED, F_IN, F_OUT };
 
 static uint64_t field(const weft_conn_stats *s, int f)
@@ -162,29 +170,21 @@ static void fill(void *arg, weft__text *t)
         weft__text_put(t, "%llu\n", (unsigned long long)other);
     }
     const weft_reactor_stats *a = &v->all;
-    family(t, "weft_ports", "gauge", "Ports listening.");
-    plain_series(t, v, "weft_ports");
+    gauge(t, v, "weft_ports", "Ports listening.");
     weft__text_put(t, "%zu\n", a->ports);
-    family(t, "weft_uptime_seconds", "gauge", "Seconds since the reactor started.");
-    plain_series(t, v, "weft_uptime_seconds");
+    gauge(t, v, "weft_uptime_seconds", "Seconds since the reactor started.");
     weft__text_put(t, "%.3f\n", a->uptime);
-    family(t, "weft_start_time_seconds", "gauge", "When the reactor started, in seconds since the Unix epoch.");
-    plain_series(t, v, "weft_start_time_seconds");
+    gauge(t, v, "weft_start_time_seconds", "When the reactor started, in seconds since the Unix epoch.");
     weft__text_put(t, "%.3f\n", a->started);
-    family(t, "weft_loop_lag_seconds", "gauge", "How late the loop ran its lag timer, at the last measure.");
-    plain_series(t, v, "weft_loop_lag_seconds");
+    gauge(t, v, "weft_loop_lag_seconds", "How late the loop ran its lag timer, at the last measure.");
     weft__text_put(t, "%.6f\n", a->lag_recent);
-    family(t, "weft_loop_lag_max_seconds", "gauge", "The largest loop lag measured since measuring began.");
-    plain_series(t, v, "weft_loop_lag_max_seconds");
+    gauge(t, v, "weft_loop_lag_max_seconds", "The largest loop lag measured since measuring began.");
     weft__text_put(t, "%.6f\n", a->lag_max);
-    family(t, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-    plain_series(t, v, "process_resident_memory_bytes");
+    gauge(t, v, "process_resident_memory_bytes", "Resident memory size in bytes.");
     weft__text_put(t, "%llu\n", (unsigned long long)a->rss);
-    family(t, "process_open_fds", "gauge", "Number of open file descriptors.");
-    plain_series(t, v, "process_open_fds");
+    gauge(t, v, "process_open_fds", "Number of open file descriptors.");
     weft__text_put(t, "%llu\n", (unsigned long long)a->open_fds);
-    family(t, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
-    plain_series(t, v, "process_max_fds");
+    gauge(t, v, "process_max_fds", "Maximum number of open file descriptors.");
     weft__text_put(t, "%llu\n", (unsigned long long)a->max_fds);
     family(t, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
     plain_series(t, v, "process_cpu_seconds_total");
