@@ -111,11 +111,6 @@ weft_service *weft__runner_top(const weft_runner *rn)
     return rn->top;
 }
 
-weft_console *weft__runner_console(const weft_runner *rn)
-{
-    return rn->console;
-}
-
 size_t weft__runner_worker_pids(const weft_runner *rn, int *pids, size_t max)
 {
     return weft__workers_pids(rn->wk, pids, max);

@@ -33,9 +33,6 @@ void weft__text_wrap(FILE *out, const char *text);
  * walks). */
 weft_service *weft__runner_top(const weft_runner *rn);
 
-/* The admin console (--console), or NULL when it is off: where more
- * commands are added. */
-weft_console *weft__runner_console(const weft_runner *rn);
 
 /* Stops the tree as SIGTERM does; grace < 0 keeps --grace. -1 with `why`
  * when refused. */
